@@ -1,0 +1,174 @@
+"""Encoding and decoding of typed frames through cantools, for all DBC files of one bus.
+
+`Codec.decode` turns a raw frame into ``(module_id, typed frame)``; `Codec.encode` does the
+reverse and applies the E2E protection of protected messages. Both raise `DbcError`s only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import cantools.database
+
+from dbc import e2e
+from dbc.database import PACK_BUS_DBCS, load_database
+from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
+from dbc.frames import PACK_FRAME_TYPES, Frame
+from dbc.ivt import IVT_FRAME_TYPES
+from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
+
+
+@dataclass(frozen=True, slots=True)
+class CanFrame:
+    """A classic CAN frame as the cores see it: no transport, no timestamp."""
+
+    arbitration_id: int
+    data: bytes
+    is_extended_id: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    module_id: int
+    frame: Frame
+    layout: MessageLayout
+
+
+class Codec:
+    """Typed frames <-> CAN frames for a set of DBC databases sharing one bus."""
+
+    def __init__(self, databases: Iterable[Any], frame_types: Iterable[type[Frame]]) -> None:
+        self._tables: list[tuple[int, dict[tuple[int, bool], MessageLayout]]] = []
+        self.layouts: dict[str, MessageLayout] = {}
+        for db in databases:
+            mask = int(db._frame_id_mask) if db._frame_id_mask is not None else 0x1FFFFFFF
+            table: dict[tuple[int, bool], MessageLayout] = {}
+            for message in db.messages:
+                layout = MessageLayout(message)
+                if layout.name in self.layouts:
+                    raise ContractError(f"message {layout.name} is defined twice on this bus")
+                self._check_no_overlap(layout)
+                self.layouts[layout.name] = layout
+                table[(layout.base_id & mask, layout.is_extended_id)] = layout
+            self._tables.append((mask, table))
+        self._decoders: dict[str, type[Frame] | dict[int, type[Frame]]] = {}
+        self._encoders: dict[type[Frame], MessageLayout] = {}
+        for frame_type in frame_types:
+            self._register(frame_type)
+
+    def _check_no_overlap(self, layout: MessageLayout) -> None:
+        span = range(layout.base_id, layout.base_id + max(layout.module_id_range, 1))
+        for other in self.layouts.values():
+            if other.is_extended_id != layout.is_extended_id:
+                continue
+            other_span = range(other.base_id, other.base_id + max(other.module_id_range, 1))
+            if span.start < other_span.stop and other_span.start < span.stop:
+                raise ContractError(f"{layout.name} and {other.name} share CAN ids")
+
+    def _register(self, frame_type: type[Frame]) -> None:
+        layout = self.layouts.get(frame_type.MESSAGE)
+        if layout is None:
+            raise ContractError(f"{frame_type.__name__}: no message {frame_type.MESSAGE}")
+        self._encoders[frame_type] = layout
+        page = getattr(frame_type, "page", None)
+        if page is None:
+            self._decoders[layout.name] = frame_type
+            return
+        pages = self._decoders.setdefault(layout.name, {})
+        if not isinstance(pages, dict):
+            raise ContractError(f"{layout.name} mixes paged and unpaged frame types")
+        pages[page(layout)] = frame_type
+
+    @property
+    def frame_types(self) -> tuple[type[Frame], ...]:
+        return tuple(self._encoders)
+
+    def layout(self, name: str) -> MessageLayout:
+        try:
+            return self.layouts[name]
+        except KeyError:
+            raise ContractError(f"no message {name} on this bus") from None
+
+    def layout_of(self, frame_type: type[Frame]) -> MessageLayout:
+        return self._encoders[frame_type]
+
+    def received_by(self, node: str) -> frozenset[str]:
+        """Names of the messages the DBC lists ``node`` as a receiver of."""
+        return frozenset(name for name, layout in self.layouts.items() if node in layout.receivers)
+
+    def ids_received_by(self, node: str, module_id: int | None = None) -> frozenset[int]:
+        """CAN ids a node listens to; per-module messages only for ``module_id`` if given."""
+        ids: set[int] = set()
+        for name in self.received_by(node):
+            layout = self.layouts[name]
+            if not layout.module_id_range:
+                ids.add(layout.base_id)
+            elif module_id is None:
+                ids.update(range(layout.base_id, layout.base_id + layout.module_id_range))
+            else:
+                ids.add(layout.base_id + module_id)
+        return frozenset(ids)
+
+    def lookup(self, arbitration_id: int, is_extended_id: bool = False) -> tuple[MessageLayout, int]:
+        """The message and module id a CAN id belongs to."""
+        for mask, table in self._tables:
+            layout = table.get((arbitration_id & mask, is_extended_id))
+            if layout is None:
+                continue
+            module_id = arbitration_id - layout.base_id
+            if module_id and module_id >= layout.module_id_range:
+                raise DecodeError(
+                    DecodeFailure.BAD_MODULE_ID,
+                    f"0x{arbitration_id:X}: {layout.name} has no module {module_id}",
+                )
+            return layout, module_id
+        raise DecodeError(DecodeFailure.UNKNOWN_ID, f"unknown CAN id 0x{arbitration_id:X}")
+
+    def decode(self, frame: CanFrame) -> Decoded:
+        layout, module_id = self.lookup(frame.arbitration_id, frame.is_extended_id)
+        return Decoded(module_id, self.decode_payload(layout, frame.data), layout)
+
+    def decode_payload(self, layout: MessageLayout, data: bytes) -> Frame:
+        if len(data) != layout.length:
+            raise DecodeError(
+                DecodeFailure.WRONG_LENGTH,
+                f"{layout.name}: {len(data)} bytes, the DBC says {layout.length}",
+            )
+        try:
+            signals = layout.message.decode_simple(data, decode_choices=False)
+            decoder = self._decoders[layout.name]
+            if isinstance(decoder, dict):
+                decoder = decoder[int(signals[str(layout.multiplexer)])]
+            return decoder.from_signals(signals, layout)
+        except (cantools.database.DecodeError, KeyError, ValueError) as exc:
+            raise DecodeError(DecodeFailure.MALFORMED, f"{layout.name}: {exc!r}") from exc
+
+    def encode(self, frame: Frame, module_id: int = 0, counter: int = 0) -> CanFrame:
+        """Encode a typed frame; protected messages get ``counter`` and their CRC."""
+        layout = self._encoders.get(type(frame))
+        if layout is None:
+            raise EncodeError(f"{type(frame).__name__} is not a frame of this bus")
+        if module_id < 0 or (module_id and module_id >= layout.module_id_range):
+            raise EncodeError(f"{layout.name}: module id {module_id} out of range")
+        signals = frame.to_signals(layout)
+        if layout.e2e_protected:
+            signals[E2E_CRC_SIGNAL] = 0
+            signals[E2E_COUNTER_SIGNAL] = counter
+        try:
+            data = bytearray(layout.message.encode(signals, strict=True))
+        except (cantools.database.EncodeError, KeyError, ValueError) as exc:
+            raise EncodeError(f"{layout.name}: {exc}") from exc
+        if layout.e2e_protected:
+            e2e.protect(data, layout.base_id, counter)
+        return CanFrame(layout.base_id + module_id, bytes(data), layout.is_extended_id)
+
+
+@functools.cache
+def pack_codec() -> Codec:
+    """The codec of the pack bus: pack.dbc and the IVT-S sensor's DBC."""
+    return Codec(
+        (load_database(name) for name in PACK_BUS_DBCS), PACK_FRAME_TYPES + IVT_FRAME_TYPES
+    )

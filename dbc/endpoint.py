@@ -1,0 +1,92 @@
+"""Stateful ends of the pack bus: the sender's alive counters and the receiver's checks.
+
+`FrameSender` numbers every protected frame; `FrameReceiver` checks length and E2E before it
+decodes, keeps one `E2EChecker` per (message, module) and counts everything it rejects. A bad
+frame is counted, never trusted, never raised.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from dbc.codec import CanFrame, Codec
+from dbc.e2e import AliveCounters, E2EChecker, E2EStatistics, E2EStatus
+from dbc.errors import DecodeError, DecodeFailure
+from dbc.frames import Frame
+from dbc.layout import MessageLayout
+
+
+class FrameSender:
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+        self._counters = AliveCounters()
+
+    def encode(self, frame: Frame, module_id: int = 0) -> CanFrame:
+        layout = self.codec.layout_of(type(frame))
+        counter = self._counters.take(layout.base_id, module_id) if layout.e2e_protected else 0
+        return self.codec.encode(frame, module_id, counter)
+
+
+@dataclass(frozen=True, slots=True)
+class Reception:
+    """One received frame: ``frame`` is None when E2E rejected it."""
+
+    layout: MessageLayout
+    module_id: int
+    frame: Frame | None
+    e2e: E2EStatus | None  # None: the message is not E2E protected
+
+
+class FrameReceiver:
+    """Receives for one DBC node: messages that node does not receive are counted and dropped
+    (a node on a multicast or vcan bus also hears its own frames)."""
+
+    def __init__(self, codec: Codec, max_lost_frames: int, node: str) -> None:
+        self.codec = codec
+        self.node = node
+        self.accepted_messages = codec.received_by(node)
+        self.max_lost_frames = max_lost_frames
+        self.checkers: dict[tuple[str, int], E2EChecker] = {}
+        self.failures: Counter[DecodeFailure] = Counter()
+        self.not_for_node = 0
+        self.last_failure: str | None = None
+
+    def receive(self, frame: CanFrame) -> Reception | None:
+        """Check and decode a frame; None (and counted) when it is not for this node or
+        cannot be decoded at all."""
+        try:
+            layout, module_id = self.codec.lookup(frame.arbitration_id, frame.is_extended_id)
+            if layout.name not in self.accepted_messages:
+                self.not_for_node += 1
+                return None
+            status: E2EStatus | None = None
+            if layout.e2e_protected and len(frame.data) == layout.length:
+                status = self._checker(layout, module_id).check(frame.data)
+                if not status.accepted:
+                    return Reception(layout, module_id, None, status)
+            return Reception(layout, module_id, self.codec.decode_payload(layout, frame.data), status)
+        except DecodeError as exc:
+            self.failures[exc.failure] += 1
+            self.last_failure = str(exc)
+            return None
+
+    def _checker(self, layout: MessageLayout, module_id: int) -> E2EChecker:
+        key = (layout.name, module_id)
+        checker = self.checkers.get(key)
+        if checker is None:
+            checker = self.checkers[key] = E2EChecker(layout.base_id, self.max_lost_frames)
+        return checker
+
+    def statistics_of_module(self, module_id: int) -> E2EStatistics:
+        total = E2EStatistics()
+        for (_, module), checker in self.checkers.items():
+            if module == module_id:
+                total.add(checker.statistics)
+        return total
+
+    def total_statistics(self) -> E2EStatistics:
+        total = E2EStatistics()
+        for checker in self.checkers.values():
+            total.add(checker.statistics)
+        return total
