@@ -1,0 +1,1 @@
+"""Shared runtime of the BMS processes: settings, the CAN port, the `bms` command line."""

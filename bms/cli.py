@@ -1,0 +1,47 @@
+"""The `bms` command: one subcommand per process or tool, each defined in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module defines add_parser(subparsers); heavy imports happen only when a command runs.
+SUBCOMMAND_MODULES = (
+    "sim.pack_cli",
+    "master.cli",
+    "slave.cli",
+    "sim.cli",
+    "bms.config_cli",
+)
+
+DESCRIPTION = """\
+A distributed battery management system: module slaves and a pack master talking CAN frames
+defined in dbc/, a virtual pack to run them on, and tools around them.
+
+Start with `bms pack` (the virtual pack with a live view). Every process takes the same pack
+configuration (--config FILE, TOML); without one it runs the built-in virtual pack.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bms", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

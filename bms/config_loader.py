@@ -1,0 +1,185 @@
+"""Turns TOML tables into frozen, typed settings dataclasses, refusing anything unexpected.
+
+Each field's type comes from its annotation; bounds come from `setting(...)` metadata;
+cross-field rules raise `Invalid` from ``__post_init__``. Every error names the full key
+(``master.slave_lost_timeout_s``) and the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bms.errors import ConfigError
+
+T = TypeVar("T")
+Scalar = str | int | float | bool
+
+
+class Invalid(ValueError):
+    """Raised by settings classes: ``key`` is relative to the table being loaded."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def setting(default: Any, *, minimum: float | None = None, maximum: float | None = None,
+            above: float | None = None, doc: str = "") -> Any:
+    """A settings field with a default, optional bounds and a one-line description."""
+    metadata = {"minimum": minimum, "maximum": maximum, "above": above, "doc": doc}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple or a default_factory for collection defaults")
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def load(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
+    """Build settings class ``cls`` from a TOML table (missing keys take their defaults)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path or 'top level'}: expected a table, got {_kind(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{_join(path, unknown[0])}: unknown key (expected one of: {', '.join(fields)})"
+        )
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = _join(path, name)
+        converted = _convert(hints[name], value, key)
+        _check_bounds(fields[name].metadata, converted, key)
+        values[name] = converted
+    try:
+        return cls(**values)
+    except Invalid as exc:
+        raise ConfigError(f"{_join(path, exc.key)}: {exc.reason}") from None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(hint)
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: invalid value {value!r}")
+    if dataclasses.is_dataclass(hint):
+        return load(hint, value, key)  # type: ignore[arg-type]
+    if origin is tuple:
+        (item, _ellipsis) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected an array, got {_kind(value)}")
+        return tuple(_convert(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table, got {_kind(value)}")
+        for name, item in value.items():
+            if not isinstance(item, (str, int, float, bool)):
+                raise ConfigError(f"{key}.{name}: expected a string, number or boolean")
+        return dict(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        names = [m.value for m in hint]
+        for member in hint:
+            if isinstance(value, str) and value.lower() == str(member.value).lower():
+                return member
+        raise ConfigError(f"{key}: expected one of {names}, got {value!r}")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {_kind(value)}")
+        return value
+    raise TypeError(f"{key}: unsupported settings type {hint!r}")
+
+
+def _check_bounds(metadata: Mapping[str, Any], value: Any, key: str) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    minimum, maximum, above = metadata.get("minimum"), metadata.get("maximum"), metadata.get("above")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{key}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{key}: must be <= {maximum}, got {value}")
+    if above is not None and value <= above:
+        raise ConfigError(f"{key}: must be > {above}, got {value}")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides (value in TOML syntax, bare words as strings)."""
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {override!r}: expected KEY=VALUE, e.g. pack.modules=4")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        table = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"override {override!r}: {part} is not a table")
+        table[parts[-1]] = value
+    return data
+
+
+def describe(cls: type, path: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, doc) for every setting, for `bms config --defaults`-style help."""
+    rows: list[tuple[str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        key = _join(path, field.name)
+        if dataclasses.is_dataclass(hints[field.name]):
+            rows += describe(hints[field.name], key)
+            continue
+        default = field.default if field.default is not dataclasses.MISSING else (
+            field.default_factory() if field.default_factory is not dataclasses.MISSING else ""
+        )
+        shown = default.value if isinstance(default, enum.Enum) else default
+        rows.append((key, repr(shown), str(field.metadata.get("doc", ""))))
+    return rows
