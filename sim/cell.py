@@ -1,0 +1,89 @@
+"""Equivalent-circuit cell: OCV(SOC) + R0 + one RC pair, lumped thermal mass, self-discharge.
+
+Current is positive when it charges the cell. Resistances follow Arrhenius in temperature
+(activation energy about 20 kJ/mol, PROTOCOLS.md section 7). Pure and deterministic: the
+caller advances time explicitly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.chemistry import OcvTable
+
+GAS_CONSTANT_J_PER_MOL_K = 8.314
+ACTIVATION_ENERGY_J_PER_MOL = 20_000.0
+REFERENCE_TEMPERATURE_K = 298.15
+KELVIN_OFFSET = 273.15
+SECONDS_PER_HOUR = 3600.0
+SECONDS_PER_MONTH = 30 * 24 * 3600.0
+# Beyond the table the model keeps going (an overcharged cell keeps rising) but SOC is held
+# inside a physical band so that runaway numbers cannot appear.
+SOC_FLOOR = -0.05
+SOC_CEILING = 1.10
+
+
+@dataclass(frozen=True)
+class CellParameters:
+    capacity_ah: float
+    r0_ohm: float
+    r1_ohm: float
+    c1_f: float
+    thermal_capacity_j_per_k: float
+    thermal_conductance_w_per_k: float
+    coulombic_efficiency: float
+    self_discharge_per_s: float  # fraction of capacity per second
+    ocv: OcvTable
+
+    @staticmethod
+    def self_discharge_rate(pct_per_month: float) -> float:
+        return pct_per_month / 100.0 / SECONDS_PER_MONTH
+
+
+def arrhenius_factor(temperature_degc: float) -> float:
+    """Resistance multiplier relative to 25 degC."""
+    kelvin = temperature_degc + KELVIN_OFFSET
+    return math.exp(
+        ACTIVATION_ENERGY_J_PER_MOL / GAS_CONSTANT_J_PER_MOL_K
+        * (1.0 / kelvin - 1.0 / REFERENCE_TEMPERATURE_K)
+    )
+
+
+class CellModel:
+    """State: SOC (0..1), RC-pair voltage, temperature."""
+
+    __slots__ = ("p", "soc", "temperature_degc", "v_rc_v")
+
+    def __init__(self, parameters: CellParameters, soc: float, temperature_degc: float) -> None:
+        self.p = parameters
+        self.soc = soc
+        self.v_rc_v = 0.0
+        self.temperature_degc = temperature_degc
+
+    def ocv_v(self) -> float:
+        return self.p.ocv.voltage(self.soc)
+
+    def terminal_voltage_v(self, current_a: float) -> float:
+        r0 = self.p.r0_ohm * arrhenius_factor(self.temperature_degc)
+        return self.ocv_v() + current_a * r0 + self.v_rc_v
+
+    def step(self, dt_s: float, current_a: float, ambient_degc: float,
+             extra_heat_w: float = 0.0) -> None:
+        """Advance by ``dt_s`` with a constant ``current_a`` (positive charges)."""
+        if dt_s <= 0.0:
+            return
+        p = self.p
+        factor = arrhenius_factor(self.temperature_degc)
+        r0 = p.r0_ohm * factor
+        r1 = p.r1_ohm * factor
+        # exact solution of the RC pair for a constant current over the step
+        decay = math.exp(-dt_s / (r1 * p.c1_f))
+        self.v_rc_v = self.v_rc_v * decay + r1 * current_a * (1.0 - decay)
+        efficiency = p.coulombic_efficiency if current_a > 0 else 1.0
+        self.soc += efficiency * current_a * dt_s / (p.capacity_ah * SECONDS_PER_HOUR)
+        self.soc -= p.self_discharge_per_s * dt_s
+        self.soc = min(max(self.soc, SOC_FLOOR), SOC_CEILING)
+        heat_w = current_a * current_a * r0 + current_a * self.v_rc_v + extra_heat_w
+        cooling_w = p.thermal_conductance_w_per_k * (self.temperature_degc - ambient_degc)
+        self.temperature_degc += (heat_w - cooling_w) * dt_s / p.thermal_capacity_j_per_k

@@ -1,0 +1,69 @@
+"""Reference cells of each chemistry (PROTOCOLS.md section 7): OCV table and model parameters.
+
+OCV at 25 degC computed with PyBaMM parameter sets (NMC811: LG M50 21700 5 Ah; LFP: A123
+26650 2.3 Ah). Equivalent circuit values at 25 degC and 50 % SOC.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from bms.settings import Chemistry
+
+_SOC_POINTS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 0.95, 1.0)
+
+
+@dataclass(frozen=True)
+class OcvTable:
+    """Open-circuit voltage over SOC (0..1), linear between points and beyond the ends."""
+
+    soc: tuple[float, ...]
+    voltage_v: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.soc) != len(self.voltage_v) or len(self.soc) < 2:
+            raise ValueError("OCV table needs matching soc and voltage points")
+        if list(self.soc) != sorted(set(self.soc)):
+            raise ValueError("OCV table soc points must increase")
+
+    def voltage(self, soc: float) -> float:
+        i = bisect.bisect_right(self.soc, soc) - 1
+        i = min(max(i, 0), len(self.soc) - 2)
+        s0, s1 = self.soc[i], self.soc[i + 1]
+        v0, v1 = self.voltage_v[i], self.voltage_v[i + 1]
+        return v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
+
+    def soc_at(self, voltage_v: float) -> float:
+        """Inverse lookup (the table is monotonic), clamped to 0..1."""
+        if voltage_v <= self.voltage_v[0]:
+            return 0.0
+        if voltage_v >= self.voltage_v[-1]:
+            return 1.0
+        i = bisect.bisect_right(self.voltage_v, voltage_v) - 1
+        v0, v1 = self.voltage_v[i], self.voltage_v[i + 1]
+        s0, s1 = self.soc[i], self.soc[i + 1]
+        return s0 + (s1 - s0) * (voltage_v - v0) / (v1 - v0)
+
+
+@dataclass(frozen=True)
+class ReferenceCell:
+    chemistry: Chemistry
+    capacity_ah: float
+    r0_ohm: float
+    r1_ohm: float
+    c1_f: float
+    thermal_capacity_j_per_k: float
+    thermal_conductance_w_per_k: float  # to the module fixture / ambient
+    ocv: OcvTable
+
+
+NMC_OCV = OcvTable(_SOC_POINTS, (2.5000, 3.1094, 3.2959, 3.4852, 3.5814, 3.6670, 3.7509,
+                                 3.8406, 3.9479, 4.0421, 4.0967, 4.1236, 4.2000))
+LFP_OCV = OcvTable(_SOC_POINTS, (2.0000, 2.7853, 2.9781, 3.1685, 3.2058, 3.2525, 3.2660,
+                                 3.2688, 3.2740, 3.3097, 3.3142, 3.3164, 3.6000))
+
+REFERENCE_CELLS: dict[Chemistry, ReferenceCell] = {
+    Chemistry.NMC: ReferenceCell(Chemistry.NMC, 5.0, 0.023, 0.0125, 1900.0, 70.0, 0.1, NMC_OCV),
+    Chemistry.LFP: ReferenceCell(Chemistry.LFP, 2.3, 0.020, 0.002, 7200.0, 85.0, 0.1, LFP_OCV),
+}

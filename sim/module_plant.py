@@ -1,0 +1,92 @@
+"""One battery module of the virtual pack: its cells, bleed resistors and temperature sensors.
+
+Cell-to-cell spread of capacity, resistance and initial SOC is drawn from a generator seeded
+with (seed, module id): the same configuration always builds the same pack.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from bms.settings import CellSimSettings, Chemistry
+from sim.cell import CellModel, CellParameters
+from sim.chemistry import REFERENCE_CELLS
+
+
+def module_rng(seed: int, module_id: int, purpose: str) -> random.Random:
+    """A reproducible generator per (seed, module, purpose): streams never interfere."""
+    return random.Random(f"{seed}:{module_id}:{purpose}")
+
+
+@dataclass(frozen=True)
+class BleedState:
+    cell: int
+    current_a: float
+    heat_w: float
+
+
+class ModulePlant:
+    """The true state of a module's cells; the AFE reads it (with noise) through `sense`."""
+
+    def __init__(self, settings: CellSimSettings, chemistry: Chemistry, module_id: int,
+                 cells: int, sensors: int) -> None:
+        self.settings = settings
+        self.module_id = module_id
+        self.ambient_degc = settings.ambient_degc
+        reference = REFERENCE_CELLS[chemistry]
+        rng = module_rng(settings.seed, module_id, "spread")
+        capacity_ah = settings.capacity_ah or reference.capacity_ah
+        self.cells: list[CellModel] = []
+        for _ in range(cells):
+            resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0))
+            parameters = CellParameters(
+                capacity_ah=capacity_ah * max(0.2, rng.gauss(1.0, settings.capacity_spread_pct / 100.0)),
+                r0_ohm=reference.r0_ohm * resistance,
+                r1_ohm=reference.r1_ohm * resistance,
+                c1_f=reference.c1_f,
+                thermal_capacity_j_per_k=reference.thermal_capacity_j_per_k
+                * capacity_ah / reference.capacity_ah,
+                thermal_conductance_w_per_k=reference.thermal_conductance_w_per_k,
+                coulombic_efficiency=settings.coulombic_efficiency,
+                self_discharge_per_s=CellParameters.self_discharge_rate(
+                    settings.self_discharge_pct_per_month),
+                ocv=reference.ocv,
+            )
+            soc_pct = rng.gauss(settings.initial_soc_pct, settings.initial_soc_spread_pct)
+            soc = min(max(soc_pct / 100.0, 0.0), 1.0)
+            self.cells.append(CellModel(parameters, soc, settings.ambient_degc))
+        # sensor k sits between the cells it is closest to
+        self.sensor_cells: list[tuple[int, ...]] = [
+            tuple(sorted({min(cells - 1, (k * cells) // sensors),
+                          min(cells - 1, ((k + 1) * cells - 1) // sensors)}))
+            for k in range(sensors)
+        ]
+        self.balancing_mask = 0
+
+    def bleed_currents(self) -> list[BleedState]:
+        bleeding = []
+        for index, cell in enumerate(self.cells):
+            if self.balancing_mask >> index & 1:
+                current = cell.terminal_voltage_v(0.0) / self.settings.balancing_resistor_ohm
+                heat = current * current * self.settings.balancing_resistor_ohm
+                bleeding.append(BleedState(index, current, heat))
+        return bleeding
+
+    def advance(self, dt_s: float, pack_current_a: float) -> None:
+        """Let ``dt_s`` pass with the given pack current (positive charges)."""
+        bleed = {b.cell: b for b in self.bleed_currents()}
+        for index, cell in enumerate(self.cells):
+            state = bleed.get(index)
+            current = pack_current_a - (state.current_a if state else 0.0)
+            heat = state.heat_w * self.settings.balancing_heat_fraction if state else 0.0
+            cell.step(dt_s, current, self.ambient_degc, heat)
+
+    def cell_voltages_v(self, pack_current_a: float) -> list[float]:
+        bleed = {b.cell: b.current_a for b in self.bleed_currents()}
+        return [cell.terminal_voltage_v(pack_current_a - bleed.get(i, 0.0))
+                for i, cell in enumerate(self.cells)]
+
+    def sensor_temperatures_degc(self) -> list[float]:
+        return [sum(self.cells[i].temperature_degc for i in group) / len(group)
+                for group in self.sensor_cells]
