@@ -1,0 +1,57 @@
+"""The simulated AFE: measures a `ModulePlant` with noise, the pack current from the bus."""
+
+from __future__ import annotations
+
+from bms.settings import Settings
+from dbc.frames import ModuleFault
+from sim.module_plant import ModulePlant, module_rng
+from slave.afe.base import AfeMeasurement
+
+# The AFE quantises cell voltages to 100 uV (LTC681x LSB, PROTOCOLS.md section 6).
+AFE_LSB_MV = 0.1
+
+
+class SimAfe:
+    """Advances the module's cells to each measurement time, then reads them."""
+
+    def __init__(self, settings: Settings, module_id: int, now_s: float) -> None:
+        self.plant = ModulePlant(
+            settings.sim.cells,
+            settings.pack.chemistry,
+            module_id,
+            settings.pack.cells_per_module,
+            settings.pack.temperature_sensors_per_module,
+        )
+        self._noise = module_rng(settings.sim.cells.seed, module_id, "noise")
+        self._voltage_noise_mv = settings.sim.cells.voltage_noise_mv
+        self._temperature_noise_degc = settings.sim.cells.temperature_noise_degc
+        self._pack_current_a = 0.0
+        self._last_s = now_s
+
+    def set_pack_current(self, current_a: float, now_s: float) -> None:
+        self._advance(now_s)  # the old current flowed until now
+        self._pack_current_a = current_a
+
+    def _advance(self, now_s: float) -> None:
+        if now_s > self._last_s:
+            self.plant.advance(now_s - self._last_s, self._pack_current_a)
+            self._last_s = now_s
+
+    def measure(self, now_s: float) -> AfeMeasurement:
+        self._advance(now_s)
+        gauss = self._noise.gauss
+        voltages = tuple(
+            round((v * 1000.0 + gauss(0.0, self._voltage_noise_mv)) / AFE_LSB_MV) * AFE_LSB_MV
+            for v in self.plant.cell_voltages_v(self._pack_current_a)
+        )
+        temperatures = tuple(
+            t + gauss(0.0, self._temperature_noise_degc)
+            for t in self.plant.sensor_temperatures_degc()
+        )
+        return AfeMeasurement(voltages, temperatures, ModuleFault.NONE)
+
+    def set_balancing(self, cells_mask: int) -> None:
+        self.plant.balancing_mask = cells_mask & ((1 << len(self.plant.cells)) - 1)
+
+    def close(self) -> None:
+        self.plant.balancing_mask = 0

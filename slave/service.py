@@ -1,0 +1,47 @@
+"""The slave process: measure every period, send, obey balancing; bleeding off on exit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from bms.can_port import CanPort
+from bms.service import write_json_atomically
+from bms.settings import Settings, bus_kwargs
+from bms.timing import ticks
+from dbc.codec import pack_codec
+from slave.afe.registry import create_afe
+from slave.core import SlaveCore
+
+log = logging.getLogger(__name__)
+
+
+async def run_slave(settings: Settings, module_id: int, stats_path: Path | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    afe = create_afe(settings, module_id, loop.time())
+    try:
+        async with CanPort(bus_kwargs(settings, "pack"), f"pack/m{module_id}") as port:
+            core = SlaveCore(settings, module_id, afe, pack_codec(), loop.time())
+            port.subscribe(core.on_frame)
+            log.info("slave %d up: %d cells, AFE %s", module_id, core.cells, settings.slave.afe)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(_measure_loop(core, port, settings), name="measure-loop")
+                    group.create_task(port.failed(), name="pack-bus-subscribers")
+            finally:
+                core.shutdown()
+                if stats_path is not None:
+                    write_json_atomically(stats_path, {
+                        "role": "slave", "module": module_id, "cpu_time_s": time.process_time(),
+                        **vars(core.statistics), "port": vars(port.statistics),
+                    })
+    finally:
+        afe.close()
+
+
+async def _measure_loop(core: SlaveCore, port: CanPort, settings: Settings) -> None:
+    async for now in ticks(settings.slave.measurement_period_s):
+        for frame in core.tick(now):
+            port.send(frame)
