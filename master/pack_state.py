@@ -1,0 +1,92 @@
+"""The latest valid value of every cell voltage and temperature, with its time, and the
+pack figures derived from them (min, max, average, sum, with locations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MV_PER_V = 1000.0
+
+
+@dataclass(frozen=True)
+class Extreme:
+    value: float
+    module_id: int
+    index: int
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    """Figures over the cells that are valid and fresher than the freshness limit."""
+
+    cells_expected: int
+    cells_valid: int
+    min_cell_mv: Extreme | None
+    max_cell_mv: Extreme | None
+    avg_cell_mv: float | None
+    sum_of_cells_v: float | None  # only when every cell is valid and fresh
+    min_temperature_degc: Extreme | None
+    max_temperature_degc: Extreme | None
+    sensors_expected: int
+    sensors_valid: int
+
+
+class MeasurementTable:
+    """One row per module; None is an invalid or never-received value."""
+
+    def __init__(self, modules: int, per_module: int) -> None:
+        self.values: list[list[float | None]] = [[None] * per_module for _ in range(modules)]
+        self.times_s: list[list[float]] = [[float("-inf")] * per_module for _ in range(modules)]
+        self.per_module = per_module
+
+    def update(self, module_id: int, first: int, values: tuple[float | None, ...],
+               now_s: float) -> None:
+        row, times = self.values[module_id], self.times_s[module_id]
+        for offset, value in enumerate(values):
+            index = first + offset
+            if index >= self.per_module:
+                break  # groups are padded with invalid markers past the last element
+            row[index] = value
+            times[index] = now_s
+
+    def fresh(self, now_s: float, max_age_s: float) -> list[tuple[int, int, float]]:
+        """(module, index, value) of every valid value no older than ``max_age_s``."""
+        oldest = now_s - max_age_s
+        return [
+            (m, i, value)
+            for m, (row, times) in enumerate(zip(self.values, self.times_s, strict=True))
+            for i, (value, t) in enumerate(zip(row, times, strict=True))
+            if value is not None and t >= oldest
+        ]
+
+    def age_s(self, module_id: int, index: int, now_s: float) -> float:
+        return now_s - self.times_s[module_id][index]
+
+
+class PackState:
+    def __init__(self, modules: int, cells_per_module: int, sensors_per_module: int) -> None:
+        self.cell_mv = MeasurementTable(modules, cells_per_module)
+        self.temperature_degc = MeasurementTable(modules, sensors_per_module)
+
+    def summary(self, now_s: float, cell_max_age_s: float,
+                temperature_max_age_s: float) -> PackSummary:
+        cells = self.cell_mv.fresh(now_s, cell_max_age_s)
+        sensors = self.temperature_degc.fresh(now_s, temperature_max_age_s)
+        expected = len(self.cell_mv.values) * self.cell_mv.per_module
+        low = min(cells, key=lambda c: c[2], default=None)
+        high = max(cells, key=lambda c: c[2], default=None)
+        cold = min(sensors, key=lambda c: c[2], default=None)
+        hot = max(sensors, key=lambda c: c[2], default=None)
+        total_mv = sum(c[2] for c in cells)
+        return PackSummary(
+            cells_expected=expected,
+            cells_valid=len(cells),
+            min_cell_mv=Extreme(low[2], low[0], low[1]) if low else None,
+            max_cell_mv=Extreme(high[2], high[0], high[1]) if high else None,
+            avg_cell_mv=total_mv / len(cells) if cells else None,
+            sum_of_cells_v=total_mv / MV_PER_V if len(cells) == expected else None,
+            min_temperature_degc=Extreme(cold[2], cold[0], cold[1]) if cold else None,
+            max_temperature_degc=Extreme(hot[2], hot[0], hot[1]) if hot else None,
+            sensors_expected=len(self.temperature_degc.values) * self.temperature_degc.per_module,
+            sensors_valid=len(sensors),
+        )
