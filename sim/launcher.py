@@ -1,0 +1,151 @@
+"""Starts and supervises the processes of the virtual pack.
+
+Every child runs ``python -m bms ...`` with the same configuration, in its own session (so a
+Ctrl-C reaches only the launcher, which then stops the children in a safe order: master
+first) and with a parent-death signal (so no child outlives a killed launcher). Output goes
+to one log file per child in the run directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bms.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    role: str
+    argv: list[str]
+    log_path: Path
+    stats_path: Path | None = None
+    process: asyncio.subprocess.Process | None = None
+    expected_exit: bool = False
+    exit_code: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class ChildExit:
+    child: Child
+    code: int
+
+
+@dataclass
+class Launcher:
+    settings: Settings
+    config_args: list[str]
+    run_dir: Path
+    children: list[Child] = field(default_factory=list)
+    exits: asyncio.Queue[ChildExit] = field(default_factory=asyncio.Queue)
+    _watchers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def plan(self) -> list[Child]:
+        """Master first (it sees every slave arrive), then the sensor, then the slaves."""
+        base = [sys.executable, "-m", "bms"]
+
+        def child(role: str, *args: str, stats: bool = True) -> Child:
+            slug = role.replace(" ", "-")
+            stats_path = self.run_dir / f"{slug}.stats.json" if stats else None
+            argv = [*base, *args, *self.config_args]
+            if stats_path is not None:
+                argv += ["--stats-file", str(stats_path)]
+            return Child(role, argv, self.run_dir / f"{slug}.log", stats_path)
+
+        self.children = [
+            child("master", "master"),
+            child("current-sensor", "sim", "current-sensor", stats=False),
+            *(child(f"slave {m}", "slave", "--module", str(m))
+              for m in range(self.settings.pack.modules)),
+        ]
+        return self.children
+
+    async def start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for child in self.plan():
+            with child.log_path.open("wb") as log_file:
+                child.process = await asyncio.create_subprocess_exec(
+                    *child.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                )
+            self._watchers.append(
+                asyncio.create_task(self._watch(child), name=f"watch-{child.role}")
+            )
+
+    async def _watch(self, child: Child) -> None:
+        assert child.process is not None
+        code = await child.process.wait()
+        child.exit_code = code
+        if not child.expected_exit:
+            await self.exits.put(ChildExit(child, code))
+
+    def child(self, role: str) -> Child:
+        for child in self.children:
+            if child.role == role:
+                return child
+        raise KeyError(role)
+
+    async def stop(self) -> None:
+        """Stop the master first (it leaves the pack safe), then every other child."""
+        master = [c for c in self.children if c.role == "master"]
+        others = [c for c in self.children if c.role != "master"]
+        for group in (master, others):
+            await asyncio.gather(*(self._stop_child(c) for c in group))
+        for watcher in self._watchers:
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+    async def _stop_child(self, child: Child) -> None:
+        process = child.process
+        if process is None or process.returncode is not None:
+            return
+        child.expected_exit = True
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(STOP_GRACE_S):
+                child.exit_code = await process.wait()
+        except TimeoutError:
+            log.warning("%s (pid %d) ignored SIGTERM; killing it", child.role, process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            child.exit_code = await process.wait()
+
+
+def in_private_network_namespace() -> bool:
+    """True when this process's network namespace is not the one of PID 1."""
+    try:
+        return os.readlink("/proc/self/ns/net") != os.readlink("/proc/1/ns/net")
+    except OSError:
+        return False

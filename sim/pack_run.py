@@ -1,0 +1,213 @@
+"""`bms pack`: the virtual pack with a live view, or headless for a fixed time.
+
+Exit codes: 0 all went well; 1 a child died, or (headless) the pack was not healthy at the
+end (a module not online, the master silent or in ERROR, more E2E errors than allowed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from bms.can_port import CanPort
+from bms.service import write_json_atomically
+from bms.settings import Settings, bus_kwargs
+from dbc.codec import pack_codec
+from dbc.frames import MasterState
+from master.slave_registry import LinkState
+from sim.launcher import ChildExit, Launcher, in_private_network_namespace
+from sim.live_view import progress_line, render
+from sim.observer import PackObserver, PackView
+
+VIEW_PERIOD_S = 0.25
+PROGRESS_PERIOD_S = 5.0
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    config_args: list[str]
+    run_dir: Path
+    duration_s: float | None
+    headless: bool
+    keep_going: bool  # a child that dies is reported, the pack keeps running
+    max_e2e_errors: int
+    summary_path: Path | None
+
+
+def describe_buses(settings: Settings) -> list[str]:
+    lines = []
+    for name in ("pack", "vehicle"):
+        kwargs = bus_kwargs(settings, name)
+        call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        extra = [f"{k}={v}" for k, v in kwargs.items() if k not in ("interface", "channel", "bitrate")]
+        cli = f"-i {kwargs['interface']} -c {kwargs['channel']}"
+        if "bitrate" in kwargs:
+            cli += f" -b {kwargs['bitrate']}"
+        if extra:
+            cli += " --bus-kwargs " + " ".join(extra)
+        lines.append(f"{name} bus: can.Bus({call})")
+        lines.append(f"    python-can tools: can_viewer {cli}")
+    if in_private_network_namespace():
+        lines.append(f"this pack runs in a private network namespace; attach from outside with "
+                     f"nsenter --net=/proc/{os.getpid()}/ns/net <command>")
+    return lines
+
+
+def health_problems(view: PackView, max_e2e_errors: int) -> list[str]:
+    problems = []
+    offline = [m.module_id for m in view.modules if m.link is not LinkState.ONLINE]
+    if offline:
+        problems.append(f"modules not online on the bus: {offline}")
+    not_online_for_master = [m.module_id for m in view.modules
+                             if m.master_link is not LinkState.ONLINE]
+    if not_online_for_master:
+        problems.append(f"the master does not see modules {not_online_for_master} online")
+    if view.master_state is None:
+        problems.append("the master is silent")
+    elif view.master_state is MasterState.ERROR:
+        problems.append("the master is in ERROR")
+    errors = sum(m.e2e_errors for m in view.modules)
+    if errors > max_e2e_errors:
+        problems.append(f"{errors} E2E errors (allowed {max_e2e_errors})")
+    return problems
+
+
+async def run_pack(settings: Settings, options: PackOptions) -> int:
+    console = Console(stderr=False)
+    for line in describe_buses(settings):
+        console.print(line, highlight=False, markup=False)
+    console.print(f"run directory (logs, counters): {options.run_dir}", highlight=False)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    launcher = Launcher(settings, options.config_args, options.run_dir)
+    deaths: list[ChildExit] = []
+    started = time.monotonic()
+    async with CanPort(bus_kwargs(settings, "pack"), "pack/observer") as port:
+        observer = PackObserver(settings, pack_codec(), loop.time())
+        port.subscribe(observer.on_frame)
+        try:
+            await launcher.start()
+            title = (f"{settings.pack.name}: {settings.pack.modules} x "
+                     f"{settings.pack.cells_per_module} {settings.pack.chemistry.value}")
+            deadline = None if options.duration_s is None else loop.time() + options.duration_s
+            if options.headless:
+                await _headless(observer, launcher, stop, deadline, options, deaths, console)
+            else:
+                await _live(observer, launcher, stop, deadline, options, deaths, title, console)
+            view = observer.view(loop.time())
+        finally:
+            await launcher.stop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+    problems = [f"{d.child.role} (pid {d.child.pid}) exited unexpectedly with code {d.code}"
+                for d in deaths]
+    if options.duration_s is not None:
+        problems += health_problems(view, options.max_e2e_errors)
+    summary = _summary(settings, view, launcher, problems, time.monotonic() - started)
+    write_json_atomically(options.run_dir / "summary.json", summary)
+    if options.summary_path is not None:
+        write_json_atomically(options.summary_path, summary)
+    console.print(progress_line(view), highlight=False)
+    for problem in problems:
+        console.print(f"[bold red]problem:[/] {problem}")
+    if not problems:
+        console.print("all processes stopped cleanly")
+    return 1 if problems else 0
+
+
+async def _next_exit(launcher: Launcher, timeout_s: float) -> ChildExit | None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await launcher.exits.get()
+    except TimeoutError:
+        return None
+
+
+def _report_death(death: ChildExit, console: Console) -> None:
+    console.print(f"[bold red]{death.child.role} (pid {death.child.pid}) exited unexpectedly "
+                  f"with code {death.code}[/]; last lines of {death.child.log_path}:")
+    console.print(death.child.log_tail(), highlight=False, markup=False)
+
+
+async def _wait_step(launcher: Launcher, stop: asyncio.Event, deadline: float | None,
+                     options: PackOptions, deaths: list[ChildExit], console: Console,
+                     step_s: float) -> bool:
+    """Wait one view period; False when the pack must stop."""
+    death = await _next_exit(launcher, step_s)
+    if death is not None:
+        deaths.append(death)
+        _report_death(death, console)
+        if not options.keep_going:
+            return False
+    now = asyncio.get_running_loop().time()
+    return not stop.is_set() and (deadline is None or now < deadline)
+
+
+async def _headless(observer: PackObserver, launcher: Launcher, stop: asyncio.Event,
+                    deadline: float | None, options: PackOptions, deaths: list[ChildExit],
+                    console: Console) -> None:
+    loop = asyncio.get_running_loop()
+    next_progress = loop.time() + PROGRESS_PERIOD_S
+    while await _wait_step(launcher, stop, deadline, options, deaths, console, VIEW_PERIOD_S):
+        if loop.time() >= next_progress:
+            next_progress += PROGRESS_PERIOD_S
+            console.print(progress_line(observer.view(loop.time())), highlight=False)
+
+
+async def _live(observer: PackObserver, launcher: Launcher, stop: asyncio.Event,
+                deadline: float | None, options: PackOptions, deaths: list[ChildExit],
+                title: str, console: Console) -> None:
+    loop = asyncio.get_running_loop()
+    # auto_refresh off: no refresh thread, so children can be forked safely
+    with Live(render(observer.view(loop.time()), title), console=console,
+              auto_refresh=False, transient=False) as live:
+        while await _wait_step(launcher, stop, deadline, options, deaths, console, VIEW_PERIOD_S):
+            live.update(render(observer.view(loop.time()), title), refresh=True)
+
+
+def _summary(settings: Settings, view: PackView, launcher: Launcher, problems: list[str],
+             wall_s: float) -> dict[str, Any]:
+    children: dict[str, Any] = {}
+    for child in launcher.children:
+        stats: Any = None
+        if child.stats_path is not None and child.stats_path.exists():
+            stats = json.loads(child.stats_path.read_text())
+        children[child.role] = {"pid": child.pid, "exit_code": child.exit_code,
+                                "log": str(child.log_path), "stats": stats}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "wall_time_s": wall_s,
+        "modules": settings.pack.modules,
+        "cells_per_module": settings.pack.cells_per_module,
+        "observer": {
+            "elapsed_s": view.elapsed_s,
+            "frames_total": view.frames_total,
+            "frames_per_s_last_second": view.frames_per_s,
+            "bus_load_last_second": view.bus_load,
+            "undecodable_frames": view.unknown_frames,
+            "master_state": view.master_state.name if view.master_state else None,
+            "modules": [
+                {"module": m.module_id, "link": m.link.value,
+                 "master_link": m.master_link.value if m.master_link else None,
+                 "frames": m.frames, "e2e_errors": m.e2e_errors,
+                 "e2e_lost_frames": m.e2e_lost_frames, "cells_seen": m.cells_seen}
+                for m in view.modules
+            ],
+        },
+        "children": children,
+        "python": sys.version.split()[0],
+    }
