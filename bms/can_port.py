@@ -46,7 +46,7 @@ def open_bus(kwargs: Mapping[str, Any]) -> can.BusABC:
     """Open a python-can bus, ignoring any ~/.canrc so configuration stays explicit."""
     try:
         return can.Bus(**dict(kwargs), ignore_config=True)
-    except (can.CanError, OSError, ValueError, TypeError, ImportError) as exc:
+    except (can.CanError, OSError, ValueError, TypeError, ImportError, NotImplementedError) as exc:
         raise BusError(f"cannot open CAN bus {dict(kwargs)}: {exc}") from exc
 
 

@@ -1,0 +1,84 @@
+"""The CAN port on python-can's in-process virtual bus."""
+
+import asyncio
+import uuid
+
+import can
+import pytest
+
+from bms.can_port import CanPort, open_bus
+from bms.errors import BusError
+from dbc.codec import CanFrame
+
+
+def virtual() -> dict[str, object]:
+    return {"interface": "virtual", "channel": f"test-{uuid.uuid4()}"}
+
+
+async def wait_for(condition, timeout_s: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_frames_reach_subscribers_with_the_loop_time() -> None:
+    kwargs = virtual()
+    received: list[tuple[CanFrame, float]] = []
+    async with CanPort(kwargs, "a") as a, CanPort(kwargs, "b") as b:
+        b.subscribe(lambda frame, now: received.append((frame, now)))
+        assert a.send(CanFrame(0x123, b"\x01\x02"))
+        assert a.send(CanFrame(0x1806E5F4, bytes(8), is_extended_id=True))
+        await wait_for(lambda: len(received) == 2)
+    assert [f for f, _ in received] == [
+        CanFrame(0x123, b"\x01\x02"), CanFrame(0x1806E5F4, bytes(8), True)]
+    assert all(now > 0 for _, now in received)
+    assert a.statistics.tx_frames == 2 and b.statistics.rx_frames == 2
+
+
+async def test_error_and_remote_frames_are_counted_not_delivered() -> None:
+    kwargs = virtual()
+    delivered: list[CanFrame] = []
+    errors: list[can.Message] = []
+    raw = can.Bus(**kwargs)
+    try:
+        async with CanPort(kwargs, "b") as port:
+            port.subscribe(lambda frame, now: delivered.append(frame))
+            port.subscribe_errors(lambda message, now: errors.append(message))
+            raw.send(can.Message(is_error_frame=True, arbitration_id=0x20000080))
+            raw.send(can.Message(is_remote_frame=True, arbitration_id=0x10))
+            raw.send(can.Message(arbitration_id=0x11, data=b"\x00", is_extended_id=False))
+            await wait_for(lambda: port.statistics.rx_frames == 1)
+            await wait_for(lambda: port.statistics.error_frames == 1)
+    finally:
+        raw.shutdown()
+    assert delivered == [CanFrame(0x11, b"\x00")]
+    assert len(errors) == 1
+    assert port.statistics.rx_errors == 1  # the remote frame
+
+
+async def test_a_failing_subscriber_fails_the_port() -> None:
+    kwargs = virtual()
+
+    def broken(frame: CanFrame, now: float) -> None:
+        raise RuntimeError("bug in a core")
+
+    async with CanPort(kwargs, "a") as a, CanPort(kwargs, "b") as b:
+        b.subscribe(broken)
+        a.send(CanFrame(0x1, b""))
+        with pytest.raises(RuntimeError, match="bug in a core"):
+            async with asyncio.timeout(2.0):
+                await b.failed()
+
+
+async def test_close_is_idempotent_and_send_after_close_is_refused() -> None:
+    port = CanPort(virtual(), "a")
+    async with port:
+        pass
+    port.close()
+    assert not port.send(CanFrame(0x1, b""))
+    assert port.statistics.tx_errors == 1
+
+
+def test_unknown_interface_is_a_bus_error() -> None:
+    with pytest.raises(BusError, match="cannot open CAN bus"):
+        open_bus({"interface": "no-such-interface", "channel": "x"})
