@@ -9,16 +9,11 @@ import pytest
 from bms.can_port import CanPort, open_bus
 from bms.errors import BusError
 from dbc.codec import CanFrame
+from tests.waiting import wait_until
 
 
 def virtual() -> dict[str, object]:
     return {"interface": "virtual", "channel": f"test-{uuid.uuid4()}"}
-
-
-async def wait_for(condition, timeout_s: float = 2.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def test_frames_reach_subscribers_with_the_loop_time() -> None:
@@ -28,11 +23,12 @@ async def test_frames_reach_subscribers_with_the_loop_time() -> None:
         b.subscribe(lambda frame, now: received.append((frame, now)))
         assert a.send(CanFrame(0x123, b"\x01\x02"))
         assert a.send(CanFrame(0x1806E5F4, bytes(8), is_extended_id=True))
-        await wait_for(lambda: len(received) == 2)
+        await wait_until(lambda: len(received) == 2, 2.0, "both frames received")
     assert [f for f, _ in received] == [
         CanFrame(0x123, b"\x01\x02"), CanFrame(0x1806E5F4, bytes(8), True)]
     assert all(now > 0 for _, now in received)
-    assert a.statistics.tx_frames == 2 and b.statistics.rx_frames == 2
+    assert a.statistics.tx_frames == 2
+    assert b.statistics.rx_frames == 2
 
 
 async def test_error_and_remote_frames_are_counted_not_delivered() -> None:
@@ -47,8 +43,8 @@ async def test_error_and_remote_frames_are_counted_not_delivered() -> None:
             raw.send(can.Message(is_error_frame=True, arbitration_id=0x20000080))
             raw.send(can.Message(is_remote_frame=True, arbitration_id=0x10))
             raw.send(can.Message(arbitration_id=0x11, data=b"\x00", is_extended_id=False))
-            await wait_for(lambda: port.statistics.rx_frames == 1)
-            await wait_for(lambda: port.statistics.error_frames == 1)
+            await wait_until(lambda: port.statistics.rx_frames == 1, 2.0, "data frame")
+            await wait_until(lambda: port.statistics.error_frames == 1, 2.0, "error frame")
     finally:
         raw.shutdown()
     assert delivered == [CanFrame(0x11, b"\x00")]

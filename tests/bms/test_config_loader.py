@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bms.config_loader import Invalid, apply_overrides, load, read_toml, setting
+from bms.config_loader import InvalidSettingError, apply_overrides, load, read_toml, setting
 from bms.errors import ConfigError
 from bms.settings import Chemistry
 
@@ -30,7 +30,7 @@ class Outer:
 
     def __post_init__(self) -> None:
         if self.high <= self.low:
-            raise Invalid("high", "must be above low")
+            raise InvalidSettingError("high", "must be above low")
 
 
 def test_defaults_when_empty() -> None:
@@ -40,7 +40,8 @@ def test_defaults_when_empty() -> None:
 def test_values_are_converted() -> None:
     loaded = load(Outer, {"inner": {"ratio": 1}, "chemistry": "lfp", "items": [{"count": 4}],
                           "extra": {"a": 1}, "optional": 2})
-    assert loaded.inner.ratio == 1.0 and isinstance(loaded.inner.ratio, float)
+    assert loaded.inner.ratio == 1.0
+    assert isinstance(loaded.inner.ratio, float)
     assert loaded.chemistry is Chemistry.LFP
     assert loaded.items == (Inner(count=4),)
     assert loaded.extra == {"a": 1}

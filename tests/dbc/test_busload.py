@@ -28,5 +28,5 @@ def test_bus_load_sums_streams() -> None:
 
 
 def test_more_than_eight_bytes_is_not_classic_can() -> None:
-    with pytest.raises(ValueError, match="0..8"):
+    with pytest.raises(ValueError, match=r"0\.\.8"):
         frame_bits(9)

@@ -69,8 +69,10 @@ def test_receiver_rejects_bad_crc_before_decoding() -> None:
     good = FrameSender(codec).encode(CellVoltages(0, (3700, 3700, 3700, 3700)), 1)
     corrupted = CanFrame(good.arbitration_id, bytes([good.data[0] ^ 1]) + good.data[1:])
     reception = FrameReceiver(codec, 2, node="Master").receive(corrupted)
-    assert reception is not None and reception.frame is None
-    assert reception.e2e is not None and reception.e2e.is_error
+    assert reception is not None
+    assert reception.frame is None
+    assert reception.e2e is not None
+    assert reception.e2e.is_error
 
 
 def test_values_beyond_the_dbc_range_saturate() -> None:

@@ -36,7 +36,8 @@ def test_every_message_is_documented_and_periodic(name: str) -> None:
     for message in db.messages:
         assert message.cycle_time, f"{message.name}: GenMsgCycleTime missing"
         assert message.comment, f"{message.name}: no comment"
-        assert message.senders and set(message.senders) <= nodes, message.name
+        assert message.senders, message.name
+        assert set(message.senders) <= nodes, message.name
         for signal in message.signals:
             assert signal.receivers, f"{message.name}.{signal.name}: no receiver"
             assert set(signal.receivers) <= nodes, f"{message.name}.{signal.name}"
@@ -48,7 +49,8 @@ def test_pack_bus_is_500k_classic_can_with_11_bit_ids() -> None:
     db = load_database(PACK_DBC)
     assert db.dbc.attributes["Baudrate"].value == 500_000
     for message in db.messages:
-        assert not message.is_extended_frame and not message.is_fd
+        assert not message.is_extended_frame
+        assert not message.is_fd
         assert message.length <= 8
 
 
@@ -88,7 +90,8 @@ def test_round_trip(frame: object, module_id: int) -> None:
         (AfeState, "ModuleStatus", "AfeState"),
     ],
 )
-def test_enums_equal_the_value_tables(enum_type: type[enum.Enum], message: str, signal: str) -> None:
+def test_enums_equal_the_value_tables(enum_type: type[enum.Enum], message: str,
+                                     signal: str) -> None:
     table = pack_codec().layout(message).choices(signal)
     as_enum = {re.sub(r"(?<!^)(?=[A-Z])", "_", label).upper(): raw for raw, label in table.items()}
     assert as_enum == {member.name: member.value for member in enum_type}
@@ -128,7 +131,8 @@ def test_default_periods_equal_the_dbc_cycle_times() -> None:
     assert codec.layout("ModuleStatus").cycle_time_s == settings.slave.status_period_s
     assert codec.layout("MasterHeartbeat").cycle_time_s == settings.master.heartbeat_period_s
     assert codec.layout("MasterStatus").cycle_time_s == settings.master.status_period_s
-    assert codec.layout("IVT_Msg_Result_I").cycle_time_s == settings.sim.current_sensor.current_period_s
+    sensor = settings.sim.current_sensor
+    assert codec.layout("IVT_Msg_Result_I").cycle_time_s == sensor.current_period_s
 
 
 def _pack_dbc_with(old: str, new: str, tmp_path_factory: pytest.TempPathFactory) -> Codec:

@@ -1,0 +1,36 @@
+"""Pack figures from the latest valid, fresh values."""
+
+import pytest
+
+from master.pack_state import PackState
+
+
+def test_summary_with_locations() -> None:
+    pack = PackState(modules=2, cells_per_module=3, sensors_per_module=2)
+    pack.cell_mv.update(0, 0, (3700, 3650, 3710), now_s=1.0)
+    pack.cell_mv.update(1, 0, (3690, 3720, 3600, None), now_s=1.0)  # padding beyond cell 2
+    pack.temperature_degc.update(1, 0, (24.0, 31.5), now_s=1.0)
+    s = pack.summary(1.1, cell_max_age_s=0.25, temperature_max_age_s=1.0)
+    assert (s.min_cell_mv.value, s.min_cell_mv.module_id, s.min_cell_mv.index) == (3600, 1, 2)
+    assert (s.max_cell_mv.value, s.max_cell_mv.module_id, s.max_cell_mv.index) == (3720, 1, 1)
+    assert s.avg_cell_mv == pytest.approx(sum((3700, 3650, 3710, 3690, 3720, 3600)) / 6)
+    assert s.sum_of_cells_v == pytest.approx(22.07)
+    assert (s.max_temperature_degc.value, s.max_temperature_degc.module_id) == (31.5, 1)
+    assert s.cells_valid == s.cells_expected == 6
+
+
+def test_invalid_and_stale_values_are_left_out() -> None:
+    pack = PackState(modules=1, cells_per_module=3, sensors_per_module=1)
+    pack.cell_mv.update(0, 0, (3700, None, 3600), now_s=0.0)
+    pack.cell_mv.update(0, 0, (3700,), now_s=1.0)
+    s = pack.summary(1.1, cell_max_age_s=0.25, temperature_max_age_s=1.0)
+    assert s.cells_valid == 1
+    assert s.sum_of_cells_v is None  # the sum is only meaningful with every cell
+    assert s.min_temperature_degc is None
+
+
+def test_empty_pack() -> None:
+    s = PackState(1, 2, 1).summary(0.0, 0.25, 1.0)
+    assert s.min_cell_mv is None
+    assert s.avg_cell_mv is None
+    assert s.cells_valid == 0
