@@ -1,7 +1,7 @@
 """Turns TOML tables into frozen, typed settings dataclasses, refusing anything unexpected.
 
 Each field's type comes from its annotation; bounds come from `setting(...)` metadata;
-cross-field rules raise `Invalid` from ``__post_init__``. Every error names the full key
+cross-field rules raise `InvalidSettingError` from ``__post_init__``. Every error names the full key
 (``master.slave_lost_timeout_s``) and the reason.
 """
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 Scalar = str | int | float | bool
 
 
-class Invalid(ValueError):
+class InvalidSettingError(ValueError):
     """Raised by settings classes: ``key`` is relative to the table being loaded."""
 
     def __init__(self, key: str, reason: str) -> None:
@@ -59,7 +59,7 @@ def load(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
         values[name] = converted
     try:
         return cls(**values)
-    except Invalid as exc:
+    except InvalidSettingError as exc:
         raise ConfigError(f"{_join(path, exc.key)}: {exc.reason}") from None
 
 
@@ -127,7 +127,8 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
 def _check_bounds(metadata: Mapping[str, Any], value: Any, key: str) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
-    minimum, maximum, above = metadata.get("minimum"), metadata.get("maximum"), metadata.get("above")
+    minimum, maximum = metadata.get("minimum"), metadata.get("maximum")
+    above = metadata.get("above")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{key}: must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bms.config_loader import Invalid, Scalar, apply_overrides, load, read_toml, setting
+from bms.config_loader import InvalidSettingError, Scalar, apply_overrides, load, read_toml, setting
 from bms.errors import ConfigError
 
 # Bounds that the pack DBC can carry (tests check them against dbc/pack.dbc).
@@ -58,9 +58,11 @@ class SlaveSettings:
 
     def __post_init__(self) -> None:
         if self.temperature_period_s < self.measurement_period_s:
-            raise Invalid("temperature_period_s", "must not be shorter than measurement_period_s")
+            raise InvalidSettingError("temperature_period_s",
+                                      "must not be shorter than measurement_period_s")
         if self.status_period_s < self.measurement_period_s:
-            raise Invalid("status_period_s", "must not be shorter than measurement_period_s")
+            raise InvalidSettingError("status_period_s",
+                                      "must not be shorter than measurement_period_s")
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,11 @@ class MasterSettings:
 
     def __post_init__(self) -> None:
         if self.slave_lost_timeout_s <= self.slave_stale_timeout_s:
-            raise Invalid("slave_lost_timeout_s", "must be longer than slave_stale_timeout_s")
+            raise InvalidSettingError("slave_lost_timeout_s",
+                                      "must be longer than slave_stale_timeout_s")
         if self.tick_period_s > self.slave_stale_timeout_s / 2:
-            raise Invalid("tick_period_s", "must be at most half of slave_stale_timeout_s")
+            raise InvalidSettingError("tick_period_s",
+                                      "must be at most half of slave_stale_timeout_s")
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ class CurrentSensorSimSettings:
 
     def __post_init__(self) -> None:
         if not self.profile:
-            raise Invalid("profile", "needs at least one step")
+            raise InvalidSettingError("profile", "needs at least one step")
 
 
 @dataclass(frozen=True)
@@ -161,18 +165,18 @@ def _default_vehicle_bus() -> dict[str, Scalar]:
 def _check_bus(name: str, kwargs: dict[str, Scalar]) -> None:
     interface = kwargs.get("interface")
     if not isinstance(interface, str) or not interface:
-        raise Invalid(f"{name}.interface", "required (a python-can interface name)")
+        raise InvalidSettingError(f"{name}.interface", "required (a python-can interface name)")
     if "channel" not in kwargs:
-        raise Invalid(f"{name}.channel", "required")
+        raise InvalidSettingError(f"{name}.channel", "required")
     if interface == "udp_multicast":
         try:
             group = ipaddress.ip_address(str(kwargs["channel"]))
         except ValueError:
-            raise Invalid(f"{name}.channel", "must be a multicast IP address") from None
+            raise InvalidSettingError(f"{name}.channel", "must be a multicast IP address") from None
         if not group.is_multicast:
-            raise Invalid(f"{name}.channel", f"{group} is not a multicast address")
+            raise InvalidSettingError(f"{name}.channel", f"{group} is not a multicast address")
         if kwargs.get("hop_limit") != 0:
-            raise Invalid(f"{name}.hop_limit",
+            raise InvalidSettingError(f"{name}.hop_limit",
                           "must be 0 on udp_multicast, so frames never leave this host")
 
 
@@ -200,10 +204,10 @@ class Settings:
         # a slave that reports less often than its stale timeout would flap
         slowest = max(self.slave.measurement_period_s, self.slave.status_period_s)
         if self.master.slave_stale_timeout_s <= slowest:
-            raise Invalid("master.slave_stale_timeout_s",
+            raise InvalidSettingError("master.slave_stale_timeout_s",
                           f"must be longer than the slave's slowest period ({slowest} s)")
         if self.master.temperature_stale_timeout_s <= self.slave.temperature_period_s:
-            raise Invalid("master.temperature_stale_timeout_s",
+            raise InvalidSettingError("master.temperature_stale_timeout_s",
                           "must be longer than slave.temperature_period_s")
 
 

@@ -16,9 +16,10 @@ class Schedule:
         self.next_s = start_s
 
     def due(self, now: float) -> bool:
-        if now < self.next_s:
+        # a tolerance of a millionth of a period absorbs float error on exact time grids
+        if now < self.next_s - self.period_s * 1e-6:
             return False
-        missed = int((now - self.next_s) // self.period_s)
+        missed = max(0, int((now - self.next_s) // self.period_s))
         self.next_s += (missed + 1) * self.period_s
         return True
 

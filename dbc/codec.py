@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import cantools.database
+from cantools.database.errors import DecodeError as CantoolsDecodeError
+from cantools.database.errors import EncodeError as CantoolsEncodeError
 
 from dbc import e2e
 from dbc.database import PACK_BUS_DBCS, load_database
@@ -112,7 +113,8 @@ class Codec:
                 ids.add(layout.base_id + module_id)
         return frozenset(ids)
 
-    def lookup(self, arbitration_id: int, is_extended_id: bool = False) -> tuple[MessageLayout, int]:
+    def lookup(self, arbitration_id: int,
+               is_extended_id: bool = False) -> tuple[MessageLayout, int]:
         """The message and module id a CAN id belongs to."""
         for mask, table in self._tables:
             layout = table.get((arbitration_id & mask, is_extended_id))
@@ -143,7 +145,7 @@ class Codec:
             if isinstance(decoder, dict):
                 decoder = decoder[int(signals[str(layout.multiplexer)])]
             return decoder.from_signals(signals, layout)
-        except (cantools.database.DecodeError, KeyError, ValueError) as exc:
+        except (CantoolsDecodeError, KeyError, ValueError) as exc:
             raise DecodeError(DecodeFailure.MALFORMED, f"{layout.name}: {exc!r}") from exc
 
     def encode(self, frame: Frame, module_id: int = 0, counter: int = 0) -> CanFrame:
@@ -159,7 +161,7 @@ class Codec:
             signals[E2E_COUNTER_SIGNAL] = counter
         try:
             data = bytearray(layout.message.encode(signals, strict=True))
-        except (cantools.database.EncodeError, KeyError, ValueError) as exc:
+        except (CantoolsEncodeError, KeyError, ValueError) as exc:
             raise EncodeError(f"{layout.name}: {exc}") from exc
         if layout.e2e_protected:
             e2e.protect(data, layout.base_id, counter)

@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import cantools
 import cantools.database
+from cantools.database.errors import Error as CantoolsError
 
 from dbc.errors import ContractError
 
@@ -56,7 +56,7 @@ def load_file(path: Path) -> Any:
         return cantools.database.load_file(
             path, database_format="dbc", strict=True, frame_id_mask=mask
         )
-    except (OSError, cantools.database.UnsupportedDatabaseFormatError) as exc:
+    except (OSError, CantoolsError) as exc:
         raise ContractError(f"cannot load {path}: {exc}") from exc
 
 

@@ -49,6 +49,7 @@ class FrameReceiver:
         self.max_lost_frames = max_lost_frames
         self.checkers: dict[tuple[str, int], E2EChecker] = {}
         self.failures: Counter[DecodeFailure] = Counter()
+        self.decoded: Counter[str] = Counter()  # accepted frames by message name
         self.not_for_node = 0
         self.last_failure: str | None = None
 
@@ -65,7 +66,9 @@ class FrameReceiver:
                 status = self._checker(layout, module_id).check(frame.data)
                 if not status.accepted:
                     return Reception(layout, module_id, None, status)
-            return Reception(layout, module_id, self.codec.decode_payload(layout, frame.data), status)
+            decoded = self.codec.decode_payload(layout, frame.data)
+            self.decoded[layout.name] += 1
+            return Reception(layout, module_id, decoded, status)
         except DecodeError as exc:
             self.failures[exc.failure] += 1
             self.last_failure = str(exc)

@@ -7,7 +7,7 @@ pages that are due. Deterministic: the same frames at the same times give the sa
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 from bms.settings import Settings
@@ -40,7 +40,6 @@ MV_PER_V = 1000.0
 @dataclass
 class MasterStatistics:
     frames_received: int = 0
-    frames_by_message: Counter[str] = field(default_factory=Counter)
     frames_ignored: int = 0  # decoded fine, but not for the master (unknown module, ...)
     link_changes: deque[LinkChange] = field(default_factory=lambda: deque(maxlen=1000))
 
@@ -78,7 +77,6 @@ class MasterCore:
         reception = self.receiver.receive(frame)
         if reception is None:
             return
-        self.statistics.frames_by_message[reception.layout.name] += 1
         decoded = reception.frame
         if decoded is None:
             return  # rejected by E2E, counted by the receiver

@@ -26,7 +26,8 @@ def run_current_sensor(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     if args.check_config:
-        return config_ok(f"current sensor, profile of {len(settings.sim.current_sensor.profile)} steps")
+        steps = len(settings.sim.current_sensor.profile)
+        return config_ok(f"current sensor, profile of {steps} steps")
     from bms.service import run_service, setup_logging
     from sim.current_sensor_service import run_current_sensor as run
 

@@ -40,8 +40,9 @@ class ModulePlant:
         self.cells: list[CellModel] = []
         for _ in range(cells):
             resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0))
+            capacity = max(0.2, rng.gauss(1.0, settings.capacity_spread_pct / 100.0))
             parameters = CellParameters(
-                capacity_ah=capacity_ah * max(0.2, rng.gauss(1.0, settings.capacity_spread_pct / 100.0)),
+                capacity_ah=capacity_ah * capacity,
                 r0_ohm=reference.r0_ohm * resistance,
                 r1_ohm=reference.r1_ohm * resistance,
                 c1_f=reference.c1_f,

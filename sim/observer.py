@@ -173,7 +173,8 @@ class PackObserver:
         return PackView(
             elapsed_s=now_s - self._start_s,
             modules=tuple(modules),
-            sum_of_cells_v=sum(v for _, _, v in fresh) / MV_PER_V if len(fresh) == expected else None,
+            sum_of_cells_v=(sum(v for _, _, v in fresh) / MV_PER_V
+                            if len(fresh) == expected else None),
             sensor_voltage_v=self.sensor_voltage_v,
             current_a=self.current_a,
             master_state=self.master_state,

@@ -49,7 +49,8 @@ def describe_buses(settings: Settings) -> list[str]:
     for name in ("pack", "vehicle"):
         kwargs = bus_kwargs(settings, name)
         call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        extra = [f"{k}={v}" for k, v in kwargs.items() if k not in ("interface", "channel", "bitrate")]
+        extra = [f"{k}={v}" for k, v in kwargs.items()
+                 if k not in ("interface", "channel", "bitrate")]
         cli = f"-i {kwargs['interface']} -c {kwargs['channel']}"
         if "bitrate" in kwargs:
             cli += f" -b {kwargs['bitrate']}"

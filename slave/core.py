@@ -40,6 +40,7 @@ class SlaveStatistics:
     frames_sent: int = 0
     balancing_commands: int = 0
     overruns: int = 0
+    frames_ignored: int = 0  # decoded, but nothing this slave handles
     afe_errors: int = 0
     last_heartbeat_s: float | None = None
     rejected: dict[str, int] = field(default_factory=dict)
@@ -100,15 +101,18 @@ class SlaveCore:
         elif isinstance(decoded, MasterHeartbeat):
             self.statistics.last_heartbeat_s = now_s
             self.master_state = decoded.state
-        elif isinstance(decoded, IvtCurrent) and decoded.valid and isinstance(
-            self.afe, PackCurrentListener
-        ):
-            self.afe.set_pack_current(decoded.current_ma / MA_PER_A, now_s)
+        elif isinstance(decoded, IvtCurrent):
+            if decoded.valid and isinstance(self.afe, PackCurrentListener):
+                self.afe.set_pack_current(decoded.current_ma / MA_PER_A, now_s)
+        else:
+            self.statistics.frames_ignored += 1
 
     def tick(self, now_s: float) -> list[CanFrame]:
         """One measurement period: measure, apply balancing, return the frames to send."""
         faults = ModuleFault.NONE
-        if self._last_tick_s is not None and now_s - self._last_tick_s > OVERRUN_PERIODS * self._period_s:
+        late = self._last_tick_s is not None and \
+            now_s - self._last_tick_s > OVERRUN_PERIODS * self._period_s
+        if late:
             self.statistics.overruns += 1
             faults |= ModuleFault.MEASUREMENT_OVERRUN
         self._last_tick_s = now_s
@@ -118,11 +122,13 @@ class SlaveCore:
         measurement = self.afe.measure(now_s)
         self.statistics.measurements += 1
         self._last = measurement
-        if any(v is not None and not self._voltage_range.minimum <= v <= self._voltage_range.maximum
+        limits = self._voltage_range
+        if any(v is not None and not limits.minimum <= v <= limits.maximum
                for v in measurement.cell_voltages_mv):
             faults |= ModuleFault.MEASUREMENT_RANGE  # the frame carries the saturated value
         self._faults = faults | measurement.faults
-        self.afe_state = AfeState.FAULT if measurement.faults & ModuleFault.AFE_COMM else AfeState.MEASURING
+        afe_failed = measurement.faults & ModuleFault.AFE_COMM
+        self.afe_state = AfeState.FAULT if afe_failed else AfeState.MEASURING
         frames = self._voltage_frames(measurement)
         if self._temperature_schedule.due(now_s):
             frames += self._temperature_frames(measurement)
