@@ -21,6 +21,7 @@ from typing import Any, Self
 import can
 
 from bms.errors import BusError
+from bms.netns import multicast_refusal
 from dbc.codec import CanFrame
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ class PortStatistics:
 
 def open_bus(kwargs: Mapping[str, Any]) -> can.BusABC:
     """Open a python-can bus, ignoring any ~/.canrc so configuration stays explicit."""
+    if kwargs.get("interface") == "udp_multicast":
+        refusal = multicast_refusal()
+        if refusal is not None:
+            raise BusError(refusal)
     try:
         return can.Bus(**dict(kwargs), ignore_config=True)
     except (can.CanError, OSError, ValueError, TypeError, ImportError, NotImplementedError) as exc:

@@ -3,7 +3,7 @@
 Every child runs ``python -m bms ...`` with the same configuration, in its own session (so a
 Ctrl-C reaches only the launcher, which then stops the children in a safe order: master
 first) and with a parent-death signal (so no child outlives a killed launcher). Output goes
-to one log file per child in the run directory.
+to one log file per child in the run directory; ``children.json`` there lists their pids.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bms.service import write_json_atomically
 from bms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Launcher:
             self._watchers.append(
                 asyncio.create_task(self._watch(child), name=f"watch-{child.role}")
             )
+        manifest = {c.role: {"pid": c.pid, "log": str(c.log_path)} for c in self.children}
+        write_json_atomically(self.run_dir / "children.json", manifest)
 
     async def _watch(self, child: Child) -> None:
         assert child.process is not None
@@ -141,11 +143,3 @@ class Launcher:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             child.exit_code = await process.wait()
-
-
-def in_private_network_namespace() -> bool:
-    """True when this process's network namespace is not the one of PID 1."""
-    try:
-        return os.readlink("/proc/self/ns/net") != os.readlink("/proc/1/ns/net")
-    except OSError:
-        return False

@@ -20,12 +20,13 @@ from rich.console import Console
 from rich.live import Live
 
 from bms.can_port import CanPort
+from bms.netns import only_loopback_network
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from dbc.codec import pack_codec
 from dbc.frames import MasterState
 from master.slave_registry import LinkState
-from sim.launcher import ChildExit, Launcher, in_private_network_namespace
+from sim.launcher import ChildExit, Launcher
 from sim.live_view import progress_line, render
 from sim.observer import PackObserver, PackView
 
@@ -58,9 +59,9 @@ def describe_buses(settings: Settings) -> list[str]:
             cli += " --bus-kwargs " + " ".join(extra)
         lines.append(f"{name} bus: can.Bus({call})")
         lines.append(f"    python-can tools: can_viewer {cli}")
-    if in_private_network_namespace():
-        lines.append(f"this pack runs in a private network namespace; attach from outside with "
-                     f"nsenter --net=/proc/{os.getpid()}/ns/net <command>")
+    if only_loopback_network():
+        lines.append(f"this pack runs in a network namespace with only loopback; attach from "
+                     f"outside with nsenter --net=/proc/{os.getpid()}/ns/net <command>")
     return lines
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from sim.launcher import in_private_network_namespace
+from bms.netns import host_network_allowed, only_loopback_network
 
 
 def multiprocess_allowed() -> tuple[bool, str]:
-    if in_private_network_namespace():
+    if only_loopback_network():
         return True, ""
-    if os.environ.get("BMS_NETNS") == "host":
+    if host_network_allowed():
         return True, ""
     return False, ("multi-process tests send multicast frames; run them with `./run test` "
                    "(private network namespace) or set BMS_NETNS=host to run them on this host")

@@ -78,3 +78,11 @@ async def test_close_is_idempotent_and_send_after_close_is_refused() -> None:
 def test_unknown_interface_is_a_bus_error() -> None:
     with pytest.raises(BusError, match="cannot open CAN bus"):
         open_bus({"interface": "no-such-interface", "channel": "x"})
+
+
+def test_multicast_is_refused_where_it_could_leave_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bms.netns.only_loopback_network", lambda: False)
+    monkeypatch.delenv("BMS_NETNS", raising=False)
+    with pytest.raises(BusError, match="loopback-only network namespace"):
+        open_bus({"interface": "udp_multicast", "channel": "239.74.163.2", "hop_limit": 0})
