@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from bms.errors import ConfigError
 from bms.settings import Settings, load_settings
+
+EXIT_CONFIG = 2
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,3 +44,26 @@ def load_or_explain(args: argparse.Namespace) -> Settings | None:
 def config_ok(what: str) -> int:
     print(f"configuration OK: {what}")
     return 0
+
+
+def run_role(
+    args: argparse.Namespace,
+    role: str,
+    describe: Callable[[Settings], str],
+    service: Callable[[Settings], Coroutine[Any, Any, None]],
+    problem: Callable[[Settings], str | None] = lambda settings: None,
+) -> int:
+    """The life of one process: settings, role checks, --check-config, then the service."""
+    settings = load_or_explain(args)
+    if settings is None:
+        return EXIT_CONFIG
+    refusal = problem(settings)
+    if refusal is not None:
+        print(f"configuration error: {refusal}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
+        return config_ok(describe(settings))
+    from bms.service import run_service, setup_logging
+
+    setup_logging(args.log_level, role)
+    return run_service(lambda: service(settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bms.cli_common import add_config_arguments, add_stats_argument, config_ok, load_or_explain
+from bms.cli_common import add_config_arguments, add_stats_argument, run_role
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,13 +20,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_or_explain(args)
-    if settings is None:
-        return 2
-    if args.check_config:
-        return config_ok(f"master of {settings.pack.modules} modules on {settings.bus.pack}")
-    from bms.service import run_service, setup_logging
     from master.service import run_master
 
-    setup_logging(args.log_level, "master")
-    return run_service(lambda: run_master(settings, args.stats_file))
+    return run_role(
+        args, "master",
+        describe=lambda s: f"master of {s.pack.modules} modules on {s.bus.pack}",
+        service=lambda s: run_master(s, args.stats_file),
+    )

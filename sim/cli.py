@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bms.cli_common import add_config_arguments, config_ok, load_or_explain
+from bms.cli_common import add_config_arguments, run_role
 
 
 def add_parser(subparsers: Any) -> None:
@@ -22,14 +22,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_current_sensor(args: argparse.Namespace) -> int:
-    settings = load_or_explain(args)
-    if settings is None:
-        return 2
-    if args.check_config:
-        steps = len(settings.sim.current_sensor.profile)
-        return config_ok(f"current sensor, profile of {steps} steps")
-    from bms.service import run_service, setup_logging
     from sim.current_sensor_service import run_current_sensor as run
 
-    setup_logging(args.log_level, "ivt")
-    return run_service(lambda: run(settings))
+    return run_role(
+        args, "ivt",
+        describe=lambda s: f"current sensor, profile of {len(s.sim.current_sensor.profile)} steps",
+        service=run,
+    )

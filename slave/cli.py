@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from bms.cli_common import add_config_arguments, add_stats_argument, config_ok, load_or_explain
+from bms.cli_common import add_config_arguments, add_stats_argument, run_role
+from bms.settings import Settings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -24,24 +24,19 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_or_explain(args)
-    if settings is None:
-        return 2
-    if not 0 <= args.module < settings.pack.modules:
-        print(f"configuration error: --module {args.module}: must be 0..{settings.pack.modules - 1}"
-              f" (pack.modules = {settings.pack.modules})", file=sys.stderr)
-        return 2
-    from slave.afe.registry import AFE_BACKENDS
-
-    if settings.slave.afe not in AFE_BACKENDS:
-        print(f"configuration error: slave.afe: unknown AFE backend {settings.slave.afe!r} "
-              f"(known: {', '.join(sorted(AFE_BACKENDS))})", file=sys.stderr)
-        return 2
-    if args.check_config:
-        return config_ok(f"slave {args.module}, {settings.pack.cells_per_module} cells, "
-                         f"AFE {settings.slave.afe}")
-    from bms.service import run_service, setup_logging
+    from slave.afe.registry import afe_problem
     from slave.service import run_slave
 
-    setup_logging(args.log_level, f"slave{args.module}")
-    return run_service(lambda: run_slave(settings, args.module, args.stats_file))
+    def problem(settings: Settings) -> str | None:
+        if not 0 <= args.module < settings.pack.modules:
+            return (f"--module {args.module}: must be 0..{settings.pack.modules - 1} "
+                    f"(pack.modules = {settings.pack.modules})")
+        return afe_problem(settings)
+
+    return run_role(
+        args, f"slave{args.module}",
+        describe=lambda s: (f"slave {args.module}, {s.pack.cells_per_module} cells, "
+                            f"AFE {s.slave.afe}"),
+        service=lambda s: run_slave(s, args.module, args.stats_file),
+        problem=problem,
+    )

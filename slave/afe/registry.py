@@ -16,10 +16,16 @@ AFE_BACKENDS: dict[str, AfeFactory] = {
 }
 
 
+def afe_problem(settings: Settings) -> str | None:
+    """Why the configured AFE backend cannot be used, or None."""
+    if settings.slave.afe in AFE_BACKENDS:
+        return None
+    known = ", ".join(sorted(AFE_BACKENDS))
+    return f"slave.afe: unknown AFE backend {settings.slave.afe!r} (known: {known})"
+
+
 def create_afe(settings: Settings, module_id: int, now_s: float) -> Afe:
-    name = settings.slave.afe
-    factory = AFE_BACKENDS.get(name)
-    if factory is None:
-        known = ", ".join(sorted(AFE_BACKENDS))
-        raise ConfigError(f"slave.afe: unknown AFE backend {name!r} (known: {known})")
-    return factory(settings, module_id, now_s)
+    problem = afe_problem(settings)
+    if problem is not None:
+        raise ConfigError(problem)
+    return AFE_BACKENDS[settings.slave.afe](settings, module_id, now_s)

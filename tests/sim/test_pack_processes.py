@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -78,21 +79,47 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def test_pack_comes_online_runs_and_reports(tmp_path: Path) -> None:
-    config, settings = pack_config(tmp_path, modules=4)
+@dataclass
+class RunningPack:
+    process: asyncio.subprocess.Process
+    observer: PackObserver
+    settings: Settings
+    run_dir: Path
+
+    def pid(self, role: str) -> int:
+        return child_pid(self.run_dir, role)
+
+
+@asynccontextmanager
+async def online_pack(tmp_path: Path, modules: int, *args: str) -> AsyncIterator[RunningPack]:
+    """`bms pack` started, watched by a listener, with every cell of every module seen
+    within START_DEADLINE_S of the start."""
+    config, settings = pack_config(tmp_path, modules)
+    run_dir = tmp_path / "run"
     async with listener(settings) as observer:
-        process = await launch(config, tmp_path / "run", "--duration", "8",
-                               "--summary-json", str(tmp_path / "summary.json"))
-        await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
-                         "every cell of every module seen on the bus")
+        process = await launch(config, run_dir, *args)
+        try:
+            await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
+                             "every cell of every module seen on the bus")
+            yield RunningPack(process, observer, settings, run_dir)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_pack_comes_online_runs_and_reports(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    async with online_pack(tmp_path, 4, "--duration", "8",
+                           "--summary-json", str(summary_path)) as pack:
         loop = asyncio.get_running_loop()
         await wait_until(
             lambda: all(m.link is LinkState.ONLINE and m.master_link is LinkState.ONLINE
-                        for m in observer.view(loop.time()).modules),
+                        for m in pack.observer.view(loop.time()).modules),
             1.0, "every module online, for the listener and for the master")
-        code, output = await finish(process)
+        code, output = await finish(pack.process)
     assert code == 0, output
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads(summary_path.read_text())
     assert summary["ok"]
     assert summary["problems"] == []
     modules = summary["observer"]["modules"]
@@ -104,31 +131,26 @@ async def test_pack_comes_online_runs_and_reports(tmp_path: Path) -> None:
 
 
 async def test_killed_slave_is_marked_lost_within_its_timeout(tmp_path: Path) -> None:
-    config, settings = pack_config(tmp_path, modules=4)
-    run_dir = tmp_path / "run"
     lost_at: list[float] = []
-    async with listener(settings) as observer:
+    async with online_pack(tmp_path, 4, "--keep-going") as pack:
         loop = asyncio.get_running_loop()
+        master = pack.settings.master
 
         def lost_seen() -> bool:
-            if observer.master_masks.get(LinkState.LOST, 0) & 1 << 2 and not lost_at:
+            if pack.observer.master_masks.get(LinkState.LOST, 0) & 1 << 2 and not lost_at:
                 lost_at.append(loop.time())
             return bool(lost_at)
 
-        process = await launch(config, run_dir, "--keep-going")
-        await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
-                         "pack online")
-        pid = child_pid(run_dir, "slave 2")
         killed_at = loop.time()
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pack.pid("slave 2"), signal.SIGKILL)
         # the master marks it lost slave_lost_timeout_s after its last frame and says so in
         # its next status page
-        budget_s = settings.master.slave_lost_timeout_s + settings.master.status_period_s + 0.3
+        budget_s = master.slave_lost_timeout_s + master.status_period_s + 0.3
         await wait_until(lost_seen, budget_s, "master reports module 2 lost")
-        others = observer.view(loop.time()).modules
-        assert [m.master_link for m in others if m.module_id != 2] == [LinkState.ONLINE] * 3
-        process.send_signal(signal.SIGINT)
-        code, output = await finish(process)
+        others = [m for m in pack.observer.view(loop.time()).modules if m.module_id != 2]
+        assert [m.master_link for m in others] == [LinkState.ONLINE] * 3
+        pack.process.send_signal(signal.SIGINT)
+        code, output = await finish(pack.process)
     assert lost_at[0] - killed_at <= budget_s
     assert code == 1  # a child died, even though the pack kept going
     assert "slave 2" in output
@@ -136,31 +158,20 @@ async def test_killed_slave_is_marked_lost_within_its_timeout(tmp_path: Path) ->
 
 
 async def test_ctrl_c_stops_every_process_cleanly(tmp_path: Path) -> None:
-    config, settings = pack_config(tmp_path, modules=2)
-    run_dir = tmp_path / "run"
-    async with listener(settings) as observer:
-        process = await launch(config, run_dir)
-        await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
-                         "pack online")
-        pids = [child_pid(run_dir, role) for role in ("master", "slave 0", "slave 1",
-                                                      "current-sensor")]
-        process.send_signal(signal.SIGINT)
-        code, output = await finish(process)
+    async with online_pack(tmp_path, 2) as pack:
+        pids = [pack.pid(role) for role in ("master", "slave 0", "slave 1", "current-sensor")]
+        pack.process.send_signal(signal.SIGINT)
+        code, output = await finish(pack.process)
     assert code == 0, output
     assert "all processes stopped cleanly" in output
     assert not any(alive(pid) for pid in pids)
 
 
 async def test_a_dying_child_stops_the_pack_and_is_named(tmp_path: Path) -> None:
-    config, settings = pack_config(tmp_path, modules=2)
-    run_dir = tmp_path / "run"
-    async with listener(settings) as observer:
-        process = await launch(config, run_dir)
-        await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
-                         "pack online")
-        master = child_pid(run_dir, "master")
-        os.kill(child_pid(run_dir, "slave 1"), signal.SIGKILL)
-        code, output = await finish(process, timeout_s=15.0)
+    async with online_pack(tmp_path, 2) as pack:
+        master = pack.pid("master")
+        os.kill(pack.pid("slave 1"), signal.SIGKILL)
+        code, output = await finish(pack.process, timeout_s=15.0)
     assert code == 1
     assert "slave 1" in output
     assert "exited unexpectedly with code -9" in output
@@ -168,14 +179,9 @@ async def test_a_dying_child_stops_the_pack_and_is_named(tmp_path: Path) -> None
 
 
 async def test_killed_launcher_takes_its_children_along(tmp_path: Path) -> None:
-    config, settings = pack_config(tmp_path, modules=1)
-    run_dir = tmp_path / "run"
-    async with listener(settings) as observer:
-        process = await launch(config, run_dir)
-        await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
-                         "pack online")
-        pids = [child_pid(run_dir, role) for role in ("master", "slave 0", "current-sensor")]
-        process.kill()
-        await process.wait()
+    async with online_pack(tmp_path, 1) as pack:
+        pids = [pack.pid(role) for role in ("master", "slave 0", "current-sensor")]
+        pack.process.kill()
+        await pack.process.wait()
         await wait_until(lambda: not any(alive(pid) for pid in pids), 5.0,
                          "children stop when the launcher is killed")
