@@ -15,11 +15,13 @@ from cantools.database.errors import DecodeError as CantoolsDecodeError
 from cantools.database.errors import EncodeError as CantoolsEncodeError
 
 from dbc import e2e
-from dbc.database import PACK_BUS_DBCS, load_database
+from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
 from dbc.frames import PACK_FRAME_TYPES, Frame
 from dbc.ivt import IVT_FRAME_TYPES
 from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
+from dbc.sim_frames import SIM_FRAME_TYPES
+from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class Codec:
             if layout is None:
                 continue
             module_id = arbitration_id - layout.base_id
-            if module_id and module_id >= layout.module_id_range:
+            if module_id < 0 or (module_id and module_id >= layout.module_id_range):
                 raise DecodeError(
                     DecodeFailure.BAD_MODULE_ID,
                     f"0x{arbitration_id:X}: {layout.name} has no module {module_id}",
@@ -174,3 +176,15 @@ def pack_codec() -> Codec:
     return Codec(
         (load_database(name) for name in PACK_BUS_DBCS), PACK_FRAME_TYPES + IVT_FRAME_TYPES
     )
+
+
+@functools.cache
+def vehicle_codec() -> Codec:
+    """The codec of the vehicle bus: vehicle.dbc."""
+    return Codec((load_database(name) for name in VEHICLE_BUS_DBCS), VEHICLE_FRAME_TYPES)
+
+
+@functools.cache
+def sim_codec() -> Codec:
+    """The codec of the virtual pack's simulation bus: sim.dbc."""
+    return Codec((load_database(name) for name in SIM_BUS_DBCS), SIM_FRAME_TYPES)

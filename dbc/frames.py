@@ -387,6 +387,64 @@ class ModulesLostMask(_MaskPage):
     mask: int
 
 
+# --- master and contactor box -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Contactors:
+    """A state of the three contactors: True = closed (command: close)."""
+
+    main_plus: bool = False
+    main_minus: bool = False
+    precharge: bool = False
+
+    @property
+    def any_closed(self) -> bool:
+        return self.main_plus or self.main_minus or self.precharge
+
+
+OPEN = Contactors()
+
+
+@dataclass(frozen=True, slots=True)
+class ContactorCommand:
+    MESSAGE: ClassVar[str] = "ContactorCommand"
+    contactors: Contactors
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        c = self.contactors
+        return {"MainPlus": int(c.main_plus), "MainMinus": int(c.main_minus),
+                "Precharge": int(c.precharge)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(Contactors(bool(signals["MainPlus"]), bool(signals["MainMinus"]),
+                              bool(signals["Precharge"])))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactorFeedback:
+    MESSAGE: ClassVar[str] = "ContactorFeedback"
+    contactors: Contactors  # what the auxiliary contacts say
+    fuse_blown: bool
+    bus_voltage_v: float
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        c = self.contactors
+        return {"MainPlusClosed": int(c.main_plus), "MainMinusClosed": int(c.main_minus),
+                "PrechargeClosed": int(c.precharge), "FuseBlown": int(self.fuse_blown),
+                "BusVoltage": _clamp(layout, "BusVoltage", self.bus_voltage_v)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(
+            Contactors(bool(signals["MainPlusClosed"]), bool(signals["MainMinusClosed"]),
+                       bool(signals["PrechargeClosed"])),
+            bool(signals["FuseBlown"]),
+            _physical(layout, "BusVoltage", signals["BusVoltage"]),
+        )
+
+
 PACK_FRAME_TYPES: tuple[type[Frame], ...] = (
     MasterHeartbeat,
     BalancingCommand,
@@ -399,4 +457,7 @@ PACK_FRAME_TYPES: tuple[type[Frame], ...] = (
     ModulesOnlineMask,
     ModulesStaleMask,
     ModulesLostMask,
+    ContactorCommand,
+    ContactorFeedback,
 )
+

@@ -59,3 +59,48 @@ SAMPLES: list[tuple[Frame, int]] = [
     (IvtCharge(7, IvtFlag.MEASUREMENT_ERROR, 123_456), 0),
     (IvtEnergy(8, IvtFlag.NONE, -77), 0),
 ]
+
+from dbc.frames import ContactorCommand, ContactorFeedback, Contactors  # noqa: E402
+from dbc.sim_frames import (  # noqa: E402
+    CellQuantity,
+    ContactorFault,
+    ContactorId,
+    InjectCell,
+    InjectContactor,
+    InjectCurrent,
+    InjectSensor,
+    InjectSlave,
+    LoadDemand,
+    SensorFault,
+    SlaveFault,
+    VcuCommand,
+    VcuCommandRequest,
+)
+from dbc.vehicle_frames import BmsStatus, RequestedState, VcuRequest  # noqa: E402
+
+SAMPLES += [
+    (ContactorCommand(Contactors(main_minus=True, precharge=True)), 0),
+    (ContactorCommand(Contactors()), 0),
+    (ContactorFeedback(Contactors(True, True, False), False, 473.2), 0),
+    (ContactorFeedback(Contactors(), True, 0.0), 0),
+]
+VEHICLE_SAMPLES: list[tuple[Frame, int]] = [
+    (VcuRequest(RequestedState.DRIVE), 0),
+    (VcuRequest(RequestedState.STANDBY, reset_faults=True, service_reset=True), 0),
+    (BmsStatus(MasterState.ERROR, Contactors(main_plus=True), True, True, 61,
+               frozenset({"Slave", "Contactor"}), frozenset({"Plausibility"})), 0),
+    (BmsStatus(MasterState.NORMAL, Contactors(True, True, False), False, False, 0,
+               frozenset(), frozenset()), 0),
+]
+SIM_SAMPLES: list[tuple[Frame, int]] = [
+    (InjectCell(3, 17, CellQuantity.VOLTAGE, 4300.0, 12.5), 0),
+    (InjectCell(31, 7, CellQuantity.TEMPERATURE, -21.5, 0.0), 0),
+    (InjectCell(0, 0, CellQuantity.CLEAR, 0.0, 0.0), 0),
+    (InjectCell(2, 4, CellQuantity.INVALID, 0.0, 3.0), 0),
+    (InjectSlave(5, SlaveFault.STUCK_COUNTER, 2.0), 0),
+    (InjectSensor(SensorFault.OFFSET_VOLTAGE, 0.0, -4.5), 0),
+    (InjectContactor(ContactorId.PRECHARGE, ContactorFault.FAILS_TO_CLOSE, 1.0), 0),
+    (InjectCurrent(-123.45, 0.5), 0),
+    (VcuCommand(VcuCommandRequest.CHARGE, True, False, 2.5), 0),
+    (LoadDemand(-25.0), 0),
+]

@@ -8,14 +8,26 @@ import cantools
 import pytest
 
 from bms.settings import MAX_CELLS_PER_MODULE, MAX_MODULES, MAX_TEMPERATURE_SENSORS_PER_MODULE
-from dbc.codec import Codec, pack_codec
-from dbc.database import PACK_BUS_DBCS, PACK_DBC, dbc_path, load_database, load_file
+from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
+from dbc.database import ALL_DBCS, PACK_DBC, dbc_path, load_database, load_file
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.errors import ContractError
-from dbc.frames import AfeState, CellTemperatures, CellVoltages, MasterState
-from tests.dbc.samples import SAMPLES
+from dbc.frames import AfeState, CellTemperatures, CellVoltages, Frame, MasterState
+from dbc.sim_frames import (
+    CellQuantity,
+    ContactorFault,
+    ContactorId,
+    SensorFault,
+    SlaveFault,
+    VcuCommandRequest,
+)
+from dbc.vehicle_frames import RequestedState
+from tests.dbc.samples import SAMPLES, SIM_SAMPLES, VEHICLE_SAMPLES
 
-ALL_DBCS = PACK_BUS_DBCS
+CODECS = {"pack": pack_codec, "vehicle": vehicle_codec, "sim": sim_codec}
+ALL_SAMPLES = [(bus, frame, module) for bus, samples in
+               (("pack", SAMPLES), ("vehicle", VEHICLE_SAMPLES), ("sim", SIM_SAMPLES))
+               for frame, module in samples]
 
 
 @pytest.mark.parametrize("name", ALL_DBCS)
@@ -34,7 +46,9 @@ def test_every_message_is_documented_and_periodic(name: str) -> None:
     db = load_database(name)
     nodes = {node.name for node in db.nodes}
     for message in db.messages:
-        assert message.cycle_time, f"{message.name}: GenMsgCycleTime missing"
+        send_type = message.dbc.attributes.get("GenMsgSendType")
+        spontaneous = send_type is not None and send_type.value == 1
+        assert message.cycle_time or spontaneous, f"{message.name}: GenMsgCycleTime missing"
         assert message.comment, f"{message.name}: no comment"
         assert message.senders, message.name
         assert set(message.senders) <= nodes, message.name
@@ -54,28 +68,37 @@ def test_pack_bus_is_500k_classic_can_with_11_bit_ids() -> None:
         assert message.length <= 8
 
 
-def test_every_protected_message_has_the_profile_1_layout() -> None:
-    for name, layout in pack_codec().layouts.items():
+@pytest.mark.parametrize("bus", ["pack", "vehicle"])
+def test_every_protected_message_has_the_profile_1_layout(bus: str) -> None:
+    for name, layout in CODECS[bus]().layouts.items():
         if name.startswith("IVT_"):
             assert not layout.e2e_protected  # the third-party sensor has no E2E
         else:
             assert layout.e2e_protected, name
 
 
-def test_every_message_has_a_typed_frame_and_every_frame_a_sample() -> None:
-    codec = pack_codec()
+def test_the_simulation_bus_is_not_protected() -> None:
+    assert not any(layout.e2e_protected for layout in sim_codec().layouts.values())
+
+
+@pytest.mark.parametrize("bus", sorted(CODECS))
+def test_every_message_has_a_typed_frame_and_every_frame_a_sample(bus: str) -> None:
+    codec = CODECS[bus]()
     typed_messages = {t.MESSAGE for t in codec.frame_types}
     assert typed_messages == set(codec.layouts)
-    sampled = {type(frame) for frame, _ in SAMPLES}
+    sampled = {type(frame) for b, frame, _ in ALL_SAMPLES if b == bus}
     assert sampled == set(codec.frame_types)
 
 
-@pytest.mark.parametrize(("frame", "module_id"), SAMPLES, ids=lambda v: type(v).__name__)
-def test_round_trip(frame: object, module_id: int) -> None:
-    codec = pack_codec()
-    sender, receiver = FrameSender(codec), FrameReceiver(codec, 2, node="Observer")
-    encoded = sender.encode(frame, module_id)  # type: ignore[arg-type]
-    assert len(encoded.data) == codec.layout_of(type(frame)).length  # type: ignore[arg-type]
+@pytest.mark.parametrize(("bus", "frame", "module_id"), ALL_SAMPLES,
+                         ids=lambda v: type(v).__name__ if not isinstance(v, (str, int)) else "")
+def test_round_trip(bus: str, frame: Frame, module_id: int) -> None:
+    codec = CODECS[bus]()
+    layout = codec.layout_of(type(frame))
+    node = sorted(layout.receivers)[0]
+    sender, receiver = FrameSender(codec), FrameReceiver(codec, 2, node=node)
+    encoded = sender.encode(frame, module_id)
+    assert len(encoded.data) == layout.length
     reception = receiver.receive(encoded)
     assert reception is not None
     assert reception.module_id == module_id
@@ -83,16 +106,24 @@ def test_round_trip(frame: object, module_id: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("enum_type", "message", "signal"),
+    ("enum_type", "bus", "message", "signal"),
     [
-        (MasterState, "MasterHeartbeat", "MasterState"),
-        (MasterState, "MasterStatus", "MasterState"),
-        (AfeState, "ModuleStatus", "AfeState"),
+        (MasterState, "pack", "MasterHeartbeat", "MasterState"),
+        (MasterState, "pack", "MasterStatus", "MasterState"),
+        (AfeState, "pack", "ModuleStatus", "AfeState"),
+        (MasterState, "vehicle", "BmsStatus", "BmsState"),
+        (RequestedState, "vehicle", "VcuRequest", "RequestedState"),
+        (CellQuantity, "sim", "SimInjectCell", "Quantity"),
+        (SlaveFault, "sim", "SimInjectSlave", "Action"),
+        (SensorFault, "sim", "SimInjectSensor", "Action"),
+        (ContactorId, "sim", "SimInjectContactor", "Contactor"),
+        (ContactorFault, "sim", "SimInjectContactor", "Fault"),
+        (VcuCommandRequest, "sim", "SimVcuCommand", "Request"),
     ],
 )
-def test_enums_equal_the_value_tables(enum_type: type[enum.Enum], message: str,
+def test_enums_equal_the_value_tables(enum_type: type[enum.Enum], bus: str, message: str,
                                      signal: str) -> None:
-    table = pack_codec().layout(message).choices(signal)
+    table = CODECS[bus]().layout(message).choices(signal)
     as_enum = {re.sub(r"(?<!^)(?=[A-Z])", "_", label).upper(): raw for raw, label in table.items()}
     assert as_enum == {member.name: member.value for member in enum_type}
 
