@@ -13,6 +13,7 @@ SUBCOMMAND_MODULES = (
     "master.cli",
     "slave.cli",
     "sim.cli",
+    "sim.inject_cli",
     "bms.config_cli",
 )
 

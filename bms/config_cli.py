@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import enum
+import sys
 from typing import Any
 
 from bms.cli_common import add_config_arguments, load_or_explain
+from bms.errors import ConfigError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -27,8 +29,29 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     docs = {key: doc for key, _, doc in describe(Settings)}
+    try:
+        resolved = _resolved_limits(settings)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    for key, value in resolved.items():
+        docs.setdefault(f"limits.{key}", "")
+        docs[f"limits.{key}"] = f"unset: {settings.pack.chemistry.value} default {value}"
     print(_as_toml(settings, "", docs), end="")
     return 0
+
+
+def _resolved_limits(settings: Any) -> dict[str, str]:
+    from bms.limits import TierLimits, resolve_limits
+
+    resolved = {}
+    limits = resolve_limits(settings)
+    for field in dataclasses.fields(limits):
+        value = getattr(limits, field.name)
+        shown = [round(v, 2) for v in value.tiers()] if isinstance(value, TierLimits) \
+            else round(value, 2)
+        resolved[field.name] = str(shown)
+    return resolved
 
 
 def _value(value: Any) -> str:
@@ -54,9 +77,17 @@ def _as_toml(obj: Any, path: str, docs: dict[str, str]) -> str:
         key = f"{path}.{field.name}" if path else field.name
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             tables.append(_as_toml(value, key, docs))
-        elif isinstance(value, dict):
+        elif isinstance(value, dict) and value and \
+                all(dataclasses.is_dataclass(v) for v in value.values()):
+            tables += [_as_toml(v, f"{key}.{name}", docs) for name, v in value.items()]
+        elif isinstance(value, dict) and value:
             body = "".join(f"{k} = {_value(v)}\n" for k, v in value.items())
             tables.append(f"[{key}]\n{body}\n")
+        elif isinstance(value, dict):
+            tables.append(f"# [{key}.<entry>] overrides: none\n\n")
+        elif value is None:
+            doc = docs.get(key, "unset")
+            scalars.append(f"# {field.name} = ...  # {doc}")
         else:
             doc = docs.get(key, "")
             scalars.append(f"{field.name} = {_value(value)}" + (f"  # {doc}" if doc else ""))

@@ -95,6 +95,10 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a table, got {_kind(value)}")
+        (_key_type, item_type) = typing.get_args(hint)
+        if dataclasses.is_dataclass(item_type):
+            return {name: load(item_type, item, f"{key}.{name}")  # type: ignore[arg-type]
+                    for name, item in value.items()}
         for name, item in value.items():
             if not isinstance(item, (str, int, float, bool)):
                 raise ConfigError(f"{key}.{name}: expected a string, number or boolean")

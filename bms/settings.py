@@ -38,6 +38,9 @@ class PackSettings:
     temperature_sensors_per_module: int = setting(
         8, minimum=1, maximum=MAX_TEMPERATURE_SENSORS_PER_MODULE, doc="sensors per module")
     chemistry: Chemistry = setting(Chemistry.NMC, doc="NMC or LFP")
+    cell_capacity_ah: float = setting(0.0, minimum=0.0, maximum=2000.0,
+                                      doc="capacity of one series cell; 0: the chemistry's "
+                                          "reference cell (NMC 5 Ah, LFP 2.3 Ah)")
 
     @property
     def cells(self) -> int:
@@ -81,6 +84,17 @@ class MasterSettings:
         1.25, above=0.0, maximum=600.0, doc="temperatures older than this are not used")
     e2e_max_lost_frames: int = setting(2, minimum=0, maximum=13,
                                        doc="tolerated alive-counter gap before WRONG_SEQUENCE")
+    startup_grace_s: float = setting(10.0, above=0.0, maximum=600.0,
+                                     doc="INIT waits this long for slaves, sensor, box, VCU")
+    current_timeout_s: float = setting(0.2, above=0.0, maximum=10.0,
+                                       doc="current older than this: sensor lost")
+    current_counter_timeout_s: float = setting(2.0, above=0.0, maximum=60.0,
+                                               doc="sensor counter frozen this long: lost")
+    charge_detect_a: float = setting(0.5, minimum=0.0, maximum=100.0,
+                                     doc="above this current the charge temperature limits apply")
+    vcu_heartbeat_timeout_s: float = setting(1.0, minimum=0.0, maximum=60.0,
+                                             doc="VCU request older than this is a fault; "
+                                                 "0: no VCU is monitored")
 
     def __post_init__(self) -> None:
         if self.slave_lost_timeout_s <= self.slave_stale_timeout_s:
@@ -92,10 +106,57 @@ class MasterSettings:
 
 
 @dataclass(frozen=True)
+class LimitOverrides:
+    """Overrides of the chemistry's limits; each tiered one is [operating, recommended,
+    maximum]. Unset keys keep the chemistry's defaults (see bms/limits.py)."""
+
+    cell_overvoltage_mv: tuple[float, ...] | None = None
+    cell_undervoltage_mv: tuple[float, ...] | None = None
+    deep_discharge_mv: float | None = None
+    discharge_overtemperature_degc: tuple[float, ...] | None = None
+    discharge_undertemperature_degc: tuple[float, ...] | None = None
+    charge_overtemperature_degc: tuple[float, ...] | None = None
+    charge_undertemperature_degc: tuple[float, ...] | None = None
+    discharge_overcurrent_a: tuple[float, ...] | None = None
+    charge_overcurrent_a: tuple[float, ...] | None = None
+    cell_voltage_spread_mv: float | None = None
+    temperature_spread_degc: float | None = None
+    pack_voltage_plausibility_v: float | None = None
+
+
+@dataclass(frozen=True)
+class DiagnosisOverride:
+    """Per entry of the diagnosis table (by lower-case name, e.g. cell_overvoltage_msl)."""
+
+    debounce_set: int | None = setting(None, minimum=1, maximum=1000)
+    debounce_clear: int | None = setting(None, minimum=1, maximum=1000)
+    reaction_delay_s: float | None = setting(None, minimum=0.0, maximum=60.0)
+
+
+@dataclass(frozen=True)
+class ContactorSettings:
+    command_period_s: float = setting(0.1, minimum=0.01, maximum=1.0,
+                                      doc="ContactorCommand period (also sent on change)")
+    close_settle_s: float = setting(0.1, above=0.0, maximum=5.0,
+                                    doc="feedback must match a command within this time")
+    feedback_timeout_s: float = setting(0.5, above=0.0, maximum=10.0,
+                                        doc="no ContactorFeedback this long: box lost")
+    open_delay_s: float = setting(0.02, minimum=0.0, maximum=5.0,
+                                  doc="main plus opens first, main minus this much later")
+    max_break_current_a: float = setting(300.0, above=0.0, maximum=100000.0,
+                                         doc="never command an opening above this current")
+    break_wait_s: float = setting(3.0, minimum=0.0, maximum=60.0,
+                                  doc="how long to wait for the current to fall (or the fuse)")
+    precharge_voltage_threshold_v: float = setting(1.0, above=0.0, maximum=100.0)
+    precharge_current_threshold_a: float = setting(0.05, above=0.0, maximum=100.0)
+    precharge_timeout_s: float = setting(2.0, above=0.0, maximum=60.0)
+    precharge_tries: int = setting(3, minimum=1, maximum=10)
+    precharge_pause_s: float = setting(3.0, minimum=0.0, maximum=600.0)
+
+
+@dataclass(frozen=True)
 class CellSimSettings:
     seed: int = setting(1, doc="random seed: same seed, same pack")
-    capacity_ah: float = setting(0.0, minimum=0.0, maximum=2000.0,
-                                 doc="cell capacity; 0 takes the chemistry's reference cell")
     capacity_spread_pct: float = setting(2.0, minimum=0.0, maximum=30.0,
                                          doc="1-sigma spread of capacity")
     resistance_spread_pct: float = setting(5.0, minimum=0.0, maximum=50.0,
@@ -138,10 +199,39 @@ class CurrentSensorSimSettings:
                                       doc="IVT current result period")
     other_results_period_s: float = setting(0.1, minimum=0.01, maximum=10.0,
                                             doc="IVT voltage, temperature, power, charge, energy")
+
+
+@dataclass(frozen=True)
+class HvBoxSimSettings:
+    precharge_resistor_ohm: float = setting(50.0, above=0.0, maximum=1e6)
+    dc_link_capacitance_uf: float = setting(1000.0, above=0.0, maximum=1e6)
+    bus_bleed_resistor_ohm: float = setting(20000.0, above=0.0, maximum=1e9,
+                                            doc="discharges the DC link when open")
+    close_time_s: float = setting(0.02, minimum=0.0, maximum=1.0, doc="contactor pull-in")
+    open_time_s: float = setting(0.01, minimum=0.0, maximum=1.0, doc="contactor drop-out")
+    command_timeout_s: float = setting(0.5, above=0.0, maximum=10.0,
+                                       doc="no valid command this long: everything opens")
+    fuse_rating_a: float = setting(600.0, above=0.0, maximum=1e5)
+    fuse_time_s: float = setting(0.2, above=0.0, maximum=60.0,
+                                 doc="the fuse opens after this long above its rating")
+    feedback_period_s: float = setting(0.05, minimum=0.01, maximum=1.0)
+    load_timeout_s: float = setting(0.5, above=0.0, maximum=10.0,
+                                    doc="no load demand this long: the load draws nothing")
+
+
+@dataclass(frozen=True)
+class VcuSimSettings:
+    request: str = setting("drive", doc="what the VCU asks for after its start delay: "
+                                        "standby, drive or charge")
+    start_delay_s: float = setting(2.0, minimum=0.0, maximum=3600.0)
+    period_s: float = setting(0.1, minimum=0.01, maximum=1.0, doc="VcuRequest period")
     profile: tuple[CurrentStep, ...] = field(
-        default=DEFAULT_PROFILE, metadata={"doc": "repeating current steps"})
+        default=DEFAULT_PROFILE,
+        metadata={"doc": "repeating load current while the BMS is NORMAL or CHARGE"})
 
     def __post_init__(self) -> None:
+        if self.request not in ("standby", "drive", "charge"):
+            raise InvalidSettingError("request", "must be standby, drive or charge")
         if not self.profile:
             raise InvalidSettingError("profile", "needs at least one step")
 
@@ -150,6 +240,8 @@ class CurrentSensorSimSettings:
 class SimSettings:
     cells: CellSimSettings = field(default_factory=CellSimSettings)
     current_sensor: CurrentSensorSimSettings = field(default_factory=CurrentSensorSimSettings)
+    hv_box: HvBoxSimSettings = field(default_factory=HvBoxSimSettings)
+    vcu: VcuSimSettings = field(default_factory=VcuSimSettings)
 
 
 def _default_pack_bus() -> dict[str, Scalar]:
@@ -159,6 +251,11 @@ def _default_pack_bus() -> dict[str, Scalar]:
 
 def _default_vehicle_bus() -> dict[str, Scalar]:
     return {"interface": "udp_multicast", "channel": "239.74.163.3", "port": 43114,
+            "hop_limit": 0, "bitrate": 500000}
+
+
+def _default_sim_bus() -> dict[str, Scalar]:
+    return {"interface": "udp_multicast", "channel": "239.74.163.4", "port": 43115,
             "hop_limit": 0, "bitrate": 500000}
 
 
@@ -186,10 +283,12 @@ class BusSettings:
 
     pack: dict[str, Scalar] = field(default_factory=_default_pack_bus)
     vehicle: dict[str, Scalar] = field(default_factory=_default_vehicle_bus)
+    sim: dict[str, Scalar] = field(default_factory=_default_sim_bus)  # virtual pack only
 
     def __post_init__(self) -> None:
         _check_bus("pack", self.pack)
         _check_bus("vehicle", self.vehicle)
+        _check_bus("sim", self.sim)
 
 
 @dataclass(frozen=True)
@@ -197,6 +296,9 @@ class Settings:
     pack: PackSettings = field(default_factory=PackSettings)
     slave: SlaveSettings = field(default_factory=SlaveSettings)
     master: MasterSettings = field(default_factory=MasterSettings)
+    limits: LimitOverrides = field(default_factory=LimitOverrides)
+    diagnosis: dict[str, DiagnosisOverride] = field(default_factory=dict)
+    contactors: ContactorSettings = field(default_factory=ContactorSettings)
     sim: SimSettings = field(default_factory=SimSettings)
     bus: BusSettings = field(default_factory=BusSettings)
 
@@ -235,7 +337,7 @@ def load_settings(path: Path | None = None, overrides: Sequence[str] = ()) -> Se
 
 
 def bus_kwargs(settings: Settings, bus: str) -> dict[str, Scalar]:
-    """The `can.Bus` keyword arguments of bus ``pack`` or ``vehicle``."""
+    """The `can.Bus` keyword arguments of bus ``pack``, ``vehicle`` or ``sim``."""
     return dict(getattr(settings.bus, bus))
 
 

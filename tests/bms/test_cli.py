@@ -12,7 +12,8 @@ from bms.settings import load_settings
 
 
 @pytest.mark.parametrize("command", [[], ["pack"], ["master"], ["slave"], ["sim"],
-                                     ["sim", "current-sensor"], ["config"]])
+                                     ["sim", "hv-box"], ["sim", "vcu"], ["config"], ["inject"],
+                                     ["inject", "slave"], ["inject", "vcu"]])
 def test_every_command_explains_itself(command: list[str],
                                        capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -21,7 +22,7 @@ def test_every_command_explains_itself(command: list[str],
     text = capsys.readouterr().out
     assert "usage: bms" in text
     if command:
-        assert "--config" in text or "PEER" in text
+        assert "--config" in text or "PEER" in text or "KIND" in text
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,16 @@ def test_every_command_explains_itself(command: list[str],
     [
         (["master", "--check-config"], "master of 8 modules"),
         (["slave", "--module", "7", "--check-config"], "slave 7, 16 cells, AFE sim"),
-        (["sim", "current-sensor", "--check-config"], "current sensor, profile of 4 steps"),
+        (["sim", "hv-box", "--check-config"], "HV box with IVT-S sensor"),
+        (["sim", "vcu", "--check-config"], "VCU requesting drive"),
+        (["inject", "slave", "--module", "1", "stop", "--check-config"],
+         "would send InjectSlave(module=1, action=<SlaveFault.STOP: 1>"),
+        (["inject", "cell-voltage", "--module", "0", "--cell", "3", "--mv", "4300",
+          "--duration", "2", "--check-config"], "quantity=<CellQuantity.VOLTAGE: 0>, value=4300.0"),
+        (["inject", "contactor", "main-plus", "welded", "--check-config"],
+         "fault=<ContactorFault.WELDED: 1>"),
+        (["inject", "vcu", "--request", "standby", "--reset", "--check-config"],
+         "request=<VcuCommandRequest.STANDBY: 1>, reset_faults=True"),
         (["pack", "--check-config", "--set", "pack.modules=3"], "virtual pack of 3 x 16"),
     ],
 )
@@ -47,6 +57,11 @@ def test_check_config(argv: list[str], expected: str, capsys: pytest.CaptureFixt
         (["pack", "--config", "/nonexistent.toml"], "no such configuration file"),
         (["pack", "--duration", "-1"], "--duration: must be positive"),
         (["config", "--set", "bus.pack.hop_limit=2"], "bus.pack.hop_limit: must be 0"),
+        (["inject", "slave", "--module", "9", "stop"], "--module 9: must be 0..7"),
+        (["master", "--set", "diagnosis.cell_overvoltag_msl.debounce_set=2"],
+         "diagnosis.cell_overvoltag_msl: unknown diagnosis entry"),
+        (["master", "--set", "limits.cell_overvoltage_mv=[4300, 4200, 4250]"],
+         "limits.cell_overvoltage_mv: operating, recommended, maximum must increase"),
     ],
 )
 def test_refusals_exit_2_and_name_the_key(argv: list[str], message: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from bms.settings import Chemistry
+from bms.settings import Chemistry, Settings
 
 _SOC_POINTS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 0.95, 1.0)
 
@@ -67,3 +67,8 @@ REFERENCE_CELLS: dict[Chemistry, ReferenceCell] = {
     Chemistry.NMC: ReferenceCell(Chemistry.NMC, 5.0, 0.023, 0.0125, 1900.0, 70.0, 0.1, NMC_OCV),
     Chemistry.LFP: ReferenceCell(Chemistry.LFP, 2.3, 0.020, 0.002, 7200.0, 85.0, 0.1, LFP_OCV),
 }
+
+
+def cell_capacity_ah(settings: Settings) -> float:
+    """The configured capacity of a series cell, or the chemistry's reference cell's."""
+    return settings.pack.cell_capacity_ah or REFERENCE_CELLS[settings.pack.chemistry].capacity_ah
