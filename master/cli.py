@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from bms.cli_common import add_config_arguments, add_stats_argument, run_role
+from bms.errors import ConfigError
+from bms.settings import Settings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -19,6 +21,19 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def problem(settings: Settings) -> str | None:
+    """What the master refuses beyond the settings' own checks: limits, diagnosis table."""
+    from bms.limits import resolve_limits
+    from master.diagnosis.engine import build_table
+
+    try:
+        resolve_limits(settings)
+        build_table(settings.diagnosis)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from master.service import run_master
 
@@ -26,4 +41,5 @@ def run(args: argparse.Namespace) -> int:
         args, "master",
         describe=lambda s: f"master of {s.pack.modules} modules on {s.bus.pack}",
         service=lambda s: run_master(s, args.stats_file),
+        problem=problem,
     )

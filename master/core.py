@@ -1,8 +1,10 @@
-"""The master's pure core: every received frame in, pack state and frames to send out.
+"""The master's pure core: frames in, decisions and frames out, time passed in.
 
-``on_frame(frame, now)`` checks (E2E, length, range through the codec) and stores;
-``tick(now)`` ages the slave links and returns the heartbeat, balancing commands and status
-pages that are due. Deterministic: the same frames at the same times give the same output.
+``on_pack_frame`` / ``on_vehicle_frame`` check (E2E, length, range through the codec),
+store, run the checks, and react at once when a fatal entry is due: the returned frames
+(the contactor command) go out before anything else. ``tick(now)`` ages links, runs the
+timeout checks and the state machine, and returns the periodic frames of both buses.
+Deterministic: the same frames at the same times give the same output.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from bms.limits import resolve_limits
 from bms.settings import Settings
 from bms.timing import Schedule
-from dbc.codec import CanFrame, Codec
-from dbc.endpoint import FrameReceiver, FrameSender
+from dbc.codec import CanFrame, Codec, pack_codec, vehicle_codec
+from dbc.endpoint import FrameReceiver, FrameSender, Reception
 from dbc.frames import (
+    OPEN,
     BalancingCommand,
     CellTemperatures,
     CellVoltageExtremes,
     CellVoltages,
+    ContactorCommand,
+    ContactorFeedback,
     Frame,
     MasterHeartbeat,
     MasterState,
@@ -30,11 +36,19 @@ from dbc.frames import (
     PackAverages,
 )
 from dbc.ivt import IvtCurrent, IvtVoltage1
+from dbc.vehicle_frames import BmsStatus, VcuRequest
+from master.diagnosis.checks import Checks
+from master.diagnosis.engine import DiagnosisEngine, build_table
+from master.diagnosis.table import DiagId, Severity
+from master.events import PACK, DiagnosisEvent, Location, MasterEvent
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
+from master.state_machine import StateInputs, StateMachine
 
 MA_PER_A = 1000.0
 MV_PER_V = 1000.0
+JOURNAL_LENGTH = 2000
+CONTACTOR_NAMES = ("main_plus", "main_minus", "precharge")
 
 
 @dataclass
@@ -42,47 +56,105 @@ class MasterStatistics:
     frames_received: int = 0
     frames_ignored: int = 0  # decoded fine, but not for the master (unknown module, ...)
     link_changes: deque[LinkChange] = field(default_factory=lambda: deque(maxlen=1000))
+    events: deque[MasterEvent] = field(default_factory=lambda: deque(maxlen=JOURNAL_LENGTH))
+    event_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class SensorValue:
+class Sample:
     value: float
     at_s: float
 
 
+@dataclass
+class Outputs:
+    pack: list[CanFrame] = field(default_factory=list)
+    vehicle: list[CanFrame] = field(default_factory=list)
+
+    def extend(self, other: Outputs) -> None:
+        self.pack += other.pack
+        self.vehicle += other.vehicle
+
+
 class MasterCore:
-    def __init__(self, settings: Settings, codec: Codec, now_s: float) -> None:
+    def __init__(self, settings: Settings, now_s: float) -> None:
         self.settings = settings
         self.modules = settings.pack.modules
         m = settings.master
-        self.receiver = FrameReceiver(codec, m.e2e_max_lost_frames, "Master")
-        self.sender = FrameSender(codec)
+        self.start_s = now_s
+        self.receiver = FrameReceiver(pack_codec(), m.e2e_max_lost_frames, "Master")
+        self.vehicle_receiver = FrameReceiver(vehicle_codec(), m.e2e_max_lost_frames,
+                                              "Master")
+        self.sender = FrameSender(pack_codec())
+        self.vehicle_sender = FrameSender(vehicle_codec())
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
                                       m.slave_lost_timeout_s, now_s)
         self.pack = PackState(self.modules, settings.pack.cells_per_module,
                               settings.pack.temperature_sensors_per_module)
         self.module_status: list[ModuleStatus | None] = [None] * self.modules
-        self.pack_current_a: SensorValue | None = None
-        self.pack_voltage_v: SensorValue | None = None
-        self.state = MasterState.INIT
+        self.pack_current_a: Sample | None = None
+        self.pack_voltage_v: Sample | None = None
+        self.feedback: ContactorFeedback | None = None
+        self.feedback_at_s: float | None = None
+        self.vcu_request: VcuRequest | None = None
+        self.vcu_at_s: float | None = None
+        self.engine = DiagnosisEngine(build_table(settings.diagnosis))
+        self.checks = Checks(self.engine, resolve_limits(settings))
+        self.machine = StateMachine(settings.contactors, now_s)
         self.statistics = MasterStatistics()
+        self._ivt_counter: tuple[int, float] | None = None
+        self._command_changed_s = [now_s] * len(CONTACTOR_NAMES)
         self._heartbeat = Schedule(m.heartbeat_period_s, now_s)
         self._status = Schedule(m.status_period_s, now_s)
-        self._balancing = Schedule(_cycle_s(codec, BalancingCommand), now_s)
+        self._pack_checks = Schedule(settings.slave.measurement_period_s, now_s)
+        self._contactor_schedule = Schedule(settings.contactors.command_period_s, now_s)
+        self._bms_status = Schedule(_cycle_s(vehicle_codec(), BmsStatus), now_s)
+        self._balancing = Schedule(_cycle_s(pack_codec(), BalancingCommand), now_s)
+        self.new_events: deque[MasterEvent] = deque(maxlen=JOURNAL_LENGTH)
+        # the fatal entry that put the master in ERROR: reported until the reset
+        self.error_cause: DiagId | None = None
+
+    @property
+    def state(self) -> MasterState:
+        return self.machine.state
 
     # --- input ----------------------------------------------------------------------------
 
-    def on_frame(self, frame: CanFrame, now_s: float) -> None:
+    def on_pack_frame(self, frame: CanFrame, now_s: float) -> Outputs:
         self.statistics.frames_received += 1
         reception = self.receiver.receive(frame)
         if reception is None:
+            return Outputs()
+        self._check_e2e(reception, now_s)
+        if reception.frame is not None:
+            self._store(reception.module_id, reception.frame, now_s)
+        return self._react_if_due(now_s)
+
+    def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> Outputs:
+        self.statistics.frames_received += 1
+        reception = self.vehicle_receiver.receive(frame)
+        if reception is None or not isinstance(reception.frame, VcuRequest):
+            return Outputs()
+        if self.vcu_request is not None and reception.frame.service_reset and \
+                not self.vcu_request.service_reset:
+            self.engine.service_reset(now_s)
+        changed = self.vcu_request != reception.frame
+        self.vcu_request, self.vcu_at_s = reception.frame, now_s
+        return self._step(now_s) if changed else Outputs()
+
+    # alias: the lockstep wire and tools treat the pack bus as the master's main bus
+    on_frame = on_pack_frame
+
+    def _check_e2e(self, reception: Reception, now_s: float) -> None:
+        if reception.e2e is None or reception.layout.module_id_range == 0:
             return
-        decoded = reception.frame
-        if decoded is None:
-            return  # rejected by E2E, counted by the receiver
-        self._store(reception.module_id, decoded, now_s)
+        if reception.module_id < self.modules:
+            self.engine.observe(DiagId.SLAVE_E2E, Location(reception.module_id),
+                                reception.e2e.is_error, now_s)
 
     def _store(self, module_id: int, decoded: Frame, now_s: float) -> None:
+        cells, sensors = self.settings.pack.cells_per_module, \
+            self.settings.pack.temperature_sensors_per_module
         if isinstance(decoded, (CellVoltages, CellTemperatures, ModuleStatus)):
             if module_id >= self.modules:
                 self.statistics.frames_ignored += 1
@@ -92,39 +164,211 @@ class MasterCore:
                 self.statistics.link_changes.append(change)
             if isinstance(decoded, CellVoltages):
                 self.pack.cell_mv.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
+                self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
+                                          cells, now_s)
             elif isinstance(decoded, CellTemperatures):
                 self.pack.temperature_degc.update(
                     module_id, decoded.first_sensor, decoded.temperatures_degc, now_s)
+                self.checks.temperatures(module_id, decoded.first_sensor,
+                                         decoded.temperatures_degc, sensors, self._charging(),
+                                         now_s)
             else:
                 self.module_status[module_id] = decoded
+                self.checks.module_status(module_id, decoded.faults, now_s)
         elif isinstance(decoded, IvtCurrent):
-            if decoded.valid:
-                self.pack_current_a = SensorValue(decoded.current_ma / MA_PER_A, now_s)
+            self._store_current(decoded, now_s)
         elif isinstance(decoded, IvtVoltage1):
             if decoded.valid:
-                self.pack_voltage_v = SensorValue(decoded.voltage_mv / MV_PER_V, now_s)
+                self.pack_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
+                total = self.summary(now_s).sum_of_cells_v
+                if total is not None:
+                    self.checks.pack_voltage(total, self.pack_voltage_v.value, now_s)
+        elif isinstance(decoded, ContactorFeedback):
+            self.feedback, self.feedback_at_s = decoded, now_s
+            self._check_contactors(decoded, now_s)
         else:
-            self.statistics.frames_ignored += 1  # our own frames, observers' frames
+            self.statistics.frames_ignored += 1
+
+    def _store_current(self, decoded: IvtCurrent, now_s: float) -> None:
+        if self._ivt_counter is None or self._ivt_counter[0] != decoded.counter:
+            self._ivt_counter = (decoded.counter, now_s)
+        self.checks.current(decoded.current_ma / MA_PER_A, decoded.flags, now_s)
+        if decoded.valid:
+            self.pack_current_a = Sample(decoded.current_ma / MA_PER_A, now_s)
+
+    def _charging(self) -> bool:
+        current = self.pack_current_a
+        return current is not None and current.value > self.settings.master.charge_detect_a
+
+    def _check_contactors(self, feedback: ContactorFeedback, now_s: float) -> None:
+        settle = self.settings.contactors.close_settle_s
+        command = self.machine.command
+        for index, name in enumerate(CONTACTOR_NAMES):
+            if now_s - self._command_changed_s[index] < settle:
+                continue
+            wanted, actual = getattr(command, name), getattr(feedback.contactors, name)
+            location = Location(None, index)
+            self.engine.observe(DiagId.CONTACTOR_WELDED, location, actual and not wanted,
+                                now_s)
+            self.engine.observe(DiagId.CONTACTOR_FAILED_TO_CLOSE, location,
+                                wanted and not actual, now_s)
+        self.engine.observe(DiagId.FUSE_BLOWN, PACK, feedback.fuse_blown, now_s)
 
     # --- periodic -------------------------------------------------------------------------
 
-    def tick(self, now_s: float) -> list[CanFrame]:
-        self.statistics.link_changes.extend(self.registry.update(now_s))
-        if self.state is MasterState.INIT and self.registry.all_online():
-            self.state = MasterState.STANDBY
-        out: list[CanFrame] = []
+    def tick(self, now_s: float) -> Outputs:
+        self._timeouts(now_s)
+        if self._pack_checks.due(now_s):
+            s = self.summary(now_s)
+            if s.min_cell_mv is not None and s.max_cell_mv is not None:
+                low, high = s.min_temperature_degc, s.max_temperature_degc
+                self.checks.spreads(s.min_cell_mv.value, s.max_cell_mv.value,
+                                    low.value if low else None, high.value if high else None,
+                                    now_s)
+        out = self._step(now_s)
+        command_sent = bool(out.pack)  # _step only ever emits the contactor command
         if self._heartbeat.due(now_s):
-            out.append(self.sender.encode(MasterHeartbeat(self.state, balancing_allowed=False)))
+            heartbeat = MasterHeartbeat(self.state, balancing_allowed=False)
+            out.pack.append(self.sender.encode(heartbeat))
         if self._balancing.due(now_s):
             # No balancing planner yet: every slave is told explicitly not to bleed.
-            out += [self.sender.encode(BalancingCommand(0, 0), m) for m in range(self.modules)]
+            stop = BalancingCommand(0, 0)
+            out.pack += [self.sender.encode(stop, m) for m in range(self.modules)]
         if self._status.due(now_s):
-            out += [self.sender.encode(page) for page in self.status_pages(now_s)]
+            out.pack += [self.sender.encode(page) for page in self.status_pages(now_s)]
+        if self._contactor_schedule.due(now_s) and not command_sent:
+            out.pack.append(self._contactor_frame())
+        if self._bms_status.due(now_s):
+            out.vehicle.append(self.vehicle_sender.encode(self.bms_status()))
         return out
+
+    def _timeouts(self, now_s: float) -> None:
+        m = self.settings.master
+        self.statistics.link_changes.extend(self.registry.update(now_s))
+        starting = now_s - self.start_s < m.startup_grace_s
+        for module_id, link in enumerate(self.registry.links):
+            location = Location(module_id)
+            waiting_too_long = link.state is LinkState.WAITING and not starting
+            self.engine.observe(DiagId.SLAVE_LOST, location,
+                                link.state is LinkState.LOST or waiting_too_long, now_s)
+            self.engine.observe(DiagId.SLAVE_STALE, location,
+                                link.state in (LinkState.STALE, LinkState.LOST), now_s)
+        current = self.pack_current_a
+        frozen = self._ivt_counter is not None and \
+            now_s - self._ivt_counter[1] > m.current_counter_timeout_s
+        lost = frozen or (current is None and not starting) or \
+            (current is not None and now_s - current.at_s > m.current_timeout_s)
+        self.engine.observe(DiagId.CURRENT_SENSOR_LOST, PACK, lost, now_s)
+        box_lost = (self.feedback_at_s is None and not starting) or (
+            self.feedback_at_s is not None
+            and now_s - self.feedback_at_s > self.settings.contactors.feedback_timeout_s)
+        self.engine.observe(DiagId.CONTACTOR_FEEDBACK_LOST, PACK, box_lost, now_s)
+        if m.vcu_heartbeat_timeout_s > 0:
+            vcu_lost = (self.vcu_at_s is None and not starting) or (
+                self.vcu_at_s is not None and now_s - self.vcu_at_s > m.vcu_heartbeat_timeout_s)
+            self.engine.observe(DiagId.VCU_LOST, PACK, vcu_lost, now_s)
+        failed = self.machine.take_precharge_failure()
+        self.engine.observe(DiagId.PRECHARGE_FAILED, PACK, failed, now_s)
+        if failed:
+            self.error_cause = DiagId.PRECHARGE_FAILED
+
+    # --- decisions ------------------------------------------------------------------------
+
+    def _react_if_due(self, now_s: float) -> Outputs:
+        """React within the frame that completed a fatal debounce, not at the next tick."""
+        if self.state is not MasterState.ERROR and self.engine.fatal_due(now_s) is not None:
+            return self._step(now_s)
+        self._journal()
+        return Outputs()
+
+    def _inputs(self, now_s: float) -> StateInputs:
+        m = self.settings.master
+        fatal = self.engine.fatal_due(now_s)
+        request = self.vcu_request
+        fresh_request = request is not None and self.vcu_at_s is not None and (
+            m.vcu_heartbeat_timeout_s == 0 or now_s - self.vcu_at_s <= m.vcu_heartbeat_timeout_s)
+        current = self.pack_current_a
+        feedback = self.feedback.contactors if self.feedback is not None else None
+        pack_v = self.pack_voltage_v.value if self.pack_voltage_v is not None else \
+            self.summary(now_s).sum_of_cells_v
+        return StateInputs(
+            request=request.requested if fresh_request and request else None,
+            reset_faults=bool(request and request.reset_faults),
+            fatal_due=None if fatal is None else f"{fatal[0].name.lower()} at {fatal[1]}",
+            fatal_active=bool(self.engine.active(Severity.FATAL)),
+            closing_blocked=self.closing_blocked(),
+            pack_voltage_v=pack_v,
+            bus_voltage_v=self.feedback.bus_voltage_v if self.feedback is not None else None,
+            current_a=current.value if current is not None else None,
+            feedback=feedback,
+        )
+
+    def closing_blocked(self) -> str | None:
+        if not self.registry.all_online():
+            return "not every module is online"
+        if self.pack_current_a is None:
+            return "no current measurement"
+        if self.feedback is None:
+            return "no contactor feedback"
+        return None
+
+    def _step(self, now_s: float) -> Outputs:
+        before, state_before = self.machine.command, self.state
+        due = self.engine.fatal_due(now_s)
+        self.machine.step(self._inputs(now_s), now_s)
+        if self.state is MasterState.ERROR and state_before is not MasterState.ERROR and due:
+            self.error_cause = due[0]
+        elif self.state is not MasterState.ERROR:
+            self.error_cause = None
+        out = Outputs()
+        if self.machine.command != before:
+            for index, name in enumerate(CONTACTOR_NAMES):
+                if getattr(self.machine.command, name) != getattr(before, name):
+                    self._command_changed_s[index] = now_s
+            out.pack.append(self._contactor_frame())
+        self._journal()
+        return out
+
+    def _contactor_frame(self) -> CanFrame:
+        return self.sender.encode(ContactorCommand(self.machine.command))
+
+    def _journal(self) -> None:
+        for source in (self.engine.events, self.machine.events):
+            for event in source:
+                self.statistics.events.append(event)
+                self.new_events.append(event)
+                key = _event_key(event)
+                self.statistics.event_counts[key] = self.statistics.event_counts.get(key, 0) + 1
+            source.clear()
+
+    def drain_events(self) -> list[MasterEvent]:
+        """Events since the last call (for the shell's log and, later, persistence)."""
+        events = list(self.new_events)
+        self.new_events.clear()
+        return events
+
+    # --- reporting ------------------------------------------------------------------------
 
     def summary(self, now_s: float) -> PackSummary:
         m = self.settings.master
         return self.pack.summary(now_s, m.slave_stale_timeout_s, m.temperature_stale_timeout_s)
+
+    def bms_status(self) -> BmsStatus:
+        fatal = self.engine.active(Severity.FATAL)
+        contactors = self.feedback.contactors if self.feedback is not None else OPEN
+        groups = set(self.engine.groups(Severity.FATAL))
+        reason = fatal[0][0] if fatal else self.error_cause
+        if self.error_cause is not None:
+            groups.add(self.engine.table[self.error_cause].group)
+        return BmsStatus(
+            state=self.state,
+            contactors=contactors,
+            reset_required=self.state is MasterState.ERROR and not fatal,
+            closing_blocked=bool(fatal) or self.closing_blocked() is not None,
+            fault_reason=int(reason) if reason is not None else 0,
+            fault_groups=frozenset(g.value for g in groups),
+            warning_groups=frozenset(g.value for g in self.engine.groups(Severity.WARNING)),
+        )
 
     def status_pages(self, now_s: float) -> list[Frame]:
         s = self.summary(now_s)
@@ -155,6 +399,16 @@ class MasterCore:
             ModulesLostMask(self.registry.mask(LinkState.LOST)),
         ]
 
+    def safe_state_frame(self) -> CanFrame:
+        """The frame that opens every contactor: for the shell's ``finally``."""
+        return self.sender.encode(ContactorCommand(OPEN))
+
+
+def _event_key(event: MasterEvent) -> str:
+    if isinstance(event, DiagnosisEvent):
+        return f"{event.entry.name.lower()}:{event.change.value}"
+    return type(event).__name__
+
 
 def _int(extreme: Extreme | None) -> int | None:
     return None if extreme is None else round(extreme.value)
@@ -165,3 +419,4 @@ def _cycle_s(codec: Codec, frame_type: type[Frame]) -> float:
     if cycle is None:
         raise ValueError(f"{frame_type.MESSAGE} has no GenMsgCycleTime")
     return cycle
+

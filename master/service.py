@@ -1,10 +1,17 @@
-"""The master process: the pure core on the pack bus, driven by its own timer."""
+"""The master process: the pure core on the pack and vehicle buses, driven by its own timer.
+
+Frames that complete a fatal debounce get their reaction (the contactor command) sent from
+inside the receive callback; the control loop never waits on anything but the buses and its
+timer. Whatever happens, the ``finally`` sends the command that opens every contactor.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -12,35 +19,73 @@ from bms.can_port import CanPort
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.timing import ticks
-from dbc.codec import pack_codec
-from master.core import MasterCore
+from dbc.codec import CanFrame
+from master.core import MasterCore, Outputs
 
 log = logging.getLogger(__name__)
+SAFE_STATE_REPEATS = 3  # the safe-state frame is sent more than once: it must get through
+
+
+class MasterShell:
+    def __init__(self, core: MasterCore, pack: CanPort, vehicle: CanPort) -> None:
+        self.core = core
+        self.pack = pack
+        self.vehicle = vehicle
+        # reaction latency inside the master: frame received -> contactor command sent
+        self.reaction_latencies_s: deque[float] = deque(maxlen=1000)
+
+    def send(self, out: Outputs) -> None:
+        for frame in out.pack:
+            self.pack.send(frame)
+        for frame in out.vehicle:
+            self.vehicle.send(frame)
+        self.log_events()
+
+    def on_pack_frame(self, frame: CanFrame, now: float) -> None:
+        out = self.core.on_pack_frame(frame, now)
+        if out.pack:
+            self.send(out)
+            self.reaction_latencies_s.append(time.monotonic() - now)
+
+    def on_vehicle_frame(self, frame: CanFrame, now: float) -> None:
+        self.send(self.core.on_vehicle_frame(frame, now))
+
+    def log_events(self) -> None:
+        for event in self.core.drain_events():
+            log.info("%.3f %s", event.time_s, event.describe())
 
 
 async def run_master(settings: Settings, stats_path: Path | None = None) -> None:
     loop = asyncio.get_running_loop()
-    async with CanPort(bus_kwargs(settings, "pack"), "pack") as port:
-        core = MasterCore(settings, pack_codec(), loop.time())
-        port.subscribe(core.on_frame)
-        log.info("master up: %d modules x %d cells on %s", settings.pack.modules,
-                 settings.pack.cells_per_module, settings.bus.pack)
+    async with CanPort(bus_kwargs(settings, "pack"), "pack") as pack, \
+            CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle:
+        core = MasterCore(settings, loop.time())
+        shell = MasterShell(core, pack, vehicle)
+        pack.subscribe(shell.on_pack_frame)
+        vehicle.subscribe(shell.on_vehicle_frame)
+        log.info("master up: %d modules x %d cells", settings.pack.modules,
+                 settings.pack.cells_per_module)
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(_control_loop(core, port, settings), name="control-loop")
-                group.create_task(port.failed(), name="pack-bus-subscribers")
+                group.create_task(_control_loop(shell, settings), name="control-loop")
+                group.create_task(pack.failed(), name="pack-bus-subscribers")
+                group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
         finally:
+            for _ in range(SAFE_STATE_REPEATS):
+                pack.send(core.safe_state_frame())
+            log.info("contactors commanded open (shutdown)")
             if stats_path is not None:
-                write_json_atomically(stats_path, master_statistics(core, port))
+                with contextlib.suppress(OSError):
+                    write_json_atomically(stats_path, master_statistics(shell))
 
 
-async def _control_loop(core: MasterCore, port: CanPort, settings: Settings) -> None:
+async def _control_loop(shell: MasterShell, settings: Settings) -> None:
     async for now in ticks(settings.master.tick_period_s):
-        for frame in core.tick(now):
-            port.send(frame)
+        shell.send(shell.core.tick(now))
 
 
-def master_statistics(core: MasterCore, port: CanPort) -> dict[str, Any]:
+def master_statistics(shell: MasterShell) -> dict[str, Any]:
+    core = shell.core
     per_module = {}
     for module_id in range(core.modules):
         e2e = core.receiver.statistics_of_module(module_id)
@@ -60,6 +105,10 @@ def master_statistics(core: MasterCore, port: CanPort) -> dict[str, Any]:
         "frames_by_message": dict(core.receiver.decoded),
         "frames_not_for_master": core.receiver.not_for_node,
         "decode_failures": {f.value: n for f, n in core.receiver.failures.items()},
-        "port": vars(port.statistics),
+        "pack_port": vars(shell.pack.statistics),
+        "vehicle_port": vars(shell.vehicle.statistics),
         "modules": per_module,
+        "event_counts": core.statistics.event_counts,
+        "events": [event.describe() for event in core.statistics.events],
+        "reaction_latencies_s": list(shell.reaction_latencies_s),
     }

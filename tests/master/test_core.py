@@ -3,12 +3,16 @@
 import pytest
 
 from bms.settings import Settings, load_settings
-from dbc.codec import CanFrame, pack_codec
+from dbc.codec import CanFrame, pack_codec, vehicle_codec
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.frames import (
+    OPEN,
     BalancingCommand,
     CellVoltageExtremes,
     CellVoltages,
+    ContactorCommand,
+    ContactorFeedback,
+    Contactors,
     MasterHeartbeat,
     MasterState,
     MasterSummary,
@@ -16,106 +20,163 @@ from dbc.frames import (
     ModulesOnlineMask,
 )
 from dbc.ivt import IvtCurrent, IvtFlag
+from dbc.vehicle_frames import BmsStatus, RequestedState, VcuRequest
 from master.core import MasterCore
+from master.diagnosis.table import DiagId
+from master.events import Location
 from master.slave_registry import LinkState
 
 
-def small() -> Settings:
-    return load_settings(None, ["pack.modules=2", "pack.cells_per_module=4"])
+def small(*overrides: str) -> Settings:
+    return load_settings(None, ["pack.modules=2", "pack.cells_per_module=4", *overrides])
 
 
-class Slaves:
-    """Encodes frames as the slaves of a small pack would."""
+class Peers:
+    """Encodes frames as the slaves, the HV box and the VCU of a small pack would."""
 
     def __init__(self) -> None:
         self.sender = FrameSender(pack_codec())
+        self.vcu = FrameSender(vehicle_codec())
+        self.ivt_counter = 0
 
     def voltages(self, module_id: int, mv: int = 3700) -> CanFrame:
         return self.sender.encode(CellVoltages(0, (mv, mv + 1, mv + 2, mv + 3)), module_id)
 
+    def current(self, amps: float = 0.0) -> CanFrame:
+        self.ivt_counter = (self.ivt_counter + 1) % 16
+        return pack_codec().encode(IvtCurrent(self.ivt_counter, IvtFlag.NONE,
+                                              round(amps * 1000)))
 
-def outputs(frames: list[CanFrame]) -> list[object]:
-    receiver = FrameReceiver(pack_codec(), 2, node="Observer")
-    decoded = [receiver.receive(f) for f in frames]
-    return [(d.module_id, d.frame) for d in decoded if d is not None]
+    def feedback(self, contactors: Contactors = OPEN) -> CanFrame:
+        return self.sender.encode(ContactorFeedback(contactors, False, 0.0))
+
+    def request(self, requested: RequestedState) -> CanFrame:
+        return self.vcu.encode(VcuRequest(requested))
+
+    def all(self, core: MasterCore, now: float) -> None:
+        for m in range(core.modules):
+            core.on_pack_frame(self.voltages(m), now)
+        core.on_pack_frame(self.current(), now)
+        core.on_pack_frame(self.feedback(), now)
+        core.on_vehicle_frame(self.request(RequestedState.STANDBY), now)
 
 
-def test_init_until_every_module_is_online_then_standby() -> None:
-    core = MasterCore(small(), pack_codec(), now_s=0.0)
-    slaves = Slaves()
-    core.on_frame(slaves.voltages(0), 0.0)
+def decoded(frames: list[CanFrame], codec=pack_codec) -> list[object]:  # type: ignore[no-untyped-def]
+    receiver = FrameReceiver(codec(), 2, node="Observer")
+    received = [receiver.receive(f) for f in frames]
+    return [(r.module_id, r.frame) for r in received if r is not None]
+
+
+def test_init_until_every_peer_is_there_then_standby() -> None:
+    core = MasterCore(small(), now_s=0.0)
+    peers = Peers()
+    core.on_pack_frame(peers.voltages(0), 0.0)
+    core.on_pack_frame(peers.voltages(1), 0.0)
     core.tick(0.01)
     assert core.state is MasterState.INIT
-    core.on_frame(slaves.voltages(1), 0.02)
+    assert core.closing_blocked() == "no current measurement"
+    core.on_pack_frame(peers.current(), 0.02)
+    core.on_pack_frame(peers.feedback(), 0.02)
     core.tick(0.03)
     assert core.state is MasterState.STANDBY
 
 
+def test_missing_peers_become_faults_after_the_startup_grace() -> None:
+    core = MasterCore(small("master.startup_grace_s=1.0"), now_s=0.0)
+    core.tick(0.5)
+    assert core.state is MasterState.INIT
+    core.tick(1.01)
+    assert core.state is MasterState.ERROR
+    for entry in (DiagId.SLAVE_LOST, DiagId.CURRENT_SENSOR_LOST, DiagId.CONTACTOR_FEEDBACK_LOST,
+                  DiagId.VCU_LOST):
+        assert f"{entry.name.lower()}:set" in core.statistics.event_counts
+
+
 def test_a_silent_slave_becomes_stale_then_lost() -> None:
-    core = MasterCore(small(), pack_codec(), now_s=0.0)
-    slaves = Slaves()
+    core = MasterCore(small(), now_s=0.0)
+    peers = Peers()
     t = 0.0
     while t < 1.0:
-        core.on_frame(slaves.voltages(0), t)
+        core.on_pack_frame(peers.voltages(0), t)
         if t < 0.5:
-            core.on_frame(slaves.voltages(1), t)
+            core.on_pack_frame(peers.voltages(1), t)
         core.tick(t)
         t = round(t + 0.01, 3)
     assert core.registry.links[0].state is LinkState.ONLINE
     assert core.registry.links[1].state is LinkState.LOST
     lost = [c for c in core.statistics.link_changes if c.new is LinkState.LOST]
     assert len(lost) == 1
-    assert 0.84 <= lost[0].at_s <= 0.87
+    assert 0.84 <= lost[0].at_s <= 0.87  # last frame 0.49 + 0.35
+    assert core.engine.is_active(DiagId.SLAVE_LOST, Location(1))
 
 
 def test_corrupted_and_repeated_frames_do_not_count_as_alive() -> None:
-    core = MasterCore(small(), pack_codec(), now_s=0.0)
-    frame = Slaves().voltages(0)
-    core.on_frame(frame, 0.0)
-    core.on_frame(frame, 0.1)  # repeated counter
-    core.on_frame(CanFrame(frame.arbitration_id, bytes([frame.data[0] ^ 1]) + frame.data[1:]), 0.2)
+    core = MasterCore(small(), now_s=0.0)
+    frame = Peers().voltages(0)
+    core.on_pack_frame(frame, 0.0)
+    core.on_pack_frame(frame, 0.1)  # repeated counter
+    core.on_pack_frame(CanFrame(frame.arbitration_id, bytes([frame.data[0] ^ 1])
+                                + frame.data[1:]), 0.2)
     assert core.registry.links[0].valid_frames == 1
     assert core.receiver.statistics_of_module(0).errors == 2
 
 
 def test_frames_for_modules_beyond_the_pack_are_ignored() -> None:
-    core = MasterCore(small(), pack_codec(), now_s=0.0)
-    core.on_frame(Slaves().voltages(7), 0.0)
+    core = MasterCore(small(), now_s=0.0)
+    core.on_pack_frame(Peers().voltages(7), 0.0)
     assert core.statistics.frames_ignored == 1
 
 
 def test_pack_current_from_the_sensor() -> None:
-    core = MasterCore(small(), pack_codec(), now_s=0.0)
-    core.on_frame(pack_codec().encode(IvtCurrent(3, IvtFlag.NONE, 1500)), 0.5)
+    core = MasterCore(small(), now_s=0.0)
+    core.on_pack_frame(pack_codec().encode(IvtCurrent(3, IvtFlag.NONE, 1500)), 0.5)
     assert core.pack_current_a is not None
     assert core.pack_current_a.value == 1.5
 
 
-def test_periodic_frames() -> None:
-    core = MasterCore(small(), pack_codec(), now_s=0.0)
-    slaves = Slaves()
-    sent = []
+def test_periodic_frames_of_both_buses() -> None:
+    core = MasterCore(small(), now_s=0.0)
+    peers = Peers()
+    pack, vehicle = [], []
     for step in range(101):  # one second in 10 ms ticks
         now = step / 100
-        core.on_frame(slaves.voltages(0, 3600), now)
-        core.on_frame(slaves.voltages(1, 3650), now)
-        sent += outputs(core.tick(now))
-    kinds = [type(f).__name__ for _, f in sent]
+        core.on_pack_frame(peers.voltages(0, 3600), now)
+        core.on_pack_frame(peers.voltages(1, 3650), now)
+        core.on_pack_frame(peers.current(), now)
+        core.on_pack_frame(peers.feedback(), now)
+        core.on_vehicle_frame(peers.request(RequestedState.STANDBY), now)
+        out = core.tick(now)
+        pack += decoded(out.pack)
+        vehicle += decoded(out.vehicle, vehicle_codec)
+    kinds = [type(f).__name__ for _, f in pack]
     assert kinds.count("MasterHeartbeat") == 11  # every 100 ms, t = 0 and t = 1 included
     assert kinds.count("MasterSummary") == 6  # every 200 ms
-    commands = [(m, f) for m, f in sent if isinstance(f, BalancingCommand)]
+    assert kinds.count("ContactorCommand") == 11
+    assert all(f == ContactorCommand(Contactors()) for _, f in pack
+               if isinstance(f, ContactorCommand))
+    commands = [(m, f) for m, f in pack if isinstance(f, BalancingCommand)]
     assert sorted(m for m, _ in commands) == [0, 0, 1, 1]  # every 1 s per module
     assert all(f == BalancingCommand(0, 0) for _, f in commands)  # no planner yet: no bleeding
-    summary = [f for _, f in sent if isinstance(f, MasterSummary)][-1]
+    summary = [f for _, f in pack if isinstance(f, MasterSummary)][-1]
     assert (summary.state, summary.modules_online, summary.modules_lost) == \
         (MasterState.STANDBY, 2, 0)
     total_v = sum((3600, 3601, 3602, 3603, 3650, 3651, 3652, 3653)) / 1000
     assert summary.pack_voltage_v == pytest.approx(total_v, abs=0.05)  # 0.1 V in the DBC
-    extremes = [f for _, f in sent if isinstance(f, CellVoltageExtremes)][-1]
+    extremes = [f for _, f in pack if isinstance(f, CellVoltageExtremes)][-1]
     assert (extremes.min_mv, extremes.min_module, extremes.min_cell) == (3600, 0, 0)
     assert (extremes.max_mv, extremes.max_module, extremes.max_cell) == (3653, 1, 3)
-    online = [f for _, f in sent if isinstance(f, ModulesOnlineMask)][-1]
-    lost = [f for _, f in sent if isinstance(f, ModulesLostMask)][-1]
+    online = [f for _, f in pack if isinstance(f, ModulesOnlineMask)][-1]
+    lost = [f for _, f in pack if isinstance(f, ModulesLostMask)][-1]
     assert (online.mask, lost.mask) == (0b11, 0)
-    heartbeat = next(f for _, f in sent if isinstance(f, MasterHeartbeat))
+    heartbeat = next(f for _, f in pack if isinstance(f, MasterHeartbeat))
     assert heartbeat.balancing_allowed is False
+    statuses = [f for _, f in vehicle if isinstance(f, BmsStatus)]
+    assert len(statuses) == 11
+    assert statuses[-1].state is MasterState.STANDBY
+    assert statuses[-1].fault_reason == 0
+
+
+def test_the_safe_state_frame_opens_everything() -> None:
+    core = MasterCore(small(), now_s=0.0)
+    ((_, frame),) = decoded([core.safe_state_frame()])
+    assert frame == ContactorCommand(Contactors())
