@@ -12,21 +12,24 @@ from dataclasses import dataclass, field
 
 from bms.settings import Settings
 from bms.timing import Schedule
-from dbc.codec import CanFrame, Codec
+from dbc.codec import CanFrame, Codec, sim_codec
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.frames import (
     AfeState,
     BalancingCommand,
     CellTemperatures,
     CellVoltages,
+    Frame,
     MasterHeartbeat,
     MasterState,
     ModuleFault,
     ModuleStatus,
 )
 from dbc.ivt import IvtCurrent
+from dbc.sim_frames import InjectCell, InjectSlave, SlaveFault
 from slave.afe.base import Afe, AfeMeasurement, PackCurrentListener
 from slave.balancing import BalancingExecutor
+from slave.injection import Injections
 
 MA_PER_A = 1000.0
 MV_PER_V = 1000.0
@@ -59,6 +62,9 @@ class SlaveCore:
         self.balancing = BalancingExecutor(self.cells, settings.slave.balancing_command_timeout_s)
         self.statistics = SlaveStatistics()
         self.afe_state = AfeState.INIT
+        self.injections = Injections(module_id)
+        self.sim_receiver = FrameReceiver(sim_codec(), 0, "Slave")
+        self.kill_requested = False
         self.master_state: MasterState | None = None
         self._period_s = settings.slave.measurement_period_s
         self._last_tick_s: float | None = None
@@ -107,8 +113,19 @@ class SlaveCore:
         else:
             self.statistics.frames_ignored += 1
 
+    def on_sim_frame(self, frame: CanFrame, now_s: float) -> None:
+        """A fault-injection command from the simulation bus (virtual packs only)."""
+        reception = self.sim_receiver.receive(frame)
+        command = reception.frame if reception is not None else None
+        if isinstance(command, (InjectCell, InjectSlave)):
+            self.injections.apply_command(command, now_s)
+
     def tick(self, now_s: float) -> list[CanFrame]:
         """One measurement period: measure, apply balancing, return the frames to send."""
+        fault = self.injections.fault(now_s)
+        if fault is SlaveFault.KILL:
+            self.kill_requested = True
+            return []
         faults = ModuleFault.NONE
         late = self._last_tick_s is not None and \
             now_s - self._last_tick_s > OVERRUN_PERIODS * self._period_s
@@ -119,7 +136,9 @@ class SlaveCore:
         self.afe.set_balancing(self.balancing.active_mask(now_s))
         if self.balancing.stale(now_s):
             faults |= ModuleFault.BALANCING_COMMAND_STALE
-        measurement = self.afe.measure(now_s)
+        measurement = self.injections.apply(self.afe.measure(now_s), now_s)
+        if fault is SlaveFault.FREEZE and self._last is not None:
+            measurement = self._last
         self.statistics.measurements += 1
         self._last = measurement
         limits = self._voltage_range
@@ -129,13 +148,25 @@ class SlaveCore:
         self._faults = faults | measurement.faults
         afe_failed = measurement.faults & ModuleFault.AFE_COMM
         self.afe_state = AfeState.FAULT if afe_failed else AfeState.MEASURING
-        frames = self._voltage_frames(measurement)
+        typed: list[Frame] = self._voltage_frames(measurement)
         if self._temperature_schedule.due(now_s):
-            frames += self._temperature_frames(measurement)
+            typed += self._temperature_frames(measurement)
         if self._status_schedule.due(now_s):
-            frames.append(self.sender.encode(self.status(now_s), self.module_id))
+            typed.append(self.status(now_s))
+        if fault is SlaveFault.STOP:
+            return []
+        frames = [self._encode(frame, fault) for frame in typed]
         self.statistics.frames_sent += len(frames)
         return frames
+
+    def _encode(self, frame: Frame, fault: SlaveFault) -> CanFrame:
+        if fault is SlaveFault.STUCK_COUNTER:
+            return self.sender.codec.encode(frame, self.module_id, counter=0)
+        encoded = self.sender.encode(frame, self.module_id)
+        if fault is SlaveFault.BAD_CRC:
+            return CanFrame(encoded.arbitration_id, bytes([encoded.data[0] ^ 0xFF])
+                            + encoded.data[1:], encoded.is_extended_id)
+        return encoded
 
     def status(self, now_s: float) -> ModuleStatus:
         voltages = self._last.cell_voltages_mv if self._last else ()
@@ -144,21 +175,15 @@ class SlaveCore:
         return ModuleStatus(self.afe_state, self.balancing.active_mask(now_s),
                             module_voltage_v, self._faults)
 
-    def _voltage_frames(self, measurement: AfeMeasurement) -> list[CanFrame]:
+    def _voltage_frames(self, measurement: AfeMeasurement) -> list[Frame]:
         values = _rounded(measurement.cell_voltages_mv)
-        return [
-            self.sender.encode(CellVoltages(first, tuple(values[first:first + n])), self.module_id)
-            for first, n in self._voltage_groups
-        ]
+        return [CellVoltages(first, tuple(values[first:first + n]))
+                for first, n in self._voltage_groups]
 
-    def _temperature_frames(self, measurement: AfeMeasurement) -> list[CanFrame]:
+    def _temperature_frames(self, measurement: AfeMeasurement) -> list[Frame]:
         values = measurement.temperatures_degc
-        return [
-            self.sender.encode(
-                CellTemperatures(first, tuple(values[first:first + n])), self.module_id
-            )
-            for first, n in self._temperature_groups
-        ]
+        return [CellTemperatures(first, tuple(values[first:first + n]))
+                for first, n in self._temperature_groups]
 
     def shutdown(self) -> None:
         """Bleed resistors off; the AFE is released by its owner."""

@@ -1,9 +1,16 @@
-"""The slave process: measure every period, send, obey balancing; bleeding off on exit."""
+"""The slave process: measure every period, send, obey balancing; bleeding off on exit.
+
+With the simulated AFE it also listens to the virtual pack's simulation bus for injected
+faults; a real slave never opens that bus.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -22,9 +29,15 @@ async def run_slave(settings: Settings, module_id: int, stats_path: Path | None 
     loop = asyncio.get_running_loop()
     afe = create_afe(settings, module_id, loop.time())
     try:
-        async with CanPort(bus_kwargs(settings, "pack"), f"pack/m{module_id}") as port:
+        async with contextlib.AsyncExitStack() as stack:
+            port = await stack.enter_async_context(
+                CanPort(bus_kwargs(settings, "pack"), f"pack/m{module_id}"))
             core = SlaveCore(settings, module_id, afe, pack_codec(), loop.time())
             port.subscribe(core.on_frame)
+            if settings.slave.afe == "sim":
+                sim = await stack.enter_async_context(
+                    CanPort(bus_kwargs(settings, "sim"), f"sim/m{module_id}"))
+                sim.subscribe(core.on_sim_frame)
             log.info("slave %d up: %d cells, AFE %s", module_id, core.cells, settings.slave.afe)
             try:
                 async with asyncio.TaskGroup() as group:
@@ -43,5 +56,9 @@ async def run_slave(settings: Settings, module_id: int, stats_path: Path | None 
 
 async def _measure_loop(core: SlaveCore, port: CanPort, settings: Settings) -> None:
     async for now in ticks(settings.slave.measurement_period_s):
-        for frame in core.tick(now):
+        frames = core.tick(now)
+        if core.kill_requested:
+            log.warning("killed by fault injection")
+            os.kill(os.getpid(), signal.SIGKILL)
+        for frame in frames:
             port.send(frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bms.chemistry import cell_capacity_ah
 from bms.settings import Settings
 from dbc.frames import ModuleFault
 from sim.module_plant import ModulePlant, module_rng
@@ -21,6 +22,7 @@ class SimAfe:
             module_id,
             settings.pack.cells_per_module,
             settings.pack.temperature_sensors_per_module,
+            cell_capacity_ah(settings),
         )
         self._noise = module_rng(settings.sim.cells.seed, module_id, "noise")
         self._voltage_noise_mv = settings.sim.cells.voltage_noise_mv

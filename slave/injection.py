@@ -1,0 +1,73 @@
+"""Faults injected into one slave over the simulation bus (virtual packs only).
+
+Forced readings replace what the AFE measured for a cell or a sensor; a slave fault changes
+what the slave sends (nothing, frozen readings, a corrupted CRC, a stuck alive counter) or
+kills the process. Each lasts its duration, or until cleared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from dbc.frames import ModuleFault
+from dbc.sim_frames import CellQuantity, InjectCell, InjectSlave, SlaveFault
+from slave.afe.base import AfeMeasurement
+
+
+def _until(now_s: float, duration_s: float) -> float:
+    return math.inf if duration_s <= 0 else now_s + duration_s
+
+
+class Injections:
+    def __init__(self, module_id: int) -> None:
+        self.module_id = module_id
+        # cell or sensor: (forced value, None for an invalid reading; until)
+        self.voltages_mv: dict[int, tuple[float | None, float]] = {}
+        self.temperatures_degc: dict[int, tuple[float | None, float]] = {}
+        self._fault = (SlaveFault.RESUME, math.inf)
+
+    def apply_command(self, command: InjectCell | InjectSlave, now_s: float) -> bool:
+        """Take a command if it is for this module; True when it was."""
+        if command.module != self.module_id:
+            return False
+        if isinstance(command, InjectSlave):
+            self._fault = (command.action, _until(now_s, command.duration_s))
+        elif command.quantity is CellQuantity.VOLTAGE:
+            self.voltages_mv[command.cell] = (command.value, _until(now_s, command.duration_s))
+        elif command.quantity is CellQuantity.TEMPERATURE:
+            self.temperatures_degc[command.cell] = (command.value,
+                                                    _until(now_s, command.duration_s))
+        elif command.quantity is CellQuantity.INVALID:
+            self.voltages_mv[command.cell] = (None, _until(now_s, command.duration_s))
+        else:
+            self.voltages_mv.pop(command.cell, None)
+            self.temperatures_degc.pop(command.cell, None)
+        return True
+
+    def fault(self, now_s: float) -> SlaveFault:
+        action, until = self._fault
+        if now_s >= until:
+            self._fault = (SlaveFault.RESUME, math.inf)
+            return SlaveFault.RESUME
+        return action
+
+    def apply(self, measurement: AfeMeasurement, now_s: float) -> AfeMeasurement:
+        if self.fault(now_s) is SlaveFault.AFE_FAULT:
+            measurement = replace(measurement, faults=measurement.faults | ModuleFault.AFE_COMM)
+        if not self.voltages_mv and not self.temperatures_degc:
+            return measurement
+        return replace(
+            measurement,
+            cell_voltages_mv=_forced(measurement.cell_voltages_mv, self.voltages_mv, now_s),
+            temperatures_degc=_forced(measurement.temperatures_degc, self.temperatures_degc,
+                                      now_s),
+        )
+
+
+def _forced(values: tuple[float | None, ...], forced: dict[int, tuple[float | None, float]],
+            now_s: float) -> tuple[float | None, ...]:
+    for index, (_, until) in list(forced.items()):
+        if now_s >= until:
+            del forced[index]
+    return tuple(forced[i][0] if i in forced else v for i, v in enumerate(values))
