@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.chemistry import OcvTable
+from bms.chemistry import OcvTable
 
 GAS_CONSTANT_J_PER_MOL_K = 8.314
 ACTIVATION_ENERGY_J_PER_MOL = 20_000.0

@@ -10,22 +10,34 @@ from bms.cli_common import add_config_arguments, run_role
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "sim", help="run a simulated peer of the virtual pack (current sensor, ...)",
+        "sim", help="run a simulated peer of the virtual pack (HV box, VCU)",
         description="Simulated peers that the master cannot tell from real hardware.")
     peers = parser.add_subparsers(dest="peer", metavar="PEER", required=True)
-    sensor = peers.add_parser(
-        "current-sensor", help="IVT-S current sensor following the configured current profile",
-        description="Publish IVT-S result frames: current (sim.current_sensor.profile), "
-                    "pack voltage (the sum of the cells on the bus), power, charge, energy.")
-    add_config_arguments(sensor)
-    sensor.set_defaults(run=run_current_sensor)
+    box = peers.add_parser(
+        "hv-box", help="contactors, precharge, DC link, fuse and the IVT-S current sensor",
+        description="The HV box: obeys ContactorCommand (and opens everything when commands "
+                    "stop), reports ContactorFeedback with the DC-link voltage, and publishes "
+                    "IVT-S results for the current its circuit lets flow.")
+    add_config_arguments(box)
+    box.set_defaults(run=run_hv_box)
+    vcu = peers.add_parser(
+        "vcu", help="the vehicle control unit: state request, heartbeat, the vehicle's load",
+        description="The VCU: sends VcuRequest every period (sim.vcu.request after "
+                    "sim.vcu.start_delay_s), logs the BmsStatus it receives, and draws the "
+                    "sim.vcu.profile current while the BMS is in NORMAL. Steer it with "
+                    "`bms inject vcu`.")
+    add_config_arguments(vcu)
+    vcu.set_defaults(run=run_vcu)
 
 
-def run_current_sensor(args: argparse.Namespace) -> int:
-    from sim.current_sensor_service import run_current_sensor as run
+def run_hv_box(args: argparse.Namespace) -> int:
+    from sim.peers_service import run_hv_box as run
 
-    return run_role(
-        args, "ivt",
-        describe=lambda s: f"current sensor, profile of {len(s.sim.current_sensor.profile)} steps",
-        service=run,
-    )
+    return run_role(args, "hv-box", describe=lambda s: "HV box with IVT-S sensor", service=run)
+
+
+def run_vcu(args: argparse.Namespace) -> int:
+    from sim.peers_service import run_vcu as run
+
+    return run_role(args, "vcu", describe=lambda s: f"VCU requesting {s.sim.vcu.request}",
+                    service=run)

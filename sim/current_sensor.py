@@ -1,14 +1,15 @@
-"""The simulated IVT-S current sensor: publishes current, voltage, power, charge and energy.
+"""The simulated IVT-S current sensor: publishes current, voltages, power, charge and energy.
 
-U1 (pack voltage) is the sum of the cell voltages the slaves publish; the current follows the
-configured profile. Each result message has its own 4-bit message counter.
+The current is what its owner (the HV box) says flows; U1 (battery voltage) is the sum of the
+cell voltages the slaves publish. Each result message has its own 4-bit message counter. A
+silenced sensor sends nothing; flags are set on every result while they are injected.
 """
 
 from __future__ import annotations
 
 from bms.settings import Settings
 from bms.timing import Schedule
-from dbc.codec import CanFrame, Codec
+from dbc.codec import CanFrame, Codec, pack_codec
 from dbc.endpoint import FrameReceiver
 from dbc.frames import CellVoltages, Frame
 from dbc.ivt import (
@@ -22,7 +23,6 @@ from dbc.ivt import (
     IvtVoltage2,
     IvtVoltage3,
 )
-from sim.current_profile import CurrentProfile
 
 MA_PER_A = 1000
 MV_PER_V = 1000
@@ -31,28 +31,29 @@ COUNTER_MODULO = 16  # IVT-S message counter: 4 bits
 
 
 class CurrentSensorSim:
-    def __init__(self, settings: Settings, codec: Codec, now_s: float) -> None:
+    def __init__(self, settings: Settings, now_s: float, codec: Codec | None = None) -> None:
         sensor = settings.sim.current_sensor
-        self.codec = codec
-        self.profile = CurrentProfile(sensor.profile)
+        self.codec = codec or pack_codec()
         self.ambient_degc = settings.sim.cells.ambient_degc
-        self.receiver = FrameReceiver(
-            codec, settings.master.e2e_max_lost_frames, "Observer")  # reads the cells as physics
-        self._start_s = now_s
+        # it reads the cells as physics, not as a node of the contract
+        self.receiver = FrameReceiver(self.codec, settings.master.e2e_max_lost_frames,
+                                      "Observer")
         self._last_s = now_s
         self._current = Schedule(sensor.current_period_s, now_s)
         self._others = Schedule(sensor.other_results_period_s, now_s)
         self._counters: dict[str, int] = {}
         self._group_sums_mv: dict[tuple[int, int], float] = {}
-        voltages = codec.layout_of(CellVoltages)
+        voltages = self.codec.layout_of(CellVoltages)
         self._voltage_ids = range(voltages.base_id, voltages.base_id + voltages.module_id_range)
+        self.current_a = 0.0
+        self.bus_voltage_v = 0.0  # U2: behind the contactors
+        self.flags = IvtFlag.NONE
+        self.silent = False
+        self.voltage_offset_v = 0.0  # a sensor error on U1 (fault injection)
         self.charge_as = 0.0
         self.energy_wh = 0.0
 
-    def current_a(self, now_s: float) -> float:
-        return self.profile.current_a(now_s - self._start_s)
-
-    def pack_voltage_v(self) -> float:
+    def battery_voltage_v(self) -> float:
         return sum(self._group_sums_mv.values()) / MV_PER_V
 
     def on_frame(self, frame: CanFrame, now_s: float) -> None:
@@ -64,26 +65,28 @@ class CurrentSensorSim:
             self._group_sums_mv[(reception.module_id, reception.frame.first_cell)] = sum(valid)
 
     def tick(self, now_s: float) -> list[CanFrame]:
-        current_a = self.current_a(self._last_s)
-        voltage_v = self.pack_voltage_v()
+        voltage_v = self.battery_voltage_v()
         dt_s = now_s - self._last_s
-        self.charge_as += current_a * dt_s
-        self.energy_wh += current_a * voltage_v * dt_s / SECONDS_PER_HOUR
+        self.charge_as += self.current_a * dt_s
+        self.energy_wh += self.current_a * voltage_v * dt_s / SECONDS_PER_HOUR
         self._last_s = now_s
-        current_a = self.current_a(now_s)
+        current_due, others_due = self._current.due(now_s), self._others.due(now_s)
+        if self.silent:
+            return []
+        flags = self.flags
         results: list[Frame] = []
-        if self._current.due(now_s):
-            results.append(IvtCurrent(self._count("I"), IvtFlag.NONE, round(current_a * MA_PER_A)))
-        if self._others.due(now_s):
-            voltage_mv = round(voltage_v * MV_PER_V)
+        if current_due:
+            results.append(IvtCurrent(self._count("I"), flags, round(self.current_a * MA_PER_A)))
+        if others_due:
             results += [
-                IvtVoltage1(self._count("U1"), IvtFlag.NONE, voltage_mv),
-                IvtVoltage2(self._count("U2"), IvtFlag.NONE, voltage_mv),
-                IvtVoltage3(self._count("U3"), IvtFlag.NONE, 0),
-                IvtTemperature(self._count("T"), IvtFlag.NONE, round(self.ambient_degc, 1)),
-                IvtPower(self._count("W"), IvtFlag.NONE, round(current_a * voltage_v)),
-                IvtCharge(self._count("As"), IvtFlag.NONE, round(self.charge_as)),
-                IvtEnergy(self._count("Wh"), IvtFlag.NONE, round(self.energy_wh)),
+                IvtVoltage1(self._count("U1"), flags,
+                            round((voltage_v + self.voltage_offset_v) * MV_PER_V)),
+                IvtVoltage2(self._count("U2"), flags, round(self.bus_voltage_v * MV_PER_V)),
+                IvtVoltage3(self._count("U3"), flags, 0),
+                IvtTemperature(self._count("T"), flags, round(self.ambient_degc, 1)),
+                IvtPower(self._count("W"), flags, round(self.current_a * voltage_v)),
+                IvtCharge(self._count("As"), flags, round(self.charge_as)),
+                IvtEnergy(self._count("Wh"), flags, round(self.energy_wh)),
             ]
         return [self.codec.encode(result) for result in results]
 

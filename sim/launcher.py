@@ -68,7 +68,7 @@ class Launcher:
     _watchers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def plan(self) -> list[Child]:
-        """Master first (it sees every slave arrive), then the sensor, then the slaves."""
+        """Master first (it sees every peer arrive), then the HV box, the VCU, the slaves."""
         base = [sys.executable, "-m", "bms"]
 
         def child(role: str, *args: str, stats: bool = True) -> Child:
@@ -81,7 +81,8 @@ class Launcher:
 
         self.children = [
             child("master", "master"),
-            child("current-sensor", "sim", "current-sensor", stats=False),
+            child("hv-box", "sim", "hv-box", stats=False),
+            child("vcu", "sim", "vcu", stats=False),
             *(child(f"slave {m}", "slave", "--module", str(m))
               for m in range(self.settings.pack.modules)),
         ]

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dbc.frames import ModuleFault
+from dbc.vehicle_frames import BmsStatus
 from master.slave_registry import LinkState
 from sim.observer import PackView
 
@@ -45,6 +46,20 @@ def render(view: PackView, title: str) -> Group:
         f"current [bold]{'-' if view.current_a is None else f'{view.current_a:+.1f} A'}[/]",
         f"master [bold]{view.master_state.name if view.master_state else 'silent'}[/]",
     )
+    status, request = view.bms_status, view.vcu_request
+    contactors = "-"
+    if status is not None:
+        c = status.contactors
+        contactors = " ".join(f"{name} [{'bold green' if on else 'dim'}]"
+                              f"{'closed' if on else 'open'}[/]" for name, on in
+                              (("main+", c.main_plus), ("main-", c.main_minus),
+                               ("pre", c.precharge)))
+    pack.add_row(
+        f"contactors {contactors}",
+        f"DC link [bold]{_v(view.bus_voltage_v)}[/]",
+        f"VCU asks [bold]{request.requested.name.lower() if request else '-'}[/]",
+        _faults_line(status),
+    )
     pack.add_row(
         f"bus load [bold]{view.bus_load * 100:.1f} %[/] (worst case)",
         f"[bold]{view.frames_per_s:.0f}[/] frames/s",
@@ -69,8 +84,22 @@ def render(view: PackView, title: str) -> Group:
             str(bin(m.balancing_mask).count("1")),
             _faults(m.faults),
         )
-    header = f"{title}   t = {view.elapsed_s:.0f} s   Ctrl-C stops every process"
+    header = (f"{title}   t = {view.elapsed_s:.0f} s   Ctrl-C stops every process; "
+              "`bms inject --help` breaks things")
     return Group(Panel(pack, title=header, title_align="left"), modules)
+
+
+def _faults_line(status: BmsStatus | None) -> str:
+    if status is None:
+        return "faults -"
+    if status.fault_groups:
+        text = f"[bold red]faults {', '.join(sorted(status.fault_groups))}[/]"
+        if status.reset_required:
+            text += " (reset required)"
+        return text
+    if status.warning_groups:
+        return f"[yellow]warnings {', '.join(sorted(status.warning_groups))}[/]"
+    return "[green]no faults[/]"
 
 
 def _v(value: float | None) -> str:

@@ -1,67 +1,138 @@
-"""All cores of a pack in one process on virtual time, exchanging encoded frames.
+"""The whole virtual pack in one process on virtual time, exchanging encoded frames.
 
-Every node hears every frame (its own too), exactly as on a multicast or vcan bus, so the
-DBC and the E2E protection are exercised as in the real processes. Runs as fast as the CPU
-allows; the same settings give the same frames, bit for bit.
+Master, slaves, HV box (with the current sensor) and VCU run their pure cores; their
+frames travel on three wires (pack, vehicle, simulation) exactly as on the real buses:
+every node hears every frame of its buses, its own too, and a frame sent in reaction to
+another goes out in the same step. The DBC and the E2E protection are exercised as in the
+real processes. Runs as fast as the CPU allows; same settings, same frames, bit for bit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from bms.settings import Settings
 from bms.timing import Schedule
-from dbc.codec import CanFrame, Codec
-from master.core import MasterCore
-from sim.current_sensor import CurrentSensorSim
+from dbc.codec import CanFrame, pack_codec, sim_codec
+from dbc.frames import Frame
+from master.core import MasterCore, Outputs
+from sim.hv_box import HvBox
+from sim.vcu import VcuSim
 from slave.afe.sim import SimAfe
 from slave.core import SlaveCore
 
-
-class Listener(Protocol):
-    def on_frame(self, frame: CanFrame, now_s: float, /) -> None: ...
+Listener = Callable[[CanFrame, float], object]
+BUSES = ("pack", "vehicle", "sim")
 
 
 @dataclass(frozen=True, slots=True)
 class WireFrame:
     time_s: float
+    bus: str
     node: str  # DBC node of the sender
     frame: CanFrame
 
 
+@dataclass
+class Wires:
+    listeners: dict[str, list[Listener]] = field(
+        default_factory=lambda: {bus: [] for bus in BUSES})
+
+    def listen(self, bus: str, listener: Listener) -> None:
+        self.listeners[bus].append(listener)
+
+
 class LockstepPack:
-    def __init__(self, settings: Settings, codec: Codec, start_s: float = 0.0) -> None:
+    def __init__(self, settings: Settings, start_s: float = 0.0) -> None:
         self.settings = settings
-        self.codec = codec
-        self.master = MasterCore(settings, codec, start_s)
+        self.master = MasterCore(settings, start_s)
         self.slaves = [
-            SlaveCore(settings, m, SimAfe(settings, m, start_s), codec, start_s)
+            SlaveCore(settings, m, SimAfe(settings, m, start_s), pack_codec(), start_s)
             for m in range(settings.pack.modules)
         ]
-        self.sensor = CurrentSensorSim(settings, codec, start_s)
+        self.box = HvBox(settings, start_s)
+        self.vcu = VcuSim(settings, start_s)
         self.step_s = min(settings.master.tick_period_s,
                           settings.sim.current_sensor.current_period_s)
         self._slave_schedule = Schedule(settings.slave.measurement_period_s, start_s)
         self.now_s = start_s
-        self.listeners: list[Listener] = [self.master, self.sensor, *self.slaves]
+        self.wires = Wires()
+        self._pending_sim: list[CanFrame] = []
+        # a broken wire: frames for which this returns True never arrive
+        self.cut: Callable[[WireFrame], bool] = lambda item: False
+        self._queue: deque[WireFrame] = deque()
+        self._wire_nodes()
+
+    def _wire_nodes(self) -> None:
+        w = self.wires
+        w.listen("pack", self._master_pack)
+        w.listen("vehicle", self._master_vehicle)
+        w.listen("pack", self.box.on_pack_frame)
+        w.listen("sim", self.box.on_sim_frame)
+        w.listen("vehicle", self.vcu.on_vehicle_frame)
+        w.listen("sim", self.vcu.on_sim_frame)
+        for slave in self.slaves:
+            w.listen("pack", slave.on_frame)
+            w.listen("sim", slave.on_sim_frame)
+
+    def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
+        self._queue.extend(WireFrame(self.now_s, bus, node, f) for f in frames)
+
+    def _emit_outputs(self, out: Outputs) -> None:
+        self._emit("pack", "Master", out.pack)
+        self._emit("vehicle", "Master", out.vehicle)
+
+    def _master_pack(self, frame: CanFrame, now_s: float) -> None:
+        self._emit_outputs(self.master.on_pack_frame(frame, now_s))
+
+    def _master_vehicle(self, frame: CanFrame, now_s: float) -> None:
+        self._emit_outputs(self.master.on_vehicle_frame(frame, now_s))
+
+    def inject(self, command: Frame) -> None:
+        """Send a simulation-bus command (fault injection, VCU request) at the next step."""
+        self._pending_sim.append(sim_codec().encode(command))
+
+    def alive_slaves(self) -> list[SlaveCore]:
+        return [s for s in self.slaves if not s.kill_requested]
 
     def step(self) -> list[WireFrame]:
-        """Advance one step: every due node sends, then every node hears every frame."""
+        """Advance one step: every due node sends, every frame reaches its bus."""
         now = self.now_s
-        wire = [WireFrame(now, "Master", f) for f in self.master.tick(now)]
-        wire += [WireFrame(now, "IVT_S", f) for f in self.sensor.tick(now)]
+        self._emit("sim", "Injector", self._pending_sim)
+        self._pending_sim = []
+        self._emit_outputs(self.master.tick(now))
+        for frame in self.box.tick(now):  # the box speaks as the contactor box and the IVT-S
+            sender = pack_codec().lookup(frame.arbitration_id)[0].senders[0]
+            self._emit("pack", sender, [frame])
+        vcu = self.vcu.tick(now)
+        self._emit("vehicle", "Vcu", vcu.vehicle)
+        self._emit("sim", "Vcu", vcu.sim)
         if self._slave_schedule.due(now):
-            for slave in self.slaves:
-                wire += [WireFrame(now, "Slave", f) for f in slave.tick(now)]
-        for item in wire:
-            for node in self.listeners:
-                node.on_frame(item.frame, now)
+            for slave in self.alive_slaves():
+                self._emit("pack", "Slave", slave.tick(now))
+        sent = []
+        while self._queue:
+            item = self._queue.popleft()
+            sent.append(item)
+            if self.cut(item):
+                continue
+            for listener in self.wires.listeners[item.bus]:
+                listener(item.frame, now)
         self.now_s = round(now + self.step_s, 9)
-        return wire
+        return sent
 
     def run(self, duration_s: float) -> Iterator[WireFrame]:
         end = self.now_s + duration_s
         while self.now_s < end - 1e-9:
             yield from self.step()
+
+    def run_until(self, condition: Callable[[], bool], timeout_s: float) -> float:
+        """Step until ``condition`` holds; returns the virtual time it took."""
+        start = self.now_s
+        while not condition():
+            if self.now_s - start > timeout_s:
+                raise TimeoutError(f"condition not met within {timeout_s} s of virtual time")
+            self.step()
+        return self.now_s - start

@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from bms.chemistry import REFERENCE_CELLS
 from bms.settings import CellSimSettings, Chemistry
 from sim.cell import CellModel, CellParameters
-from sim.chemistry import REFERENCE_CELLS
 
 
 def module_rng(seed: int, module_id: int, purpose: str) -> random.Random:
@@ -30,13 +30,13 @@ class ModulePlant:
     """The true state of a module's cells; the AFE reads it (with noise) through `sense`."""
 
     def __init__(self, settings: CellSimSettings, chemistry: Chemistry, module_id: int,
-                 cells: int, sensors: int) -> None:
+                 cells: int, sensors: int, capacity_ah: float = 0.0) -> None:
         self.settings = settings
         self.module_id = module_id
         self.ambient_degc = settings.ambient_degc
         reference = REFERENCE_CELLS[chemistry]
         rng = module_rng(settings.seed, module_id, "spread")
-        capacity_ah = settings.capacity_ah or reference.capacity_ah
+        capacity_ah = capacity_ah or reference.capacity_ah
         self.cells: list[CellModel] = []
         for _ in range(cells):
             resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0))

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from bms.settings import Settings
 from dbc.busload import frame_bits
-from dbc.codec import CanFrame, Codec
+from dbc.codec import CanFrame, pack_codec, vehicle_codec
 from dbc.endpoint import FrameReceiver
 from dbc.frames import (
     CellTemperatures,
     CellVoltages,
+    ContactorFeedback,
     MasterHeartbeat,
     MasterState,
     MasterSummary,
@@ -24,6 +25,7 @@ from dbc.frames import (
     ModuleStatus,
 )
 from dbc.ivt import IvtCurrent, IvtVoltage1
+from dbc.vehicle_frames import BmsStatus, VcuRequest
 from master.pack_state import MeasurementTable
 from master.slave_registry import LinkState, SlaveRegistry
 
@@ -62,6 +64,9 @@ class PackView:
     bus_load: float  # worst-case fraction of the bitrate, over the last second
     frames_total: int
     unknown_frames: int
+    bms_status: BmsStatus | None = None
+    vcu_request: VcuRequest | None = None
+    bus_voltage_v: float | None = None
 
 
 @dataclass
@@ -72,11 +77,17 @@ class _ModuleCounters:
 
 
 class PackObserver:
-    def __init__(self, settings: Settings, codec: Codec, now_s: float) -> None:
+    def __init__(self, settings: Settings, now_s: float) -> None:
         self.settings = settings
         self.modules = settings.pack.modules
         self.bitrate = int(settings.bus.pack.get("bitrate", 500_000))
-        self.receiver = FrameReceiver(codec, settings.master.e2e_max_lost_frames, "Observer")
+        self.receiver = FrameReceiver(pack_codec(), settings.master.e2e_max_lost_frames,
+                                      "Observer")
+        self.vehicle_receiver = FrameReceiver(vehicle_codec(),
+                                              settings.master.e2e_max_lost_frames, "Observer")
+        self.bms_status: BmsStatus | None = None
+        self.vcu_request: VcuRequest | None = None
+        self.contactor_feedback: ContactorFeedback | None = None
         m = settings.master
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
                                       m.slave_lost_timeout_s, now_s)
@@ -133,6 +144,16 @@ class PackObserver:
             self.current_a = decoded.current_ma / MA_PER_A
         elif isinstance(decoded, IvtVoltage1) and decoded.valid:
             self.sensor_voltage_v = decoded.voltage_mv / MV_PER_V
+        elif isinstance(decoded, ContactorFeedback):
+            self.contactor_feedback = decoded
+
+    def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> None:
+        reception = self.vehicle_receiver.receive(frame)
+        decoded = reception.frame if reception is not None else None
+        if isinstance(decoded, BmsStatus):
+            self.bms_status = decoded
+        elif isinstance(decoded, VcuRequest):
+            self.vcu_request = decoded
 
     def master_link(self, module_id: int) -> LinkState | None:
         for state, mask in self.master_masks.items():
@@ -183,4 +204,8 @@ class PackObserver:
             bus_load=self._window_bits / window_s / self.bitrate,
             frames_total=self.frames_total,
             unknown_frames=sum(self.receiver.failures.values()),
+            bms_status=self.bms_status,
+            vcu_request=self.vcu_request,
+            bus_voltage_v=self.contactor_feedback.bus_voltage_v
+            if self.contactor_feedback else None,
         )

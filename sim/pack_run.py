@@ -23,7 +23,6 @@ from bms.can_port import CanPort
 from bms.netns import only_loopback_network
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
-from dbc.codec import pack_codec
 from dbc.frames import MasterState
 from master.slave_registry import LinkState
 from sim.launcher import ChildExit, Launcher
@@ -47,7 +46,7 @@ class PackOptions:
 
 def describe_buses(settings: Settings) -> list[str]:
     lines = []
-    for name in ("pack", "vehicle"):
+    for name in ("pack", "vehicle", "sim"):
         kwargs = bus_kwargs(settings, name)
         call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         extra = [f"{k}={v}" for k, v in kwargs.items()
@@ -97,9 +96,11 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
     launcher = Launcher(settings, options.config_args, options.run_dir)
     deaths: list[ChildExit] = []
     started = time.monotonic()
-    async with CanPort(bus_kwargs(settings, "pack"), "pack/observer") as port:
-        observer = PackObserver(settings, pack_codec(), loop.time())
+    async with CanPort(bus_kwargs(settings, "pack"), "pack/observer") as port, \
+            CanPort(bus_kwargs(settings, "vehicle"), "vehicle/observer") as vehicle:
+        observer = PackObserver(settings, loop.time())
         port.subscribe(observer.on_frame)
+        vehicle.subscribe(observer.on_vehicle_frame)
         try:
             await launcher.start()
             title = (f"{settings.pack.name}: {settings.pack.modules} x "
@@ -202,6 +203,8 @@ def _summary(settings: Settings, view: PackView, launcher: Launcher, problems: l
             "bus_load_last_second": view.bus_load,
             "undecodable_frames": view.unknown_frames,
             "master_state": view.master_state.name if view.master_state else None,
+            "contactors": str(view.bms_status.contactors) if view.bms_status else None,
+            "fault_groups": sorted(view.bms_status.fault_groups) if view.bms_status else None,
             "modules": [
                 {"module": m.module_id, "link": m.link.value,
                  "master_link": m.master_link.value if m.master_link else None,

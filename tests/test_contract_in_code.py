@@ -1,43 +1,78 @@
 """Every DBC message is sent by the code of its sender node, and only by it, and decoded by
-the code of every receiver node: all cores run on one in-process wire for three seconds."""
+the code of every receiver node: the whole virtual pack runs on its three wires."""
 
 from collections import Counter, defaultdict
 
 from bms.settings import load_settings
-from dbc.codec import pack_codec
+from dbc.codec import pack_codec, sim_codec, vehicle_codec
+from dbc.frames import MasterState
+from dbc.sim_frames import (
+    CellQuantity,
+    ContactorFault,
+    ContactorId,
+    InjectCell,
+    InjectContactor,
+    InjectCurrent,
+    InjectSensor,
+    InjectSlave,
+    SensorFault,
+    SlaveFault,
+    VcuCommand,
+)
 from sim.lockstep import LockstepPack
 from sim.observer import PackObserver
+
+CODECS = {"pack": pack_codec(), "vehicle": vehicle_codec(), "sim": sim_codec()}
 
 
 def test_every_message_has_its_senders_and_receivers_in_the_code() -> None:
     settings = load_settings(None, ["pack.modules=2"])
-    codec = pack_codec()
-    pack = LockstepPack(settings, codec)
-    observer = PackObserver(settings, codec, 0.0)
-    pack.listeners.append(observer)
+    pack = LockstepPack(settings)
+    observer = PackObserver(settings, 0.0)
+    pack.wires.listen("pack", observer.on_frame)
+    pack.wires.listen("vehicle", observer.on_vehicle_frame)
     sent_by: dict[str, set[str]] = defaultdict(set)
-    for item in pack.run(3.0):
-        layout, _ = codec.lookup(item.frame.arbitration_id, item.frame.is_extended_id)
-        sent_by[layout.name].add(item.node)
+
+    def run(seconds: float) -> None:
+        for item in pack.run(seconds):
+            layout, _ = CODECS[item.bus].lookup(item.frame.arbitration_id,
+                                                item.frame.is_extended_id)
+            sent_by[layout.name].add(item.node)
+
+    run(4.0)
+    assert pack.master.state is MasterState.NORMAL
+    # every simulation-bus command once (harmless ones)
+    for command in (InjectCell(0, 1, CellQuantity.TEMPERATURE, 26.0, 0.2),
+                    InjectSlave(1, SlaveFault.RESUME), InjectSensor(SensorFault.RESUME),
+                    InjectContactor(ContactorId.PRECHARGE, ContactorFault.NONE),
+                    InjectCurrent(-1.0, 0.2), VcuCommand()):
+        pack.inject(command)
+    run(1.0)
 
     master, slaves = pack.master, pack.slaves
-    decoded_by = {"Master": master.receiver.decoded, "Observer": observer.receiver.decoded,
-                  "Slave": sum((s.receiver.decoded for s in slaves), Counter())}
-    for name, layout in codec.layouts.items():
-        assert sent_by[name] == set(layout.senders), f"{name} sent by {sent_by[name]}"
-        for node in layout.receivers:
-            assert decoded_by[node][name] > 0, f"{node} never decoded {name}"
+    decoded_by = {
+        "Master": master.receiver.decoded + master.vehicle_receiver.decoded,
+        "Observer": observer.receiver.decoded + observer.vehicle_receiver.decoded,
+        "Slave": sum((s.receiver.decoded + s.sim_receiver.decoded for s in slaves), Counter()),
+        "ContactorBox": pack.box.receiver.decoded,
+        "HvBox": pack.box.sim_receiver.decoded,
+        "Vcu": pack.vcu.receiver.decoded + pack.vcu.sim_receiver.decoded,
+    }
+    for codec in CODECS.values():
+        for name, layout in codec.layouts.items():
+            assert sent_by[name] == set(layout.senders), f"{name} sent by {sent_by[name]}"
+            for node in layout.receivers:
+                assert decoded_by[node][name] > 0, f"{node} never decoded {name}"
     # what the master and the slaves decode, they also handle
     assert master.statistics.frames_ignored == 0
     assert all(s.statistics.frames_ignored == 0 for s in slaves)
-    assert master.state.name == "STANDBY"
     assert sum(master.receiver.failures.values()) == 0
     assert master.receiver.total_statistics().errors == 0
 
 
 def test_lockstep_is_deterministic() -> None:
     settings = load_settings(None, ["pack.modules=2"])
-    first = [(f.time_s, f.node, f.frame) for f in LockstepPack(settings, pack_codec()).run(2.0)]
-    again = [(f.time_s, f.node, f.frame) for f in LockstepPack(settings, pack_codec()).run(2.0)]
+    first = [(f.time_s, f.bus, f.frame) for f in LockstepPack(settings).run(4.0)]
+    again = [(f.time_s, f.bus, f.frame) for f in LockstepPack(settings).run(4.0)]
     assert first == again
-    assert len(first) > 500
+    assert len(first) > 1000

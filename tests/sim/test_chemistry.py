@@ -2,8 +2,8 @@
 
 import pytest
 
+from bms.chemistry import LFP_OCV, NMC_OCV, REFERENCE_CELLS
 from bms.settings import Chemistry
-from sim.chemistry import LFP_OCV, NMC_OCV, REFERENCE_CELLS
 
 TABLE = [  # SOC %, NMC V, LFP V
     (0, 2.5000, 2.0000), (5, 3.1094, 2.7853), (10, 3.2959, 2.9781), (20, 3.4852, 3.1685),

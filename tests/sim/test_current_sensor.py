@@ -1,4 +1,4 @@
-"""The simulated IVT-S sensor: profile, periods, counters, pack voltage from the cells."""
+"""The simulated IVT-S sensor: periods, counters, U1 from the cells, integrals, faults."""
 
 import pytest
 
@@ -6,23 +6,23 @@ from bms.settings import load_settings
 from dbc.codec import pack_codec
 from dbc.endpoint import FrameSender
 from dbc.frames import CellVoltages
-from dbc.ivt import IvtCharge, IvtCurrent, IvtVoltage1
+from dbc.ivt import IvtCharge, IvtCurrent, IvtFlag, IvtVoltage1
 from sim.current_profile import CurrentProfile
 from sim.current_sensor import CurrentSensorSim
 
 
 def test_profile_repeats() -> None:
-    settings = load_settings(None, ["sim.current_sensor.profile=[{duration_s=2, current_a=-5},"
+    settings = load_settings(None, ["sim.vcu.profile=[{duration_s=2, current_a=-5},"
                                     "{duration_s=1, current_a=3}]"])
-    profile = CurrentProfile(settings.sim.current_sensor.profile)
+    profile = CurrentProfile(settings.sim.vcu.profile)
     assert [profile.current_a(t) for t in (0.0, 1.99, 2.0, 2.99, 3.0, 5.5)] == \
         [-5, -5, 3, 3, -5, 3]
 
 
 def test_frames_periods_counters_and_integrals() -> None:
-    settings = load_settings(None, ["sim.current_sensor.profile=[{duration_s=10, current_a=-20}]"])
     codec = pack_codec()
-    sensor = CurrentSensorSim(settings, codec, now_s=0.0)
+    sensor = CurrentSensorSim(load_settings(), now_s=0.0)
+    sensor.current_a = -20.0
     slave = FrameSender(codec)
     sensor.on_frame(slave.encode(CellVoltages(0, (3700, 3700, 3700, 3700)), 0), 0.0)
     sensor.on_frame(slave.encode(CellVoltages(0, (3600, 3600, 3600, 3600)), 1), 0.0)
@@ -36,3 +36,15 @@ def test_frames_periods_counters_and_integrals() -> None:
     assert voltages[-1].voltage_mv == 4 * 3700 + 4 * 3600
     charge = [f for f in frames if isinstance(f, IvtCharge)][-1]
     assert charge.charge_as == pytest.approx(-20, abs=1)  # one second at -20 A
+
+
+def test_silence_flags_and_offset() -> None:
+    codec = pack_codec()
+    sensor = CurrentSensorSim(load_settings(), now_s=0.0)
+    sensor.silent = True
+    assert sensor.tick(0.0) == []
+    sensor.silent, sensor.flags, sensor.voltage_offset_v = False, IvtFlag.SYSTEM_ERROR, 4.0
+    frames = [codec.decode(f).frame for f in sensor.tick(0.2)]
+    assert all(f.flags == IvtFlag.SYSTEM_ERROR for f in frames)  # type: ignore[attr-defined]
+    (u1,) = [f for f in frames if isinstance(f, IvtVoltage1)]
+    assert u1.voltage_mv == 4000

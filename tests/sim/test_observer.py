@@ -13,7 +13,7 @@ from sim.observer import PackObserver
 def test_view_of_a_small_pack() -> None:
     settings = load_settings(None, ["pack.modules=2", "pack.cells_per_module=4"])
     codec = pack_codec()
-    observer = PackObserver(settings, codec, 0.0)
+    observer = PackObserver(settings, 0.0)
     slaves, master = FrameSender(codec), FrameSender(codec)
     for step in range(10):
         now = step / 10

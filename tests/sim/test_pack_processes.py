@@ -17,7 +17,6 @@ import pytest
 
 from bms.can_port import CanPort
 from bms.settings import Settings, bus_kwargs, load_settings
-from dbc.codec import pack_codec
 from master.slave_registry import LinkState
 from sim.observer import PackObserver
 from tests.waiting import wait_until
@@ -45,7 +44,7 @@ async def listener(settings: Settings) -> AsyncIterator[PackObserver]:
     """An independent python-can listener on the pack bus, decoding with the DBC."""
     loop = asyncio.get_running_loop()
     async with CanPort(bus_kwargs(settings, "pack"), "test-listener") as port:
-        observer = PackObserver(settings, pack_codec(), loop.time())
+        observer = PackObserver(settings, loop.time())
         port.subscribe(observer.on_frame)
         yield observer
 

@@ -1,0 +1,63 @@
+"""The simulated HV box and VCU as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bms.can_port import CanPort
+from bms.settings import Settings, bus_kwargs
+from bms.timing import ticks
+from sim.hv_box import HvBox
+from sim.vcu import VcuSim
+
+log = logging.getLogger(__name__)
+
+
+async def run_hv_box(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    async with CanPort(bus_kwargs(settings, "pack"), "pack/hv-box") as pack, \
+            CanPort(bus_kwargs(settings, "sim"), "sim/hv-box") as sim:
+        box = HvBox(settings, loop.time())
+        pack.subscribe(box.on_pack_frame)
+        sim.subscribe(box.on_sim_frame)
+        log.info("HV box up (contactors, precharge, DC link, IVT-S sensor)")
+
+        async def physics() -> None:
+            async for now in ticks(settings.sim.current_sensor.current_period_s):
+                for frame in box.tick(now):
+                    pack.send(frame)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(physics(), name="physics")
+            group.create_task(pack.failed(), name="pack-bus-subscribers")
+            group.create_task(sim.failed(), name="sim-bus-subscribers")
+
+
+async def run_vcu(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    async with CanPort(bus_kwargs(settings, "vehicle"), "vehicle/vcu") as vehicle, \
+            CanPort(bus_kwargs(settings, "sim"), "sim/vcu") as sim:
+        vcu = VcuSim(settings, loop.time())
+        vehicle.subscribe(vcu.on_vehicle_frame)
+        sim.subscribe(vcu.on_sim_frame)
+        log.info("VCU up: will request %s after %.1f s", settings.sim.vcu.request,
+                 settings.sim.vcu.start_delay_s)
+
+        async def drive() -> None:
+            async for now in ticks(settings.sim.vcu.period_s):
+                out = vcu.tick(now)
+                for frame in out.vehicle:
+                    vehicle.send(frame)
+                for frame in out.sim:
+                    sim.send(frame)
+                for _, status in vcu.status_changes:
+                    log.info("BMS %s, contactors %s, fault reason %d, faults %s",
+                             status.state.name, status.contactors, status.fault_reason,
+                             sorted(status.fault_groups) or "-")
+                vcu.status_changes.clear()
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(drive(), name="drive")
+            group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
+            group.create_task(sim.failed(), name="sim-bus-subscribers")

@@ -1,0 +1,188 @@
+"""Every fatal diagnosis, broken on purpose in the whole virtual pack (lockstep): the master
+goes to ERROR, the HV box reports every contactor open, and the VCU is told why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from bms.settings import load_settings
+from dbc.codec import pack_codec
+from dbc.frames import OPEN, ContactorCommand, Contactors, Frame, MasterState
+from dbc.sim_frames import (
+    CellQuantity,
+    ContactorFault,
+    ContactorId,
+    InjectCell,
+    InjectContactor,
+    InjectCurrent,
+    InjectSensor,
+    InjectSlave,
+    SensorFault,
+    SlaveFault,
+    VcuCommand,
+    VcuCommandRequest,
+)
+from master.diagnosis.table import DEFAULT_TABLE, DiagId, Severity
+from master.state_machine import CLOSED
+from sim.lockstep import LockstepPack, WireFrame
+
+NORMAL_WITHIN_S = 10.0
+
+
+def pack(*overrides: str) -> LockstepPack:
+    return LockstepPack(load_settings(None, ["pack.modules=2", *overrides]))
+
+
+def normal(p: LockstepPack) -> LockstepPack:
+    p.run_until(lambda: p.master.state is MasterState.NORMAL, NORMAL_WITHIN_S)
+    list(p.run(1.0))
+    return p
+
+
+def charging(p: LockstepPack) -> LockstepPack:
+    p.inject(VcuCommand(VcuCommandRequest.CHARGE))
+    p.run_until(lambda: p.master.state is MasterState.CHARGE, NORMAL_WITHIN_S)
+    list(p.run(1.0))
+    return p
+
+
+def cut_contactor_feedback(p: LockstepPack) -> None:
+    feedback = pack_codec().layout("ContactorFeedback").base_id
+    p.cut = lambda item: item.frame.arbitration_id == feedback
+
+
+@dataclass
+class Case:
+    entry: DiagId
+    faults: list[Frame] = field(default_factory=list)
+    overrides: tuple[str, ...] = ()
+    prepare: Callable[[LockstepPack], LockstepPack] = normal
+    wire: Callable[[LockstepPack], None] | None = None
+    within_s: float = 3.0
+
+
+CASES = [
+    Case(DiagId.CELL_OVERVOLTAGE_MSL, [InjectCell(1, 3, CellQuantity.VOLTAGE, 4300.0)]),
+    Case(DiagId.CELL_UNDERVOLTAGE_MSL, [InjectCell(0, 0, CellQuantity.VOLTAGE, 2550.0)]),
+    Case(DiagId.DEEP_DISCHARGE, [InjectCell(0, 15, CellQuantity.VOLTAGE, 1900.0)]),
+    Case(DiagId.DISCHARGE_OVERTEMPERATURE_MSL,
+         [InjectCell(1, 2, CellQuantity.TEMPERATURE, 65.0)]),
+    Case(DiagId.DISCHARGE_UNDERTEMPERATURE_MSL,
+         [InjectCell(1, 7, CellQuantity.TEMPERATURE, -25.0)]),
+    Case(DiagId.CHARGE_OVERTEMPERATURE_MSL, [InjectCell(0, 1, CellQuantity.TEMPERATURE, 47.0)],
+         prepare=lambda p: charging(normal(p))),
+    Case(DiagId.CHARGE_UNDERTEMPERATURE_MSL,
+         [InjectCell(0, 1, CellQuantity.TEMPERATURE, -1.0)],
+         prepare=lambda p: charging(normal(p))),
+    Case(DiagId.DISCHARGE_OVERCURRENT_MSL, [InjectCurrent(-60.0, 1.0)]),
+    Case(DiagId.CHARGE_OVERCURRENT_MSL, [InjectCurrent(20.0, 1.0)]),
+    Case(DiagId.PACK_VOLTAGE_PLAUSIBILITY, [InjectSensor(SensorFault.OFFSET_VOLTAGE, 0, 4.0)]),
+    Case(DiagId.CURRENT_SENSOR_LOST, [InjectSensor(SensorFault.SILENCE)]),
+    Case(DiagId.CURRENT_SENSOR_INVALID, [InjectSensor(SensorFault.FLAG_SYSTEM_ERROR)]),
+    Case(DiagId.CURRENT_SENSOR_FLAGGED, [InjectSensor(SensorFault.FLAG_OVER_CURRENT)]),
+    Case(DiagId.SLAVE_LOST, [InjectSlave(1, SlaveFault.STOP)]),
+    Case(DiagId.SLAVE_E2E, [InjectSlave(0, SlaveFault.BAD_CRC)]),
+    Case(DiagId.SLAVE_AFE_FAULT, [InjectSlave(1, SlaveFault.AFE_FAULT)]),
+    Case(DiagId.MEASUREMENT_INVALID, [InjectCell(0, 5, CellQuantity.INVALID)]),
+    Case(DiagId.VCU_LOST, [VcuCommand(silence_heartbeat_s=5.0)]),
+    Case(DiagId.CONTACTOR_WELDED,
+         [InjectContactor(ContactorId.MAIN_PLUS, ContactorFault.WELDED),
+          VcuCommand(VcuCommandRequest.STANDBY)]),
+    Case(DiagId.CONTACTOR_FAILED_TO_CLOSE,
+         [InjectContactor(ContactorId.MAIN_MINUS, ContactorFault.FAILS_TO_CLOSE),
+          VcuCommand(VcuCommandRequest.DRIVE)],
+         overrides=('sim.vcu.request="standby"',),
+         prepare=lambda p: (p.run_until(lambda: p.master.state is MasterState.STANDBY, 5), p)[1]),
+    Case(DiagId.CONTACTOR_FEEDBACK_LOST, wire=cut_contactor_feedback),
+    Case(DiagId.FUSE_BLOWN, [InjectCurrent(-700.0, 2.0)],
+         overrides=("contactors.break_wait_s=1.0",)),
+    Case(DiagId.PRECHARGE_FAILED, [InjectCurrent(-2.0, 0)],
+         overrides=("sim.vcu.start_delay_s=0.5", "contactors.precharge_pause_s=0.5"),
+         prepare=lambda p: p, within_s=12.0),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.entry.name.lower())
+def test_every_fatal_entry_opens_the_contactors(case: Case) -> None:
+    p = case.prepare(pack(*case.overrides))
+    for fault in case.faults:
+        p.inject(fault)
+    if case.wire is not None:
+        case.wire(p)
+    p.run_until(lambda: p.master.state is MasterState.ERROR, case.within_s)
+    list(p.run(0.5))
+    assert p.master.machine.command == OPEN
+    if case.entry is DiagId.CONTACTOR_WELDED:  # welded shut: the rest is open
+        assert p.box.contactors == Contactors(main_plus=True)
+    else:
+        assert p.box.contactors == OPEN  # what the auxiliary contacts of the box say
+    assert f"{case.entry.name.lower()}:set" in p.master.statistics.event_counts
+    status = p.vcu.status
+    assert status is not None
+    assert status.state is MasterState.ERROR
+    group = DEFAULT_TABLE[case.entry].group.value
+    told = [s for _, s in p.vcu.status_changes if group in s.fault_groups]
+    assert told, f"the VCU never saw the {group} fault"
+    assert any(s.fault_reason for s in told)
+
+
+def test_every_fatal_entry_has_a_case() -> None:
+    fatal = {e for e, spec in DEFAULT_TABLE.items() if spec.severity is Severity.FATAL}
+    assert fatal == {case.entry for case in CASES}
+
+
+def test_warnings_do_not_open_the_contactors() -> None:
+    p = normal(pack())
+    p.inject(InjectCell(0, 3, CellQuantity.VOLTAGE, 4220.0))  # above RSL, below MSL
+    p.inject(InjectCell(1, 0, CellQuantity.TEMPERATURE, 40.0))  # a 15 K spread
+    list(p.run(3.0))
+    assert p.master.state is MasterState.NORMAL
+    status = p.vcu.status
+    assert status is not None
+    assert {"CellVoltage", "Plausibility"} <= status.warning_groups
+    assert not status.fault_groups
+
+
+def test_reset_after_the_cause_is_gone_and_service_reset_for_latched_faults() -> None:
+    p = normal(pack())
+    p.inject(InjectCell(0, 15, CellQuantity.VOLTAGE, 1900.0, duration_s=1.0))
+    p.run_until(lambda: p.master.state is MasterState.ERROR, 3.0)
+    list(p.run(2.0))  # the forced reading is over, but deep discharge latches
+    p.inject(VcuCommand(reset_faults=True))
+    list(p.run(1.0))
+    assert p.master.state is MasterState.ERROR
+    assert p.master.engine.is_active(DiagId.DEEP_DISCHARGE,
+                                     p.master.engine.latched()[0][1])
+    p.inject(VcuCommand(service_reset=True))
+    list(p.run(1.0))
+    p.inject(VcuCommand(reset_faults=True))
+    p.run_until(lambda: p.master.state is MasterState.NORMAL, NORMAL_WITHIN_S)
+
+
+def test_break_current_is_respected_in_the_plant() -> None:
+    p = normal(pack("contactors.max_break_current_a=60"))
+    p.inject(InjectCurrent(-80.0, 0.6))
+    p.run_until(lambda: p.master.state is MasterState.ERROR, 2.0)
+    opened_at = p.run_until(lambda: p.box.contactors == OPEN, 2.0)
+    texts = [e.describe() for e in p.master.statistics.events]
+    assert "opening deferred: 80 A is above the 60 A break limit" in texts
+    assert 0.4 < opened_at < 0.7  # it waited for the injected current to end
+
+
+def test_frames_on_the_wire_when_a_cell_goes_over_voltage() -> None:
+    """The open command follows the frame that completes the debounce in the same step."""
+    p = normal(pack())
+    p.inject(InjectCell(1, 3, CellQuantity.VOLTAGE, 4300.0))
+    seen: list[WireFrame] = []
+    while p.master.state is not MasterState.ERROR:
+        seen = p.step()
+    opening = [w for w in seen if w.node == "Master"
+               and w.frame.arbitration_id == pack_codec().layout("ContactorCommand").base_id
+               and pack_codec().decode(w.frame).frame != ContactorCommand(CLOSED)]
+    voltages = [w for w in seen if w.node == "Slave"]
+    assert opening
+    assert voltages
+    assert seen.index(opening[0]) > seen.index(voltages[0])
