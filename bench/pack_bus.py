@@ -67,8 +67,8 @@ def refresh_intervals(times: dict[tuple[int, int], list[float]]) -> list[float]:
 
 
 def lockstep_figures(settings: Settings) -> tuple[dict[str, Any], list[WireFrame]]:
-    pack = LockstepPack(settings, pack_codec())
-    frames = list(pack.run(LOCKSTEP_S))
+    pack = LockstepPack(settings)
+    frames = [f for f in pack.run(LOCKSTEP_S) if f.bus == "pack"]
     table = traffic_table(frames, LOCKSTEP_S, int(settings.bus.pack["bitrate"]))
     groups: dict[tuple[int, int], list[float]] = defaultdict(list)
     for item in frames:
@@ -82,7 +82,7 @@ def lockstep_figures(settings: Settings) -> tuple[dict[str, Any], list[WireFrame
 
 def master_core_cpu(settings: Settings, frames: list[WireFrame]) -> dict[str, float]:
     """The pure master core fed the lockstep frames (its own ticks included)."""
-    core = MasterCore(settings, pack_codec(), 0.0)
+    core = MasterCore(settings, 0.0)
     received = [f for f in frames if f.node != "Master"]
     by_time: dict[float, list[CanFrame]] = defaultdict(list)
     for item in received:
@@ -90,7 +90,7 @@ def master_core_cpu(settings: Settings, frames: list[WireFrame]) -> dict[str, fl
     start = time.process_time()
     for now, batch in sorted(by_time.items()):
         for frame in batch:
-            core.on_frame(frame, now)
+            core.on_pack_frame(frame, now)
         core.tick(now)
     cpu_s = time.process_time() - start
     return {"frames": len(received), "cpu_s": cpu_s,
