@@ -7,6 +7,7 @@ state) and the process exits 0. Anything else that escapes is logged and exits 1
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -42,6 +43,10 @@ def run_service(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
         assert task is not None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
+        # what exists now (modules, DBC databases) lives as long as the process: keep the
+        # collector from walking it again and again inside the control loop
+        gc.collect()
+        gc.freeze()
         try:
             await main()
         finally:
@@ -59,6 +64,17 @@ def run_service(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
         log.exception("service failed")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def set_realtime_priority(priority: int) -> str:
+    """Ask for SCHED_FIFO at ``priority``; returns what happened, for the log."""
+    if priority <= 0:
+        return "normal scheduling"
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, AttributeError, OSError) as exc:
+        return f"real-time priority {priority} refused ({exc}); normal scheduling"
+    return f"SCHED_FIFO priority {priority}"
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:

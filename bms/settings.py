@@ -95,6 +95,9 @@ class MasterSettings:
     vcu_heartbeat_timeout_s: float = setting(1.0, minimum=0.0, maximum=60.0,
                                              doc="VCU request older than this is a fault; "
                                                  "0: no VCU is monitored")
+    realtime_priority: int = setting(10, minimum=0, maximum=99,
+                                     doc="SCHED_FIFO priority of the master process (needs "
+                                         "root or CAP_SYS_NICE, else normal); 0: normal")
 
     def __post_init__(self) -> None:
         if self.slave_lost_timeout_s <= self.slave_stale_timeout_s:
@@ -181,14 +184,16 @@ class CellSimSettings:
 @dataclass(frozen=True)
 class CurrentStep:
     duration_s: float = setting(1.0, above=0.0, doc="how long this step lasts")
-    current_a: float = setting(0.0, minimum=-10000.0, maximum=10000.0,
-                               doc="pack current, positive charges")
+    current_c: float = setting(0.0, minimum=-100.0, maximum=100.0,
+                               doc="pack current in C (1 C = the cell capacity in A); "
+                                   "positive charges")
 
 
+# a city drive: 2 C cruise, a 5 C acceleration, 0.8 C regeneration, a stop
 DEFAULT_PROFILE = (
-    CurrentStep(20.0, -10.0),
-    CurrentStep(5.0, -25.0),
-    CurrentStep(10.0, 4.0),
+    CurrentStep(20.0, -2.0),
+    CurrentStep(5.0, -5.0),
+    CurrentStep(10.0, 0.8),
     CurrentStep(15.0, 0.0),
 )
 

@@ -70,6 +70,7 @@ class Sample:
 class Outputs:
     pack: list[CanFrame] = field(default_factory=list)
     vehicle: list[CanFrame] = field(default_factory=list)
+    reaction: DiagId | None = None  # the fatal entry these frames react to
 
     def extend(self, other: Outputs) -> None:
         self.pack += other.pack
@@ -316,7 +317,8 @@ class MasterCore:
         before, state_before = self.machine.command, self.state
         due = self.engine.fatal_due(now_s)
         self.machine.step(self._inputs(now_s), now_s)
-        if self.state is MasterState.ERROR and state_before is not MasterState.ERROR and due:
+        reacted = self.state is MasterState.ERROR and state_before is not MasterState.ERROR
+        if reacted and due:
             self.error_cause = due[0]
         elif self.state is not MasterState.ERROR:
             self.error_cause = None
@@ -326,6 +328,8 @@ class MasterCore:
                 if getattr(self.machine.command, name) != getattr(before, name):
                     self._command_changed_s[index] = now_s
             out.pack.append(self._contactor_frame())
+            if reacted and due:
+                out.reaction = due[0]
         self._journal()
         return out
 

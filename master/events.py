@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dbc.frames import Contactors, MasterState
 from master.diagnosis.table import DiagId, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """Where a diagnosis applies: the pack (both None), a module, or a cell/sensor in it."""
+class Location(NamedTuple):
+    """Where a diagnosis applies: the pack (both None), a module, or a cell/sensor in it.
+    (A named tuple: it is hashed for every observation, and tuples hash fast.)"""
 
     module: int | None = None
     index: int | None = None

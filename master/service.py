@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bms.can_port import CanPort
-from bms.service import write_json_atomically
+from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.timing import ticks
 from dbc.codec import CanFrame
@@ -31,24 +31,24 @@ class MasterShell:
         self.core = core
         self.pack = pack
         self.vehicle = vehicle
-        # reaction latency inside the master: frame received -> contactor command sent
-        self.reaction_latencies_s: deque[float] = deque(maxlen=1000)
+        # the master's own share of a reaction: from the frame that completed the debounce
+        # (or the tick that found a timeout) to the contactor command handed to the bus
+        self.reactions: deque[tuple[str, float]] = deque(maxlen=1000)
 
-    def send(self, out: Outputs) -> None:
+    def send(self, out: Outputs, since: float) -> None:
         for frame in out.pack:
             self.pack.send(frame)
+        if out.reaction is not None:
+            self.reactions.append((out.reaction.name.lower(), time.monotonic() - since))
         for frame in out.vehicle:
             self.vehicle.send(frame)
         self.log_events()
 
     def on_pack_frame(self, frame: CanFrame, now: float) -> None:
-        out = self.core.on_pack_frame(frame, now)
-        if out.pack:
-            self.send(out)
-            self.reaction_latencies_s.append(time.monotonic() - now)
+        self.send(self.core.on_pack_frame(frame, now), now)
 
     def on_vehicle_frame(self, frame: CanFrame, now: float) -> None:
-        self.send(self.core.on_vehicle_frame(frame, now))
+        self.send(self.core.on_vehicle_frame(frame, now), now)
 
     def log_events(self) -> None:
         for event in self.core.drain_events():
@@ -63,8 +63,9 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
         shell = MasterShell(core, pack, vehicle)
         pack.subscribe(shell.on_pack_frame)
         vehicle.subscribe(shell.on_vehicle_frame)
-        log.info("master up: %d modules x %d cells", settings.pack.modules,
-                 settings.pack.cells_per_module)
+        log.info("master up: %d modules x %d cells, %s", settings.pack.modules,
+                 settings.pack.cells_per_module,
+                 set_realtime_priority(settings.master.realtime_priority))
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(_control_loop(shell, settings), name="control-loop")
@@ -81,7 +82,7 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
 
 async def _control_loop(shell: MasterShell, settings: Settings) -> None:
     async for now in ticks(settings.master.tick_period_s):
-        shell.send(shell.core.tick(now))
+        shell.send(shell.core.tick(now), now)
 
 
 def master_statistics(shell: MasterShell) -> dict[str, Any]:
@@ -110,5 +111,5 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "modules": per_module,
         "event_counts": core.statistics.event_counts,
         "events": [event.describe() for event in core.statistics.events],
-        "reaction_latencies_s": list(shell.reaction_latencies_s),
+        "reactions": [{"cause": cause, "master_share_s": s} for cause, s in shell.reactions],
     }

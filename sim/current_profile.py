@@ -1,4 +1,7 @@
-"""A repeating piecewise-constant current profile (positive charges the pack)."""
+"""A repeating piecewise-constant current profile (positive charges the pack).
+
+Steps are given in C (multiples of the cell capacity in A), so one profile suits any cell.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,11 @@ from bms.settings import CurrentStep
 
 
 class CurrentProfile:
-    def __init__(self, steps: Sequence[CurrentStep]) -> None:
+    def __init__(self, steps: Sequence[CurrentStep], capacity_ah: float) -> None:
         if not steps:
             raise ValueError("a profile needs at least one step")
         self._ends_s = list(itertools.accumulate(step.duration_s for step in steps))
-        self._currents_a = [step.current_a for step in steps]
+        self._currents_a = [step.current_c * capacity_ah for step in steps]
         self.period_s = self._ends_s[-1]
 
     def current_a(self, elapsed_s: float) -> float:

@@ -87,6 +87,7 @@ class PackObserver:
                                               settings.master.e2e_max_lost_frames, "Observer")
         self.bms_status: BmsStatus | None = None
         self.vcu_request: VcuRequest | None = None
+        self.vcu_request_at_s: float | None = None
         self.contactor_feedback: ContactorFeedback | None = None
         m = settings.master
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
@@ -153,7 +154,7 @@ class PackObserver:
         if isinstance(decoded, BmsStatus):
             self.bms_status = decoded
         elif isinstance(decoded, VcuRequest):
-            self.vcu_request = decoded
+            self.vcu_request, self.vcu_request_at_s = decoded, now_s
 
     def master_link(self, module_id: int) -> LinkState | None:
         for state, mask in self.master_masks.items():

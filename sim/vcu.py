@@ -39,7 +39,7 @@ class VcuOutputs:
 class VcuSim:
     def __init__(self, settings: Settings, now_s: float) -> None:
         vcu = settings.sim.vcu
-        self.profile = CurrentProfile(vcu.profile)
+        self.profile = CurrentProfile(vcu.profile, cell_capacity_ah(settings))
         self.charge_current_a = CHARGE_CURRENT_C_RATE * cell_capacity_ah(settings)
         self.request = RequestedState.STANDBY
         self._planned = REQUESTS[vcu.request]

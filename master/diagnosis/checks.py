@@ -47,7 +47,12 @@ class Checks:
 
     def tiered(self, name: str, location: Location, value: float, now_s: float) -> None:
         limits: TierLimits = getattr(self.limits, name)
-        for entry, limit in zip(TIERS[name], limits.tiers(), strict=True):
+        entries = TIERS[name]
+        # the tiers nest: inside the operating limit, every tier is inside too
+        inside = value <= limits.operating if limits.above else value >= limits.operating
+        if inside and not any(self.engine.has_state(e, location) for e in entries):
+            return
+        for entry, limit in zip(entries, limits.tiers(), strict=True):
             self.engine.observe_limit(entry, location, value, limit, limits.hysteresis,
                                       limits.above, now_s)
 

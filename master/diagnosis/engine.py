@@ -50,9 +50,17 @@ class DiagnosisEngine:
                       hysteresis: float, above: bool, now_s: float) -> None:
         """A measurement against a limit; an active entry needs the hysteresis to clear."""
         state = self.states.get((entry, location))
-        margin = hysteresis if state is not None and state.active else 0.0
+        if state is None:
+            if value > limit if above else value < limit:
+                self.observe(entry, location, True, now_s, value, limit)
+            return  # the common case: nothing to remember
+        margin = hysteresis if state.active else 0.0
         violated = value > limit - margin if above else value < limit + margin
         self.observe(entry, location, violated, now_s, value, limit)
+
+    def has_state(self, entry: DiagId, location: Location) -> bool:
+        """Whether the entry is active or counting at this location."""
+        return (entry, location) in self.states
 
     def observe(self, entry: DiagId, location: Location, violated: bool, now_s: float,
                 value: float | None = None, limit: float | None = None) -> None:

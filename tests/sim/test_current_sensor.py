@@ -12,11 +12,11 @@ from sim.current_sensor import CurrentSensorSim
 
 
 def test_profile_repeats() -> None:
-    settings = load_settings(None, ["sim.vcu.profile=[{duration_s=2, current_a=-5},"
-                                    "{duration_s=1, current_a=3}]"])
-    profile = CurrentProfile(settings.sim.vcu.profile)
+    settings = load_settings(None, ["sim.vcu.profile=[{duration_s=2, current_c=-1},"
+                                    "{duration_s=1, current_c=0.5}]"])
+    profile = CurrentProfile(settings.sim.vcu.profile, capacity_ah=5.0)
     assert [profile.current_a(t) for t in (0.0, 1.99, 2.0, 2.99, 3.0, 5.5)] == \
-        [-5, -5, 3, 3, -5, 3]
+        [-5, -5, 2.5, 2.5, -5, 2.5]
 
 
 def test_frames_periods_counters_and_integrals() -> None:
