@@ -19,14 +19,14 @@ class Location(NamedTuple):
     (A named tuple: it is hashed for every observation, and tuples hash fast.)"""
 
     module: int | None = None
-    index: int | None = None
+    element: int | None = None  # cell, sensor or contactor index
 
     def __str__(self) -> str:
         if self.module is None:
-            return "pack" if self.index is None else f"#{self.index}"
-        if self.index is None:
+            return "pack" if self.element is None else f"#{self.element}"
+        if self.element is None:
             return f"module {self.module}"
-        return f"module {self.module} #{self.index}"
+        return f"module {self.module} #{self.element}"
 
 
 PACK = Location()
