@@ -83,6 +83,34 @@ def to_frame(message: can.Message) -> CanFrame:
     return CanFrame(message.arbitration_id, bytes(message.data), message.is_extended_id)
 
 
+def to_message(frame: CanFrame) -> can.Message:
+    return can.Message(arbitration_id=frame.arbitration_id, data=frame.data,
+                       is_extended_id=frame.is_extended_id, is_fd=False)
+
+
+class KernelPeriodic:
+    """A sequence of frames the kernel's broadcast manager sends, one per period, in a loop.
+
+    It is armed for ``lease_s`` only: the owner renews it while it is healthy, so a process
+    that hangs (without dying) stops sending within the lease instead of having the kernel
+    pretend it is alive. Updating the frames keeps the kernel's position in the sequence, so
+    a sequence of alive counters stays continuous across updates.
+    """
+
+    def __init__(self, task: Any, lease_s: float) -> None:
+        self._task = task
+        self.lease_s = lease_s
+
+    def update(self, frames: list[CanFrame]) -> None:
+        self._task.modify_data([to_message(f) for f in frames])
+
+    def renew(self) -> None:
+        self._task.start()
+
+    def stop(self) -> None:
+        self._task.stop()
+
+
 class CanPort:
     """One bus, subscribers called on the event loop, sends that never block."""
 
@@ -148,17 +176,27 @@ class CanPort:
         assert self._failure is not None, "port not open"
         await self._failure
 
+    def start_periodic(self, frames: list[CanFrame], period_s: float,
+                       lease_s: float) -> KernelPeriodic | None:
+        """Hand a cyclic sequence to the kernel (SocketCAN's broadcast manager); None where
+        the interface has no kernel-timed sending (the caller keeps sending itself)."""
+        if self._bus is None or self.kwargs.get("interface") != "socketcan":
+            return None
+        try:
+            task = self._bus.send_periodic([to_message(f) for f in frames], period_s,
+                                           duration=lease_s, store_task=False)
+        except (can.CanError, OSError, NotImplementedError) as exc:
+            log.warning("%s: no kernel periodic sending (%s); sending from the process",
+                        self.name, exc)
+            return None
+        return KernelPeriodic(task, lease_s)
+
     def send(self, frame: CanFrame) -> bool:
         """Send without blocking; False (and counted) when the interface refuses."""
         if self._bus is None:
             self.statistics.tx_errors += 1
             return False
-        message = can.Message(
-            arbitration_id=frame.arbitration_id,
-            data=frame.data,
-            is_extended_id=frame.is_extended_id,
-            is_fd=False,
-        )
+        message = to_message(frame)
         try:
             self._bus.send(message, timeout=0.0)
         except (can.CanError, OSError) as exc:

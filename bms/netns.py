@@ -16,13 +16,17 @@ ENVIRONMENT_VARIABLE = "BMS_NETNS"
 HOST_NETWORK = "host"
 
 
+LOCAL_ONLY_INTERFACES = ("lo", "vcan", "vxcan")  # virtual CAN never leaves the machine
+
+
 def only_loopback_network() -> bool:
-    """True when this process's network namespace has no interface but loopback."""
+    """True when this process's network namespace has no interface but loopback (and virtual
+    CAN interfaces, which cannot carry anything off the machine either)."""
     try:
         names = [name for _, name in socket.if_nameindex()]
     except OSError:
         return False
-    return all(name == "lo" for name in names)
+    return all(name == "lo" or name.startswith(LOCAL_ONLY_INTERFACES[1:]) for name in names)
 
 
 def host_network_allowed() -> bool:

@@ -41,6 +41,9 @@ class PackSettings:
     cell_capacity_ah: float = setting(0.0, minimum=0.0, maximum=2000.0,
                                       doc="capacity of one series cell; 0: the chemistry's "
                                           "reference cell (NMC 5 Ah, LFP 2.3 Ah)")
+    time_scale: float = setting(1.0, minimum=1.0, maximum=100.0,
+                                doc="slow motion: every period, timeout and delay x this "
+                                    "(for emulated or very slow machines)")
 
     @property
     def cells(self) -> int:
@@ -329,14 +332,50 @@ def _extend_default_buses(data: dict[str, Any]) -> None:
             buses[name] = {**getattr(defaults, name), **table}
 
 
+# What `pack.time_scale` stretches: every period, timeout and delay of the processes. The
+# physics (time constants of cells, RC circuits) and the DBC cycle times stay as they are.
+SCALED_TIMES = {
+    "slave": ("measurement_period_s", "temperature_period_s", "status_period_s",
+              "balancing_command_timeout_s"),
+    "master": ("tick_period_s", "heartbeat_period_s", "status_period_s",
+               "slave_stale_timeout_s", "slave_lost_timeout_s", "temperature_stale_timeout_s",
+               "startup_grace_s", "current_timeout_s", "current_counter_timeout_s",
+               "vcu_heartbeat_timeout_s"),
+    "contactors": ("command_period_s", "close_settle_s", "feedback_timeout_s", "open_delay_s",
+                   "break_wait_s", "precharge_timeout_s", "precharge_pause_s"),
+    "sim.current_sensor": ("current_period_s", "other_results_period_s"),
+    "sim.hv_box": ("command_timeout_s", "feedback_period_s", "load_timeout_s"),
+    "sim.vcu": ("start_delay_s", "period_s"),
+}
+
+
+def apply_time_scale(settings: Settings) -> Settings:
+    """Stretch every period, timeout and delay by ``pack.time_scale``."""
+    factor = settings.pack.time_scale
+    if factor == 1.0:
+        return settings
+    sections: dict[str, Any] = {}
+    for path, names in SCALED_TIMES.items():
+        section = settings
+        for part in path.split("."):
+            section = getattr(section, part)
+        sections[path] = dataclasses.replace(
+            section, **{name: getattr(section, name) * factor for name in names})
+    sim = dataclasses.replace(settings.sim, current_sensor=sections["sim.current_sensor"],
+                              hv_box=sections["sim.hv_box"], vcu=sections["sim.vcu"])
+    return dataclasses.replace(settings, slave=sections["slave"], master=sections["master"],
+                               contactors=sections["contactors"], sim=sim)
+
+
 def load_settings(path: Path | None = None, overrides: Sequence[str] = ()) -> Settings:
-    """Settings from a TOML file (or the defaults) with ``key=value`` overrides applied."""
+    """Settings from a TOML file (or the defaults) with ``key=value`` overrides applied,
+    stretched by ``pack.time_scale``."""
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     apply_overrides(data, overrides)
     _extend_default_buses(data)
     where = f"{path}: " if path is not None else ""
     try:
-        return load(Settings, data)
+        return apply_time_scale(load(Settings, data))
     except ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
 

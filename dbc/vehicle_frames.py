@@ -12,7 +12,7 @@ from dbc.layout import MessageLayout
 
 # Fault and warning groups, by the suffix of their one-bit signals (FaultX / WarningX).
 GROUP_SIGNALS = ("CellVoltage", "CellTemperature", "Current", "CurrentSensor", "Slave", "Vcu",
-                 "Contactor", "Precharge", "Plausibility")
+                 "Contactor", "Precharge", "Plausibility", "Bus")
 
 
 class RequestedState(enum.IntEnum):

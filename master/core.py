@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from bms.can_errors import BusCondition, classify
 from bms.limits import resolve_limits
 from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, Codec, pack_codec, vehicle_codec
+from dbc.e2e import COUNTER_MODULO
 from dbc.endpoint import FrameReceiver, FrameSender, Reception
 from dbc.frames import (
     OPEN,
@@ -114,6 +116,8 @@ class MasterCore:
         self.new_events: deque[MasterEvent] = deque(maxlen=JOURNAL_LENGTH)
         # the fatal entry that put the master in ERROR: reported until the reset
         self.error_cause: DiagId | None = None
+        # True when the shell has the kernel send the heartbeat (SocketCAN broadcast manager)
+        self.kernel_heartbeat = False
 
     @property
     def state(self) -> MasterState:
@@ -145,6 +149,18 @@ class MasterCore:
 
     # alias: the lockstep wire and tools treat the pack bus as the master's main bus
     on_frame = on_pack_frame
+
+    def on_pack_bus_error(self, error_class: int, data: bytes, now_s: float) -> Outputs:
+        """An error frame of the pack bus's controller: bus-off is fatal."""
+        condition = classify(error_class, data)
+        if condition is BusCondition.BUS_OFF:
+            self.engine.observe(DiagId.PACK_BUS_OFF, PACK, True, now_s)
+        elif condition is BusCondition.ERROR_PASSIVE:
+            self.engine.observe(DiagId.PACK_BUS_ERROR_PASSIVE, PACK, True, now_s)
+        elif condition is BusCondition.RECOVERED:
+            self.engine.observe(DiagId.PACK_BUS_OFF, PACK, False, now_s)
+            self.engine.observe(DiagId.PACK_BUS_ERROR_PASSIVE, PACK, False, now_s)
+        return self._react_if_due(now_s)
 
     def _check_e2e(self, reception: Reception, now_s: float) -> None:
         if reception.e2e is None or reception.layout.module_id_range == 0:
@@ -228,9 +244,8 @@ class MasterCore:
                                     now_s)
         out = self._step(now_s)
         command_sent = bool(out.pack)  # _step only ever emits the contactor command
-        if self._heartbeat.due(now_s):
-            heartbeat = MasterHeartbeat(self.state, balancing_allowed=False)
-            out.pack.append(self.sender.encode(heartbeat))
+        if self._heartbeat.due(now_s) and not self.kernel_heartbeat:
+            out.pack.append(self.sender.encode(self.heartbeat()))
         if self._balancing.due(now_s):
             # No balancing planner yet: every slave is told explicitly not to bleed.
             stop = BalancingCommand(0, 0)
@@ -332,6 +347,14 @@ class MasterCore:
                 out.reaction = due[0]
         self._journal()
         return out
+
+    def heartbeat(self) -> MasterHeartbeat:
+        return MasterHeartbeat(self.state, balancing_allowed=False)
+
+    def heartbeat_sequence(self) -> list[CanFrame]:
+        """The heartbeat with every alive counter in turn, for kernel-timed sending."""
+        codec, heartbeat = pack_codec(), self.heartbeat()
+        return [codec.encode(heartbeat, counter=c) for c in range(COUNTER_MODULO)]
 
     def _contactor_frame(self) -> CanFrame:
         return self.sender.encode(ContactorCommand(self.machine.command))

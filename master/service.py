@@ -15,7 +15,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from bms.can_port import CanPort
+import can
+
+from bms.can_port import CanPort, KernelPeriodic
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.timing import ticks
@@ -24,6 +26,7 @@ from master.core import MasterCore, Outputs
 
 log = logging.getLogger(__name__)
 SAFE_STATE_REPEATS = 3  # the safe-state frame is sent more than once: it must get through
+HEARTBEAT_LEASE_PERIODS = 5  # a hung master stops the kernel's heartbeat within 5 periods
 
 
 class MasterShell:
@@ -31,6 +34,9 @@ class MasterShell:
         self.core = core
         self.pack = pack
         self.vehicle = vehicle
+        self.heartbeat: KernelPeriodic | None = None
+        self._heartbeat_content: object = None
+        self._heartbeat_renewed_s = 0.0
         # the master's own share of a reaction: from the frame that completed the debounce
         # (or the tick that found a timeout) to the contactor command handed to the bus
         self.reactions: deque[tuple[str, float]] = deque(maxlen=1000)
@@ -50,6 +56,34 @@ class MasterShell:
     def on_vehicle_frame(self, frame: CanFrame, now: float) -> None:
         self.send(self.core.on_vehicle_frame(frame, now), now)
 
+    def on_pack_error(self, message: can.Message, now: float) -> None:
+        log.warning("pack bus error frame: class 0x%X data %s", message.arbitration_id,
+                    bytes(message.data).hex())
+        self.send(self.core.on_pack_bus_error(message.arbitration_id, bytes(message.data), now),
+                  now)
+
+    def start_kernel_heartbeat(self, now: float) -> None:
+        """On SocketCAN the kernel sends the heartbeat, under a lease this loop renews."""
+        period = self.core.settings.master.heartbeat_period_s
+        self.heartbeat = self.pack.start_periodic(self.core.heartbeat_sequence(), period,
+                                                  lease_s=HEARTBEAT_LEASE_PERIODS * period)
+        if self.heartbeat is not None:
+            self.core.kernel_heartbeat = True
+            self._heartbeat_content = self.core.heartbeat()
+            self._heartbeat_renewed_s = now
+            log.info("heartbeat sent by the kernel's broadcast manager (lease %.2f s)",
+                     self.heartbeat.lease_s)
+
+    def tend_kernel_heartbeat(self, now: float) -> None:
+        if self.heartbeat is None:
+            return
+        if self.core.heartbeat() != self._heartbeat_content:
+            self._heartbeat_content = self.core.heartbeat()
+            self.heartbeat.update(self.core.heartbeat_sequence())
+        if now - self._heartbeat_renewed_s >= self.heartbeat.lease_s / 2:
+            self.heartbeat.renew()
+            self._heartbeat_renewed_s = now
+
     def log_events(self) -> None:
         for event in self.core.drain_events():
             log.info("%.3f %s", event.time_s, event.describe())
@@ -62,7 +96,9 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
         core = MasterCore(settings, loop.time())
         shell = MasterShell(core, pack, vehicle)
         pack.subscribe(shell.on_pack_frame)
+        pack.subscribe_errors(shell.on_pack_error)
         vehicle.subscribe(shell.on_vehicle_frame)
+        shell.start_kernel_heartbeat(loop.time())
         log.info("master up: %d modules x %d cells, %s", settings.pack.modules,
                  settings.pack.cells_per_module,
                  set_realtime_priority(settings.master.realtime_priority))
@@ -72,6 +108,8 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                 group.create_task(pack.failed(), name="pack-bus-subscribers")
                 group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
         finally:
+            if shell.heartbeat is not None:
+                shell.heartbeat.stop()
             for _ in range(SAFE_STATE_REPEATS):
                 pack.send(core.safe_state_frame())
             log.info("contactors commanded open (shutdown)")
@@ -83,6 +121,7 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
 async def _control_loop(shell: MasterShell, settings: Settings) -> None:
     async for now in ticks(settings.master.tick_period_s):
         shell.send(shell.core.tick(now), now)
+        shell.tend_kernel_heartbeat(now)
 
 
 def master_statistics(shell: MasterShell) -> dict[str, Any]:

@@ -94,6 +94,10 @@ class LockstepPack:
         """Send a simulation-bus command (fault injection, VCU request) at the next step."""
         self._pending_sim.append(sim_codec().encode(command))
 
+    def error_frame(self, error_class: int, data: bytes) -> None:
+        """The pack bus's controller reports an error frame to the master (bus-off, ...)."""
+        self._emit_outputs(self.master.on_pack_bus_error(error_class, data, self.now_s))
+
     def alive_slaves(self) -> list[SlaveCore]:
         return [s for s in self.slaves if not s.kill_requested]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from bms.netns import host_network_allowed, only_loopback_network
@@ -16,11 +18,26 @@ def multiprocess_allowed() -> tuple[bool, str]:
                    "(private network namespace) or set BMS_NETNS=host to run them on this host")
 
 
+VCAN_INTERFACES = ("vcan0", "vcan1", "vcan2")
+
+
+def vcan_available() -> tuple[bool, str]:
+    names = {name for _, name in socket.if_nameindex()}
+    missing = [name for name in VCAN_INTERFACES if name not in names]
+    if not missing:
+        return True, ""
+    return False, (f"no {', '.join(missing)} here: `./run test` runs this group on a host with "
+                   "the vcan module, or in the guest kernel of ../shared/vcan-vm; by hand: "
+                   "`ip link add dev vcan0 type vcan && ip link set vcan0 up` (and vcan1, "
+                   "vcan2), then `pytest -m vcan`")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    allowed, reason = multiprocess_allowed()
-    if allowed:
-        return
-    skip = pytest.mark.skip(reason=reason)
-    for item in items:
-        if "multiprocess" in item.keywords:
-            item.add_marker(skip)
+    for marker, (allowed, reason) in (("multiprocess", multiprocess_allowed()),
+                                      ("vcan", vcan_available())):
+        if allowed:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)

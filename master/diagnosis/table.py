@@ -30,6 +30,7 @@ class Group(enum.Enum):
     CONTACTOR = "Contactor"
     PRECHARGE = "Precharge"
     PLAUSIBILITY = "Plausibility"
+    BUS = "Bus"
 
 
 class DiagId(enum.IntEnum):
@@ -75,6 +76,8 @@ class DiagId(enum.IntEnum):
     CONTACTOR_FEEDBACK_LOST = 82
     FUSE_BLOWN = 83
     PRECHARGE_FAILED = 90
+    PACK_BUS_OFF = 100
+    PACK_BUS_ERROR_PASSIVE = 101
 
 
 @dataclass(frozen=True)
@@ -148,5 +151,7 @@ DEFAULT_TABLE: dict[DiagId, EntrySpec] = {
     D.CONTACTOR_FEEDBACK_LOST: EntrySpec(Group.CONTACTOR, Severity.FATAL, 1, 1),
     D.FUSE_BLOWN: EntrySpec(Group.CONTACTOR, Severity.FATAL, 1, 1, latching=True),
     D.PRECHARGE_FAILED: EntrySpec(Group.PRECHARGE, Severity.FATAL, 1, 1),
+    D.PACK_BUS_OFF: EntrySpec(Group.BUS, Severity.FATAL, 1, 1),
+    D.PACK_BUS_ERROR_PASSIVE: EntrySpec(Group.BUS, Severity.WARNING, 1, 1),
 }
 del V, T, I, D

@@ -86,3 +86,8 @@ def test_multicast_is_refused_where_it_could_leave_the_host(
     monkeypatch.delenv("BMS_NETNS", raising=False)
     with pytest.raises(BusError, match="loopback-only network namespace"):
         open_bus({"interface": "udp_multicast", "channel": "239.74.163.2", "hop_limit": 0})
+
+
+async def test_kernel_periodic_sending_only_on_socketcan() -> None:
+    async with CanPort(virtual(), "a") as port:
+        assert port.start_periodic([CanFrame(0x1, b"")], 0.1, lease_s=0.5) is None

@@ -74,3 +74,14 @@ def test_shipped_example_configs_load(path: Path) -> None:
 
 def test_the_default_example_equals_the_built_in_defaults() -> None:
     assert load_settings(REPO / "deploy" / "packs" / "virtual-8x16-nmc.toml") == Settings()
+
+
+def test_time_scale_stretches_every_period_and_timeout() -> None:
+    normal, slow = load_settings(), load_settings(None, ["pack.time_scale=4"])
+    assert slow.slave.measurement_period_s == pytest.approx(0.4)
+    assert slow.master.slave_lost_timeout_s == pytest.approx(4 * normal.master.slave_lost_timeout_s)
+    assert slow.contactors.precharge_timeout_s == pytest.approx(8.0)
+    assert slow.sim.current_sensor.current_period_s == pytest.approx(0.04)
+    assert slow.sim.vcu.start_delay_s == pytest.approx(8.0)
+    assert slow.sim.cells == normal.sim.cells  # physics is not stretched
+    assert slow.master.e2e_max_lost_frames == normal.master.e2e_max_lost_frames

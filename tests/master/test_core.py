@@ -23,7 +23,7 @@ from dbc.ivt import IvtCurrent, IvtFlag
 from dbc.vehicle_frames import BmsStatus, RequestedState, VcuRequest
 from master.core import MasterCore
 from master.diagnosis.table import DiagId
-from master.events import Location
+from master.events import PACK, Location
 from master.slave_registry import LinkState
 
 
@@ -180,3 +180,31 @@ def test_the_safe_state_frame_opens_everything() -> None:
     core = MasterCore(small(), now_s=0.0)
     ((_, frame),) = decoded([core.safe_state_frame()])
     assert frame == ContactorCommand(Contactors())
+
+
+def test_pack_bus_off_is_fatal_and_recovery_clears_it() -> None:
+    from bms.can_errors import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CAN_ERR_RESTARTED
+
+    core = MasterCore(small(), now_s=0.0)
+    core.on_pack_bus_error(CAN_ERR_BUSOFF, bytes(8), 1.0)
+    assert core.state is MasterState.ERROR
+    assert core.error_cause is DiagId.PACK_BUS_OFF
+    assert core.bms_status().fault_groups == {"Bus"}
+    core.on_pack_bus_error(CAN_ERR_CRTL, bytes([0, 0x20]), 1.1)  # TX error passive
+    assert core.engine.is_active(DiagId.PACK_BUS_ERROR_PASSIVE, PACK)
+    core.on_pack_bus_error(CAN_ERR_RESTARTED, bytes(8), 1.2)
+    assert not core.engine.active()
+
+
+def test_heartbeat_sequence_for_the_kernel() -> None:
+    from dbc.e2e import E2EChecker, E2EStatus, read_counter
+
+    core = MasterCore(small(), now_s=0.0)
+    sequence = core.heartbeat_sequence()
+    assert [read_counter(f.data) for f in sequence] == list(range(15))
+    checker = E2EChecker(pack_codec().layout("MasterHeartbeat").base_id, 0)
+    statuses = [checker.check(f.data) for f in sequence + sequence]  # the kernel loops
+    assert statuses[0] is E2EStatus.INITIAL
+    assert set(statuses[1:]) == {E2EStatus.OK}
+    core.kernel_heartbeat = True
+    assert not [f for _, f in decoded(core.tick(0.0).pack) if isinstance(f, MasterHeartbeat)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bms.can_errors import CAN_ERR_BUSOFF
 from bms.settings import load_settings
 from dbc.codec import pack_codec
 from dbc.frames import OPEN, ContactorCommand, Contactors, Frame, MasterState
@@ -99,6 +100,7 @@ CASES = [
     Case(DiagId.CONTACTOR_FEEDBACK_LOST, wire=cut_contactor_feedback),
     Case(DiagId.FUSE_BLOWN, [InjectCurrent(-700.0, 2.0)],
          overrides=("contactors.break_wait_s=1.0",)),
+    Case(DiagId.PACK_BUS_OFF, wire=lambda p: p.error_frame(CAN_ERR_BUSOFF, bytes(8))),
     Case(DiagId.PRECHARGE_FAILED, [InjectCurrent(-2.0, 0)],
          overrides=("sim.vcu.start_delay_s=0.5", "contactors.precharge_pause_s=0.5"),
          prepare=lambda p: p, within_s=12.0),
