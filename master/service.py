@@ -150,5 +150,6 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "modules": per_module,
         "event_counts": core.statistics.event_counts,
         "events": [event.describe() for event in core.statistics.events],
+        "timed_events": [[event.time_s, event.describe()] for event in core.statistics.events],
         "reactions": [{"cause": cause, "master_share_s": s} for cause, s in shell.reactions],
     }
