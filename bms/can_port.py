@@ -120,6 +120,7 @@ class CanPort:
         self.statistics = PortStatistics()
         self._subscribers: list[FrameCallback] = []
         self._error_subscribers: list[Callable[[can.Message, float], None]] = []
+        self._message_subscribers: list[Callable[[can.Message], None]] = []
         self._bus: can.BusABC | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader_fd: int | None = None
@@ -133,6 +134,11 @@ class CanPort:
     def subscribe_errors(self, callback: Callable[[can.Message, float], None]) -> None:
         """Called with every CAN error frame the interface reports (bus-off, ...)."""
         self._error_subscribers.append(callback)
+
+    def subscribe_messages(self, callback: Callable[[can.Message], None]) -> None:
+        """Called with every python-can message as received, error frames included, with
+        the interface's own timestamp (for recorders)."""
+        self._message_subscribers.append(callback)
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
@@ -239,6 +245,8 @@ class CanPort:
     def _deliver(self, message: can.Message) -> None:
         assert self._loop is not None
         now = self._loop.time()
+        for message_callback in self._message_subscribers:
+            message_callback(message)
         if message.is_error_frame:
             self.statistics.error_frames += 1
             for error_callback in self._error_subscribers:

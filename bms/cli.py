@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES = (
     "slave.cli",
     "sim.cli",
     "sim.inject_cli",
+    "replay.cli",
     "bms.config_cli",
 )
 

@@ -98,6 +98,12 @@ class MasterSettings:
     vcu_heartbeat_timeout_s: float = setting(1.0, minimum=0.0, maximum=60.0,
                                              doc="VCU request older than this is a fault; "
                                                  "0: no VCU is monitored")
+    blackbox_dir: str = setting("blackbox", doc="where black-box logs go (a folder; relative "
+                                                "to the working directory); empty: none")
+    blackbox_pre_s: float = setting(10.0, minimum=0.0, maximum=600.0,
+                                    doc="black box: seconds of traffic before a fatal reaction")
+    blackbox_post_s: float = setting(2.0, minimum=0.0, maximum=600.0,
+                                     doc="black box: seconds of traffic after it")
     realtime_priority: int = setting(10, minimum=0, maximum=99,
                                      doc="SCHED_FIFO priority of the master process (needs "
                                          "root or CAP_SYS_NICE, else normal); 0: normal")

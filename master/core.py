@@ -42,7 +42,7 @@ from dbc.vehicle_frames import BmsStatus, VcuRequest
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
 from master.diagnosis.table import DiagId, Severity
-from master.events import PACK, DiagnosisEvent, Location, MasterEvent
+from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
@@ -367,6 +367,11 @@ class MasterCore:
                 key = _event_key(event)
                 self.statistics.event_counts[key] = self.statistics.event_counts.get(key, 0) + 1
             source.clear()
+
+    def note(self, text: str, now_s: float) -> None:
+        """Add a line to the journal (for what the shell did: a black box written, ...)."""
+        self.machine.events.append(NoticeEvent(now_s, text))
+        self._journal()
 
     def drain_events(self) -> list[MasterEvent]:
         """Events since the last call (for the shell's log and, later, persistence)."""

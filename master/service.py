@@ -21,7 +21,9 @@ from bms.can_port import CanPort, KernelPeriodic
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.timing import ticks
-from dbc.codec import CanFrame
+from dbc.codec import CanFrame, pack_codec, vehicle_codec
+from dbc.errors import DbcError
+from master.blackbox import BlackBox, Capture
 from master.core import MasterCore, Outputs
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,10 @@ class MasterShell:
         self.core = core
         self.pack = pack
         self.vehicle = vehicle
+        m = core.settings.master
+        self.blackbox = BlackBox(m.blackbox_pre_s, m.blackbox_post_s) if m.blackbox_dir \
+            else None
+        self.blackbox_files: list[str] = []
         self.heartbeat: KernelPeriodic | None = None
         self._heartbeat_content: object = None
         self._heartbeat_renewed_s = 0.0
@@ -46,15 +52,52 @@ class MasterShell:
             self.pack.send(frame)
         if out.reaction is not None:
             self.reactions.append((out.reaction.name.lower(), time.monotonic() - since))
+            if self.blackbox is not None:
+                self.blackbox.trigger(out.reaction.name.lower(), since, time.time())
         for frame in out.vehicle:
             self.vehicle.send(frame)
+        if self.blackbox is not None:
+            now, wall = asyncio.get_running_loop().time(), time.time()
+            for bus, frames in (("pack", out.pack), ("vehicle", out.vehicle)):
+                for frame in frames:
+                    self.blackbox.record(bus, frame, now, wall)
         self.log_events()
 
+    def _keep(self, bus: str, frame: CanFrame, now: float) -> None:
+        """Into the black box, unless it is the master's own frame coming back."""
+        if self.blackbox is None:
+            return
+        codec = pack_codec() if bus == "pack" else vehicle_codec()
+        try:
+            layout, _ = codec.lookup(frame.arbitration_id, frame.is_extended_id)
+        except DbcError:
+            layout = None
+        if layout is None or "Master" not in layout.senders:
+            self.blackbox.record(bus, frame, now, time.time())
+
     def on_pack_frame(self, frame: CanFrame, now: float) -> None:
+        self._keep("pack", frame, now)
         self.send(self.core.on_pack_frame(frame, now), now)
 
     def on_vehicle_frame(self, frame: CanFrame, now: float) -> None:
+        self._keep("vehicle", frame, now)
         self.send(self.core.on_vehicle_frame(frame, now), now)
+
+    async def write_blackbox(self, capture: Capture) -> None:
+        """Write a capture without holding up the control loop."""
+        directory = Path(self.core.settings.master.blackbox_dir)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(capture.trigger_wall_s))
+        path = directory / f"blackbox-{stamp}-{capture.reason}.log"
+        try:
+            await asyncio.to_thread(write_capture, path, capture)
+        except OSError as exc:
+            log.error("black box not written to %s: %s", path, exc)
+            return
+        self.blackbox_files.append(str(path))
+        loop = asyncio.get_running_loop()
+        self.core.note(f"black box: {path} ({len(capture.frames)} frames around "
+                       f"{capture.reason})", loop.time())
+        self.log_events()
 
     def on_pack_error(self, message: can.Message, now: float) -> None:
         log.warning("pack bus error frame: class 0x%X data %s", message.arbitration_id,
@@ -104,7 +147,7 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                  set_realtime_priority(settings.master.realtime_priority))
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(_control_loop(shell, settings), name="control-loop")
+                group.create_task(_control_loop(shell, settings, group), name="control-loop")
                 group.create_task(pack.failed(), name="pack-bus-subscribers")
                 group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
         finally:
@@ -118,10 +161,24 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                     write_json_atomically(stats_path, master_statistics(shell))
 
 
-async def _control_loop(shell: MasterShell, settings: Settings) -> None:
+async def _control_loop(shell: MasterShell, settings: Settings,
+                        group: asyncio.TaskGroup) -> None:
     async for now in ticks(settings.master.tick_period_s):
         shell.send(shell.core.tick(now), now)
         shell.tend_kernel_heartbeat(now)
+        if shell.blackbox is not None:
+            for capture in shell.blackbox.due(now):
+                group.create_task(shell.write_blackbox(capture), name="black-box")
+
+
+def write_capture(path: Path, capture: Capture) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with can.Logger(str(path)) as writer:
+        for recorded in capture.frames:
+            frame = recorded.frame
+            writer.on_message_received(can.Message(
+                timestamp=recorded.wall_s, arbitration_id=frame.arbitration_id,
+                data=frame.data, is_extended_id=frame.is_extended_id, channel=recorded.bus))
 
 
 def master_statistics(shell: MasterShell) -> dict[str, Any]:
@@ -152,4 +209,5 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "events": [event.describe() for event in core.statistics.events],
         "timed_events": [[event.time_s, event.describe()] for event in core.statistics.events],
         "reactions": [{"cause": cause, "master_share_s": s} for cause, s in shell.reactions],
+        "blackbox_files": shell.blackbox_files,
     }

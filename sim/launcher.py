@@ -80,7 +80,8 @@ class Launcher:
             return Child(role, argv, self.run_dir / f"{slug}.log", stats_path)
 
         self.children = [
-            child("master", "master"),
+            child("master", "master", "--set",
+                  f"master.blackbox_dir={self.run_dir / 'blackbox'}"),
             child("hv-box", "sim", "hv-box", stats=False),
             child("vcu", "sim", "vcu", stats=False),
             *(child(f"slave {m}", "slave", "--module", str(m))

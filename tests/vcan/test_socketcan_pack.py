@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -159,9 +160,17 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
     assert any("pack_bus_off set" in event for event in stats["events"])
     assert any(isinstance(pack_codec().decode(CanFrame(m.arbitration_id, bytes(m.data))).frame,
                           ContactorCommand) for m in window if not m.is_error_frame)
-    # python-can's own log reads back
+    # python-can's own log reads back, and `bms log decode` decodes all of it
     logged = [m for m in can.LogReader(str(log_path)) if not m.is_error_frame]
     assert len(logged) >= len(window)
+    decoded = subprocess.run([sys.executable, "-m", "bms", "log", "decode", str(log_path),
+                              "--format", "jsonl"], capture_output=True, text=True,
+                             timeout=600, check=True).stdout.splitlines()
+    rows = [json.loads(line) for line in decoded]
+    assert len(rows) == len(logged) + 1  # and the bus-off error frame
+    assert [r for r in rows if r["problem"]] == [r for r in rows if r["problem"] ==
+                                                 "error frame"]
+    assert all(r["e2e"].split("#")[0] in ("initial", "ok") for r in rows if r["e2e"])
 
     write_results({
         "time_scale": SCALE, "modules": MODULES, "online_after_s": online_s,

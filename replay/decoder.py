@@ -1,0 +1,174 @@
+"""Decoding a log with every project DBC file (and extra ones): one row per frame.
+
+Each frame is decoded on the bus its log channel names (``pack``, ``vehicle``, ``sim``) or,
+when the channel says nothing, on the first bus whose DBC knows its id (pack, vehicle, the
+extra files, then the simulation bus). E2E-protected frames get their check result, per
+sender, as a receiver would see it. A frame nobody knows, or that does not decode, is shown
+raw with the reason; nothing raises.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
+from dbc.database import load_file
+from dbc.e2e import E2EChecker, read_counter
+from dbc.errors import DbcError
+from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
+from replay.logfile import LoggedFrame
+
+E2E_SIGNALS = (E2E_CRC_SIGNAL, E2E_COUNTER_SIGNAL)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalValue:
+    name: str
+    value: float | int | str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRow:
+    time_s: float
+    channel: str | None
+    bus: str | None
+    arbitration_id: int
+    is_extended_id: bool
+    data: bytes
+    message: str | None = None
+    module: int | None = None
+    e2e: str | None = None  # "ok#3" (status and alive counter), None: not protected
+    signals: tuple[SignalValue, ...] = ()
+    problem: str | None = None  # why it is shown raw
+
+    @property
+    def id_text(self) -> str:
+        return f"0x{self.arbitration_id:08X}" if self.is_extended_id else \
+            f"0x{self.arbitration_id:03X}"
+
+
+@dataclass
+class RowFilter:
+    ids: set[int] = field(default_factory=set)
+    modules: set[int] = field(default_factory=set)
+    signal_patterns: list[str] = field(default_factory=list)
+    start_s: float | None = None
+    end_s: float | None = None
+
+    def wants_time(self, time_s: float) -> bool:
+        return (self.start_s is None or time_s >= self.start_s) and \
+            (self.end_s is None or time_s <= self.end_s)
+
+    def wants_id(self, arbitration_id: int) -> bool:
+        return not self.ids or arbitration_id in self.ids
+
+    def signal_matches(self, row: DecodedRow, signal: str) -> bool:
+        return any(signal_matches(p, row.message, signal) for p in self.signal_patterns)
+
+    def apply(self, row: DecodedRow) -> DecodedRow | None:
+        if self.modules and row.module not in self.modules:
+            return None
+        if not self.signal_patterns:
+            return row
+        kept = tuple(s for s in row.signals if self.signal_matches(row, s.name))
+        if not kept:
+            return None
+        return DecodedRow(row.time_s, row.channel, row.bus, row.arbitration_id,
+                          row.is_extended_id, row.data, row.message, row.module, row.e2e,
+                          kept, row.problem)
+
+
+def signal_matches(pattern: str, message: str | None, signal: str) -> bool:
+    """A glob on the signal name, or on MESSAGE.SIGNAL when it has a dot."""
+    name = f"{message}.{signal}" if "." in pattern else signal
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def parse_ids(texts: Iterable[str]) -> set[int]:
+    """``0x620``, ``1568`` or a range ``0x600-0x61F``."""
+    ids: set[int] = set()
+    for text in texts:
+        low, sep, high = text.partition("-")
+        try:
+            first = int(low, 0)
+            last = int(high, 0) if sep else first
+        except ValueError:
+            raise ValueError(f"--id {text!r}: expected a number or a range like "
+                             "0x600-0x61F") from None
+        ids.update(range(first, last + 1))
+    return ids
+
+
+class LogDecoder:
+    def __init__(self, extra_dbcs: Iterable[Path] = (), max_lost_frames: int = 2) -> None:
+        self.buses: list[tuple[str, Codec]] = [("pack", pack_codec()),
+                                               ("vehicle", vehicle_codec())]
+        for path in extra_dbcs:
+            self.buses.append((path.stem, Codec([load_file(path)], [])))
+        self.buses.append(("sim", sim_codec()))
+        self.by_name = dict(self.buses)
+        self.max_lost_frames = max_lost_frames
+        self._checkers: dict[tuple[str, str, int], E2EChecker] = {}
+
+    def resolve(self, logged: LoggedFrame) -> tuple[str, MessageLayout, int] | None:
+        frame = logged.frame
+        candidates = [(logged.channel, self.by_name[logged.channel])] \
+            if logged.channel in self.by_name else self.buses
+        for bus, codec in candidates:
+            try:
+                layout, module = codec.lookup(frame.arbitration_id, frame.is_extended_id)
+            except DbcError:
+                continue
+            return str(bus), layout, module
+        return None
+
+    def decode(self, logged: LoggedFrame) -> DecodedRow:
+        frame = logged.frame
+        raw = DecodedRow(logged.time_s, logged.channel, None, frame.arbitration_id,
+                         frame.is_extended_id, frame.data)
+        if logged.is_error_frame:
+            return _with(raw, problem="error frame")
+        resolved = self.resolve(logged)
+        if resolved is None:
+            return _with(raw, problem="unknown id")
+        bus, layout, module = resolved
+        row = _with(raw, bus=bus, message=layout.name,
+                    module=module if layout.module_id_range else None)
+        if len(frame.data) != layout.length:
+            return _with(row, problem=f"wrong length {len(frame.data)}, "
+                                      f"the DBC says {layout.length}")
+        if layout.e2e_protected:
+            key = (bus, layout.name, module)
+            checker = self._checkers.get(key)
+            if checker is None:
+                checker = self._checkers[key] = E2EChecker(layout.base_id, self.max_lost_frames)
+            row = _with(row, e2e=f"{checker.check(frame.data).value}#{read_counter(frame.data)}")
+        try:
+            decoded: dict[str, Any] = layout.message.decode(frame.data, decode_choices=True)
+        except Exception as exc:  # a foreign DBC can fail in many ways: show it raw
+            return _with(row, problem=f"malformed: {exc}")
+        signals = tuple(
+            SignalValue(name, value if isinstance(value, (int, float)) else str(value),
+                        layout.signal(name).unit or "")
+            for name, value in decoded.items() if name not in E2E_SIGNALS)
+        return _with(row, signals=signals)
+
+    def rows(self, frames: Iterable[LoggedFrame], row_filter: RowFilter) -> Iterator[DecodedRow]:
+        for logged in frames:
+            if not row_filter.wants_time(logged.time_s) or \
+                    not row_filter.wants_id(logged.frame.arbitration_id):
+                continue
+            row = row_filter.apply(self.decode(logged))
+            if row is not None:
+                yield row
+
+
+def _with(row: DecodedRow, **changes: Any) -> DecodedRow:
+    values = {name: getattr(row, name) for name in DecodedRow.__slots__}
+    values.update(changes)
+    return DecodedRow(**values)

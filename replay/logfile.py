@@ -1,0 +1,103 @@
+"""Reading and writing CAN logs in any format python-can knows, chosen by the extension.
+
+Frames are labelled with the bus they came from: ``pack``, ``vehicle`` or ``sim`` as the
+channel in candump ``.log`` files; formats that only carry channel numbers get 1, 2, 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import can
+
+from bms.errors import BmsError
+from dbc.codec import CanFrame
+
+SUPPORTED = (".log", ".asc", ".blf", ".csv", ".trc")
+CHANNEL_NUMBERS = {"pack": 1, "vehicle": 2, "sim": 3}
+
+
+class LogError(BmsError):
+    """A log file cannot be read or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFrame:
+    time_s: float  # seconds since the first frame of the log
+    channel: str | None  # "pack", "vehicle", "sim" when the log says so, else as written
+    frame: CanFrame
+    is_error_frame: bool = False
+
+
+def check_format(path: Path) -> None:
+    if path.suffix.lower() not in SUPPORTED:
+        raise LogError(f"{path}: unsupported log format {path.suffix!r} "
+                       f"(use one of {', '.join(SUPPORTED)})")
+
+
+def read_log(path: Path) -> Iterator[LoggedFrame]:
+    """Every frame of a log, in file order, with times relative to the first frame."""
+    check_format(path)
+    if not path.exists():
+        raise LogError(f"{path}: no such log file")
+    try:
+        reader = can.LogReader(str(path))
+    except (OSError, ValueError) as exc:
+        raise LogError(f"{path}: cannot open: {exc}") from exc
+    first: float | None = None
+    try:
+        for message in reader:
+            if first is None:
+                first = message.timestamp
+            if message.is_remote_frame or message.is_fd:
+                continue
+            yield LoggedFrame(
+                message.timestamp - first,
+                _channel_name(message.channel),
+                CanFrame(message.arbitration_id, bytes(message.data), message.is_extended_id),
+                message.is_error_frame,
+            )
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
+        raise LogError(f"{path}: malformed log: {exc}") from exc
+    finally:
+        stop = getattr(reader, "stop", None)
+        if stop is not None:
+            stop()
+
+
+def _channel_name(channel: Any) -> str | None:
+    if channel is None:
+        return None
+    if isinstance(channel, int):
+        for name, number in CHANNEL_NUMBERS.items():
+            if number == channel:
+                return name
+    return str(channel)
+
+
+def channel_for(path: Path, bus: str) -> str | int:
+    """How a frame of ``bus`` is labelled in a log of this format."""
+    if path.suffix.lower() == ".log":
+        return bus
+    return CHANNEL_NUMBERS.get(bus, 1)
+
+
+def open_writer(path: Path, max_bytes: int = 0) -> Any:
+    """A python-can writer for the path's format; rotating by size when max_bytes > 0."""
+    check_format(path)
+    try:
+        if max_bytes > 0:
+            return can.SizedRotatingLogger(str(path), max_bytes=max_bytes)
+        return can.Logger(str(path))
+    except (OSError, ValueError) as exc:
+        raise LogError(f"{path}: cannot write: {exc}") from exc
+
+
+def to_message(logged: LoggedFrame, channel: str | int, base_time_s: float) -> can.Message:
+    frame = logged.frame
+    return can.Message(timestamp=base_time_s + logged.time_s, arbitration_id=frame.arbitration_id,
+                       data=frame.data, is_extended_id=frame.is_extended_id, channel=channel,
+                       is_error_frame=logged.is_error_frame)
