@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cantools.database.errors import DecodeError as CantoolsDecodeError
 from cantools.database.errors import EncodeError as CantoolsEncodeError
 
 from dbc import e2e
@@ -142,12 +141,12 @@ class Codec:
                 f"{layout.name}: {len(data)} bytes, the DBC says {layout.length}",
             )
         try:
-            signals = layout.message.decode_simple(data, decode_choices=False)
+            signals = layout.fast.decode(data)
             decoder = self._decoders[layout.name]
             if isinstance(decoder, dict):
                 decoder = decoder[int(signals[str(layout.multiplexer)])]
             return decoder.from_signals(signals, layout)
-        except (CantoolsDecodeError, KeyError, ValueError) as exc:
+        except (KeyError, ValueError) as exc:
             raise DecodeError(DecodeFailure.MALFORMED, f"{layout.name}: {exc!r}") from exc
 
     def encode(self, frame: Frame, module_id: int = 0, counter: int = 0) -> CanFrame:

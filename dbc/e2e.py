@@ -32,6 +32,9 @@ class E2EStatus(enum.Enum):
     ERROR = "error"  # CRC mismatch or invalid counter: discarded
     NO_NEW_DATA = "no_new_data"  # nothing arrived since the last poll
 
+    # hashed for every received frame: identity hashing is far cheaper than Enum's
+    __hash__ = object.__hash__
+
     @property
     def accepted(self) -> bool:
         return self in _ACCEPTED

@@ -14,6 +14,7 @@ from typing import Any
 
 from dbc import e2e
 from dbc.database import module_id_range
+from dbc.fast_decode import FastDecoder
 from dbc.errors import ContractError
 
 E2E_CRC_SIGNAL = "E2E_CRC"
@@ -69,6 +70,7 @@ class MessageLayout:
             self._check_e2e_layout()
         mux = [s for s in message.signals if s.is_multiplexer]
         self.multiplexer: str | None = mux[0].name if mux else None
+        self.fast = FastDecoder(message)
         self._invalid_raw = {
             s.name: raw
             for s in message.signals

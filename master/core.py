@@ -118,6 +118,8 @@ class MasterCore:
         self.error_cause: DiagId | None = None
         # True when the shell has the kernel send the heartbeat (SocketCAN broadcast manager)
         self.kernel_heartbeat = False
+        self._summary: tuple[float, PackSummary] | None = None
+        self._summary_frames = 0
 
     @property
     def state(self) -> MasterState:
@@ -263,6 +265,8 @@ class MasterCore:
         self.statistics.link_changes.extend(self.registry.update(now_s))
         starting = now_s - self.start_s < m.startup_grace_s
         for module_id, link in enumerate(self.registry.links):
+            if link.state is LinkState.ONLINE and not self.engine.module_has_state(module_id):
+                continue  # the common case: nothing to observe, nothing to clear
             location = Location(module_id)
             waiting_too_long = link.state is LinkState.WAITING and not starting
             self.engine.observe(DiagId.SLAVE_LOST, location,
@@ -382,8 +386,15 @@ class MasterCore:
     # --- reporting ------------------------------------------------------------------------
 
     def summary(self, now_s: float) -> PackSummary:
+        """The pack figures at ``now_s`` (computed once per instant)."""
+        if self._summary is not None and self._summary[0] == now_s and \
+                self._summary_frames == self.statistics.frames_received:
+            return self._summary[1]
         m = self.settings.master
-        return self.pack.summary(now_s, m.slave_stale_timeout_s, m.temperature_stale_timeout_s)
+        summary = self.pack.summary(now_s, m.slave_stale_timeout_s, m.temperature_stale_timeout_s)
+        self._summary = (now_s, summary)
+        self._summary_frames = self.statistics.frames_received
+        return summary
 
     def bms_status(self) -> BmsStatus:
         fatal = self.engine.active(Severity.FATAL)

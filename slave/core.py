@@ -63,6 +63,8 @@ class SlaveCore:
         self.statistics = SlaveStatistics()
         self.afe_state = AfeState.INIT
         self.injections = Injections(module_id)
+        # checked once: a runtime Protocol check on every current frame is costly
+        self._current_listener = afe if isinstance(afe, PackCurrentListener) else None
         self.sim_receiver = FrameReceiver(sim_codec(), 0, "Slave")
         self.kill_requested = False
         self.master_state: MasterState | None = None
@@ -108,8 +110,8 @@ class SlaveCore:
             self.statistics.last_heartbeat_s = now_s
             self.master_state = decoded.state
         elif isinstance(decoded, IvtCurrent):
-            if decoded.valid and isinstance(self.afe, PackCurrentListener):
-                self.afe.set_pack_current(decoded.current_ma / MA_PER_A, now_s)
+            if decoded.valid and self._current_listener is not None:
+                self._current_listener.set_pack_current(decoded.current_ma / MA_PER_A, now_s)
         else:
             self.statistics.frames_ignored += 1
 

@@ -64,6 +64,14 @@ class Checks:
     def cell_voltages(self, module: int, first_cell: int, voltages_mv: tuple[int | None, ...],
                       cells_per_module: int, now_s: float) -> None:
         deep = self.limits.deep_discharge_mv
+        used = voltages_mv[:max(0, cells_per_module - first_cell)]
+        if None not in used and not self.engine.module_has_state(module):
+            # the common case: every reading inside the operating limits, nothing pending
+            values = used  # type: tuple[int, ...]  # type: ignore[assignment]
+            if values and max(values) <= self.limits.cell_overvoltage_mv.operating and \
+                    min(values) >= self.limits.cell_undervoltage_mv.operating and \
+                    min(values) >= deep:
+                return
         for offset, mv in enumerate(voltages_mv):
             cell = first_cell + offset
             if cell >= cells_per_module:
@@ -79,6 +87,15 @@ class Checks:
     def temperatures(self, module: int, first_sensor: int,
                      temperatures_degc: tuple[float | None, ...], sensors_per_module: int,
                      charging: bool, now_s: float) -> None:
+        used = temperatures_degc[:max(0, sensors_per_module - first_sensor)]
+        if None not in used and used and not self.engine.module_has_state(module):
+            limits = self.limits
+            high = limits.charge_overtemperature_degc.operating if charging else \
+                limits.discharge_overtemperature_degc.operating
+            low = limits.charge_undertemperature_degc.operating if charging else \
+                limits.discharge_undertemperature_degc.operating
+            if max(used) <= high and min(used) >= low:  # type: ignore[type-var]
+                return
         for offset, degc in enumerate(temperatures_degc):
             sensor = first_sensor + offset
             if sensor >= sensors_per_module:

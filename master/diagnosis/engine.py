@@ -45,6 +45,9 @@ class DiagnosisEngine:
         self.table = dict(table)
         self.states: dict[tuple[DiagId, Location], EntryState] = {}
         self.events: list[DiagnosisEvent] = []  # drained by the owner
+        # bookkeeping for the fast paths of the checks and the reaction
+        self._active_fatal = 0
+        self._states_per_module: dict[int | None, int] = {}
 
     def observe_limit(self, entry: DiagId, location: Location, value: float, limit: float,
                       hysteresis: float, above: bool, now_s: float) -> None:
@@ -70,6 +73,8 @@ class DiagnosisEngine:
             if not violated:
                 return  # nothing to remember about a location that was never violated
             state = self.states[key] = EntryState()
+            module = location.module
+            self._states_per_module[module] = self._states_per_module.get(module, 0) + 1
         spec = self.table[entry]
         if violated:
             state.value, state.limit = value, limit
@@ -78,6 +83,7 @@ class DiagnosisEngine:
                 max(state.counter - 1, 0)
             if state.counter >= spec.debounce_set:
                 state.active, state.since_s, state.counter = True, now_s, spec.debounce_clear
+                self._active_fatal += spec.fatal
                 self._event(entry, DiagnosisChange.SET, location, state, now_s)
         else:
             state.counter = min(state.counter + 1, spec.debounce_clear) if violated else \
@@ -85,9 +91,19 @@ class DiagnosisEngine:
             if state.counter == 0 and not spec.latching:
                 state.active, state.since_s = False, now_s
                 state.value = value
+                self._active_fatal -= spec.fatal
                 self._event(entry, DiagnosisChange.CLEARED, location, state, now_s)
         if not state.active and state.counter == 0:
-            del self.states[key]
+            self._forget(key)
+
+    def _forget(self, key: tuple[DiagId, Location]) -> None:
+        del self.states[key]
+        module = key[1].module
+        self._states_per_module[module] -= 1
+
+    def module_has_state(self, module: int | None) -> bool:
+        """Whether any entry is active or counting at this module (or the pack, for None)."""
+        return self._states_per_module.get(module, 0) > 0
 
     def _event(self, entry: DiagId, change: DiagnosisChange, location: Location,
                state: EntryState, now_s: float) -> None:
@@ -109,6 +125,8 @@ class DiagnosisEngine:
 
     def fatal_due(self, now_s: float) -> tuple[DiagId, Location] | None:
         """The first fatal entry whose reaction delay has passed, if any."""
+        if not self._active_fatal:
+            return None  # the common case, asked after every frame
         for entry, location, state in self.active(Severity.FATAL):
             if now_s - state.since_s >= self.table[entry].reaction_delay_s:
                 return entry, location
@@ -125,5 +143,6 @@ class DiagnosisEngine:
         for (entry, location), state in list(self.states.items()):
             if state.active and self.table[entry].latching and state.counter == 0:
                 state.active = False
+                self._active_fatal -= self.table[entry].fatal
                 self._event(entry, DiagnosisChange.RESET, location, state, now_s)
-                del self.states[(entry, location)]
+                self._forget((entry, location))

@@ -31,6 +31,8 @@ class SimAfe:
         self._last_s = now_s
 
     def set_pack_current(self, current_a: float, now_s: float) -> None:
+        if current_a == self._pack_current_a:
+            return  # nothing changes: the cells are advanced when they are measured
         self._advance(now_s)  # the old current flowed until now
         self._pack_current_a = current_a
 
