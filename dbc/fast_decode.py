@@ -50,7 +50,8 @@ def _field(signal: Any, length_bytes: int) -> _Field:
 class FastDecoder:
     def __init__(self, message: Any) -> None:
         self.length = message.length
-        plain, pages = [], {}
+        plain: list[_Field] = []
+        pages: dict[int, list[_Field]] = {}
         mux = next((s for s in message.signals if s.is_multiplexer), None)
         self.multiplexer = _field(mux, message.length) if mux is not None else None
         for signal in message.signals:

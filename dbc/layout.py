@@ -14,8 +14,8 @@ from typing import Any
 
 from dbc import e2e
 from dbc.database import module_id_range
-from dbc.fast_decode import FastDecoder
 from dbc.errors import ContractError
+from dbc.fast_decode import FastDecoder
 
 E2E_CRC_SIGNAL = "E2E_CRC"
 E2E_COUNTER_SIGNAL = "E2E_AliveCounter"

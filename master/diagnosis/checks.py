@@ -64,13 +64,11 @@ class Checks:
     def cell_voltages(self, module: int, first_cell: int, voltages_mv: tuple[int | None, ...],
                       cells_per_module: int, now_s: float) -> None:
         deep = self.limits.deep_discharge_mv
-        used = voltages_mv[:max(0, cells_per_module - first_cell)]
-        if None not in used and not self.engine.module_has_state(module):
+        values = _complete(voltages_mv[:max(0, cells_per_module - first_cell)])
+        if values and not self.engine.module_has_state(module):
             # the common case: every reading inside the operating limits, nothing pending
-            values = used  # type: tuple[int, ...]  # type: ignore[assignment]
-            if values and max(values) <= self.limits.cell_overvoltage_mv.operating and \
-                    min(values) >= self.limits.cell_undervoltage_mv.operating and \
-                    min(values) >= deep:
+            if max(values) <= self.limits.cell_overvoltage_mv.operating and \
+                    min(values) >= max(self.limits.cell_undervoltage_mv.operating, deep):
                 return
         for offset, mv in enumerate(voltages_mv):
             cell = first_cell + offset
@@ -87,14 +85,14 @@ class Checks:
     def temperatures(self, module: int, first_sensor: int,
                      temperatures_degc: tuple[float | None, ...], sensors_per_module: int,
                      charging: bool, now_s: float) -> None:
-        used = temperatures_degc[:max(0, sensors_per_module - first_sensor)]
-        if None not in used and used and not self.engine.module_has_state(module):
+        used = _complete(temperatures_degc[:max(0, sensors_per_module - first_sensor)])
+        if used and not self.engine.module_has_state(module):
             limits = self.limits
             high = limits.charge_overtemperature_degc.operating if charging else \
                 limits.discharge_overtemperature_degc.operating
             low = limits.charge_undertemperature_degc.operating if charging else \
                 limits.discharge_undertemperature_degc.operating
-            if max(used) <= high and min(used) >= low:  # type: ignore[type-var]
+            if max(used) <= high and min(used) >= low:
                 return
         for offset, degc in enumerate(temperatures_degc):
             sensor = first_sensor + offset
@@ -144,3 +142,9 @@ class Checks:
         limit = self.limits.pack_voltage_plausibility_v
         self.engine.observe(DiagId.PACK_VOLTAGE_PLAUSIBILITY, PACK, difference > limit, now_s,
                             difference, limit)
+
+
+def _complete(values: tuple[float | None, ...]) -> list[float] | None:
+    """The values, when none of them is invalid."""
+    valid = [v for v in values if v is not None]
+    return valid if len(valid) == len(values) else None
