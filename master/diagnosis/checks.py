@@ -65,11 +65,11 @@ class Checks:
                       cells_per_module: int, now_s: float) -> None:
         deep = self.limits.deep_discharge_mv
         values = _complete(voltages_mv[:max(0, cells_per_module - first_cell)])
-        if values and not self.engine.module_has_state(module):
-            # the common case: every reading inside the operating limits, nothing pending
-            if max(values) <= self.limits.cell_overvoltage_mv.operating and \
-                    min(values) >= max(self.limits.cell_undervoltage_mv.operating, deep):
-                return
+        # the common case: every reading inside the operating limits, nothing pending
+        if values and not self.engine.module_has_state(module) and \
+                max(values) <= self.limits.cell_overvoltage_mv.operating and \
+                min(values) >= max(self.limits.cell_undervoltage_mv.operating, deep):
+            return
         for offset, mv in enumerate(voltages_mv):
             cell = first_cell + offset
             if cell >= cells_per_module:
