@@ -8,9 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench import pack_bus, reaction
+from bench import logs, pack_bus, reaction
 
-BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run}
+BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -1,0 +1,103 @@
+"""Log tools (issue 6): `bms log decode` and `bms log resim` on a one-hour log of a 256-cell
+pack, beside `cantools decode` on the same (candump) log, all timed in the same run.
+
+The log is made by the whole virtual pack on virtual time (lockstep), pack and vehicle
+buses, and kept in bench/results/ for the next runs. Target: resim at least 25 x faster
+than a saturated 500 kbit/s bus, about 100,000 frames per second.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import can
+
+from bms.settings import load_settings
+from dbc.busload import max_frames_per_s
+from dbc.database import dbc_path
+from sim.lockstep import LockstepPack
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODULES = 16
+# a storage-like rhythm that neither empties nor fills the pack in an hour
+PROFILE = "[{duration_s=60, current_c=-1.0}, {duration_s=60, current_c=0.95}]"
+SATURATED_FPS = max_frames_per_s(8, 500_000, worst_case=False)
+TARGET_FPS = 25 * 4000  # "25 x a saturated bus, about 100,000 frames per second"
+
+
+def overrides() -> list[str]:
+    return [f"pack.modules={MODULES}", f"sim.vcu.profile={PROFILE}"]
+
+
+def make_log(path: Path, minutes: float) -> int:
+    settings = load_settings(None, overrides())
+    pack = LockstepPack(settings)
+    count, started, next_report = 0, time.monotonic(), 300.0
+    with can.Logger(str(path)) as writer:
+        while pack.now_s < minutes * 60:
+            for item in pack.step():
+                if item.bus == "sim":
+                    continue
+                writer.on_message_received(can.Message(
+                    timestamp=1_764_000_000.0 + item.time_s,
+                    arbitration_id=item.frame.arbitration_id, data=item.frame.data,
+                    is_extended_id=item.frame.is_extended_id, channel=item.bus))
+                count += 1
+            if pack.now_s >= next_report:
+                next_report += 300.0
+                print(f"\r   making the log: {pack.now_s / 60:4.0f} of {minutes:.0f} min "
+                      f"({time.monotonic() - started:.0f} s)", end="", flush=True)
+    print(flush=True)
+    return count
+
+
+def timed(command: list[str], stdin: Path | None = None) -> float:
+    started = time.monotonic()
+    if stdin is None:
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    else:
+        with stdin.open("rb") as source:
+            subprocess.run(command, stdin=source, stdout=subprocess.DEVNULL, check=True)
+    return time.monotonic() - started
+
+
+async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"hour-{MODULES}x16-{minutes:g}min.log"
+    if not path.exists():
+        print(f"   making a {minutes:g}-minute log of a {MODULES} x 16 pack (once, kept in "
+              f"{path.parent})", flush=True)
+        make_log(path, minutes)
+    frames = sum(1 for _ in path.open())
+    span_s = minutes * 60
+    print(f"log: {path.name}, {frames:,} frames over {span_s:.0f} s "
+          f"({frames / span_s:.0f} frames/s), {path.stat().st_size / 1e6:.0f} MB")
+    bms = [sys.executable, "-m", "bms"]
+    sets = [arg for o in overrides() for arg in ("--set", o)]
+    results: dict[str, Any] = {"frames": frames, "log_span_s": span_s}
+    for name, command, stdin in (
+        ("bms log decode", [*bms, "log", "decode", str(path), "--format", "csv"], None),
+        ("cantools decode", [sys.executable, "-m", "cantools", "decode", "--single-line",
+                             str(dbc_path("pack.dbc"))], path),
+        ("bms log resim", [*bms, "log", "resim", str(path), *sets], None),
+    ):
+        print(f"   {name} ...", end="", flush=True)
+        took = timed(command, stdin)
+        fps = frames / took
+        results[name] = {"seconds": took, "frames_per_s": fps, "x_real_time": span_s / took}
+        print(f"\r   {name:16} {took:7.1f} s  {fps:9,.0f} frames/s  "
+              f"{span_s / took:6.0f} x real time")
+    decode, cantools_fps = results["bms log decode"], results["cantools decode"]["frames_per_s"]
+    resim = results["bms log resim"]
+    ratio = decode["frames_per_s"] / cantools_fps
+    print(f"\n   decode vs cantools decode (same log): {ratio:.2f} x")
+    print(f"   resim: {resim['frames_per_s'] / SATURATED_FPS:.1f} x a saturated 500 kbit/s bus "
+          f"({SATURATED_FPS:,.0f} frames/s); target {TARGET_FPS:,} frames/s -> ratio "
+          f"{resim['frames_per_s'] / TARGET_FPS:.2f} "
+          f"({'met' if resim['frames_per_s'] >= TARGET_FPS else 'NOT met'})")
+    results["targets_met"] = resim["frames_per_s"] >= TARGET_FPS
+    return results
