@@ -80,7 +80,8 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
     sets = [arg for o in overrides() for arg in ("--set", o)]
     results: dict[str, Any] = {"frames": frames, "log_span_s": span_s}
     for name, command, stdin in (
-        ("bms log decode", [*bms, "log", "decode", str(path), "--format", "csv"], None),
+        # one line per frame, like cantools decode --single-line
+        ("bms log decode", [*bms, "log", "decode", str(path)], None),
         ("cantools decode", [sys.executable, "-m", "cantools", "decode", "--single-line",
                              str(dbc_path("pack.dbc"))], path),
         ("bms log resim", [*bms, "log", "resim", str(path), *sets], None),

@@ -9,6 +9,7 @@ raw with the reason; nothing raises.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -78,9 +79,7 @@ class RowFilter:
         kept = tuple(s for s in row.signals if self.signal_matches(row, s.name))
         if not kept:
             return None
-        return DecodedRow(row.time_s, row.channel, row.bus, row.arbitration_id,
-                          row.is_extended_id, row.data, row.message, row.module, row.e2e,
-                          kept, row.problem)
+        return dataclasses.replace(row, signals=kept)
 
 
 def signal_matches(pattern: str, message: str | None, signal: str) -> bool:
@@ -114,6 +113,8 @@ class LogDecoder:
         self.by_name = dict(self.buses)
         self.max_lost_frames = max_lost_frames
         self._checkers: dict[tuple[str, str, int], E2EChecker] = {}
+        # per message: signal -> (unit, value table by raw value, scaling)
+        self._described: dict[str, dict[str, tuple[str, dict[int, str], Any]]] = {}
 
     def resolve(self, logged: LoggedFrame) -> tuple[str, MessageLayout, int] | None:
         frame = logged.frame
@@ -129,34 +130,53 @@ class LogDecoder:
 
     def decode(self, logged: LoggedFrame) -> DecodedRow:
         frame = logged.frame
-        raw = DecodedRow(logged.time_s, logged.channel, None, frame.arbitration_id,
-                         frame.is_extended_id, frame.data)
+
+        def row(bus: str | None = None, message: str | None = None, module: int | None = None,
+                e2e: str | None = None, signals: tuple[SignalValue, ...] = (),
+                problem: str | None = None) -> DecodedRow:
+            return DecodedRow(logged.time_s, logged.channel, bus, frame.arbitration_id,
+                              frame.is_extended_id, frame.data, message, module, e2e, signals,
+                              problem)
+
         if logged.is_error_frame:
-            return _with(raw, problem="error frame")
+            return row(problem="error frame")
         resolved = self.resolve(logged)
         if resolved is None:
-            return _with(raw, problem="unknown id")
-        bus, layout, module = resolved
-        row = _with(raw, bus=bus, message=layout.name,
-                    module=module if layout.module_id_range else None)
+            return row(problem="unknown id")
+        bus, layout, module_id = resolved
+        module = module_id if layout.module_id_range else None
         if len(frame.data) != layout.length:
-            return _with(row, problem=f"wrong length {len(frame.data)}, "
-                                      f"the DBC says {layout.length}")
+            return row(bus, layout.name, module, problem=f"wrong length {len(frame.data)}, "
+                                                         f"the DBC says {layout.length}")
+        e2e = None
         if layout.e2e_protected:
-            key = (bus, layout.name, module)
+            key = (bus, layout.name, module_id)
             checker = self._checkers.get(key)
             if checker is None:
                 checker = self._checkers[key] = E2EChecker(layout.base_id, self.max_lost_frames)
-            row = _with(row, e2e=f"{checker.check(frame.data).value}#{read_counter(frame.data)}")
+            e2e = f"{checker.check(frame.data).value}#{read_counter(frame.data)}"
         try:
-            decoded: dict[str, Any] = layout.message.decode(frame.data, decode_choices=True)
+            decoded: dict[str, Any] = layout.fast.decode(frame.data)
+        except KeyError as exc:
+            return row(bus, layout.name, module, e2e, problem=f"malformed: no multiplexed "
+                                                              f"page {exc}")
         except Exception as exc:  # a foreign DBC can fail in many ways: show it raw
-            return _with(row, problem=f"malformed: {exc}")
-        signals = tuple(
-            SignalValue(name, value if isinstance(value, (int, float)) else str(value),
-                        layout.signal(name).unit or "")
-            for name, value in decoded.items() if name not in E2E_SIGNALS)
-        return _with(row, signals=signals)
+            return row(bus, layout.name, module, e2e, problem=f"malformed: {exc}")
+        return row(bus, layout.name, module, e2e, tuple(self._signals(layout, decoded)))
+
+    def _signals(self, layout: MessageLayout, decoded: dict[str, Any]) -> Iterator[SignalValue]:
+        described = self._described.get(layout.name)
+        if described is None:
+            described = self._described[layout.name] = {
+                s.name: (s.unit or "", layout.choices(s.name), s.conversion)
+                for s in layout.message.signals}
+        for name, value in decoded.items():
+            if name in E2E_SIGNALS:
+                continue
+            unit, named, conversion = described[name]
+            if named:  # a value table (keyed by the raw value): show the name, as cantools does
+                value = named.get(int(conversion.numeric_scaled_to_raw(value)), value)
+            yield SignalValue(name, value, unit)
 
     def rows(self, frames: Iterable[LoggedFrame], row_filter: RowFilter) -> Iterator[DecodedRow]:
         for logged in frames:
@@ -167,8 +187,3 @@ class LogDecoder:
             if row is not None:
                 yield row
 
-
-def _with(row: DecodedRow, **changes: Any) -> DecodedRow:
-    values = {name: getattr(row, name) for name in DecodedRow.__slots__}
-    values.update(changes)
-    return DecodedRow(**values)
