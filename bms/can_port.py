@@ -119,6 +119,8 @@ class CanPort:
         self.name = name
         self.statistics = PortStatistics()
         self._subscribers: list[FrameCallback] = []
+        self._wanted_ids: set[int] = set()
+        self._wants_everything = False
         self._error_subscribers: list[Callable[[can.Message, float], None]] = []
         self._message_subscribers: list[Callable[[can.Message], None]] = []
         self._bus: can.BusABC | None = None
@@ -128,8 +130,25 @@ class CanPort:
         self._stop_thread = threading.Event()
         self._failure: asyncio.Future[None] | None = None
 
-    def subscribe(self, callback: FrameCallback) -> None:
+    def subscribe(self, callback: FrameCallback, ids: frozenset[int] | None = None) -> None:
+        """Frames go to ``callback``; with ``ids``, only those (standard 11-bit ids). A port
+        whose every subscriber names its ids filters in the interface: in the kernel on
+        SocketCAN, so unwanted frames never reach the process."""
         self._subscribers.append(callback)
+        if ids is None:
+            self._wants_everything = True
+        else:
+            self._wanted_ids |= ids
+        self._apply_filters()
+
+    def _apply_filters(self) -> None:
+        if self._bus is None:
+            return
+        if self._wants_everything or not self._wanted_ids:
+            self._bus.set_filters(None)
+        else:
+            self._bus.set_filters([{"can_id": i, "can_mask": 0x7FF, "extended": False}
+                                   for i in sorted(self._wanted_ids)])
 
     def subscribe_errors(self, callback: Callable[[can.Message, float], None]) -> None:
         """Called with every CAN error frame the interface reports (bus-off, ...)."""
@@ -145,6 +164,7 @@ class CanPort:
         self._failure = self._loop.create_future()
         self._bus = open_bus(self.kwargs)
         enlarge_receive_buffer(self._bus)
+        self._apply_filters()
         try:
             fd = self._bus.fileno()
         except NotImplementedError:

@@ -75,7 +75,10 @@ class SlaveCore:
         self._last: AfeMeasurement | None = None
         self._faults = ModuleFault.NONE
         # Only these ids matter to this slave; everything else is dropped before decoding.
-        self._wanted_ids = codec.ids_received_by("Slave", module_id)
+        wanted = set(codec.ids_received_by("Slave", module_id))
+        if not isinstance(afe, PackCurrentListener):  # only a simulated AFE needs the current
+            wanted -= {codec.layout_of(IvtCurrent).base_id}
+        self.wanted_ids = frozenset(wanted)
         self._voltage_groups = self._groups(codec, CellVoltages, self.cells)
         self._temperature_groups = self._groups(codec, CellTemperatures, self.sensors)
         voltage_layout = codec.layout_of(CellVoltages)
@@ -95,7 +98,7 @@ class SlaveCore:
         return groups
 
     def on_frame(self, frame: CanFrame, now_s: float) -> None:
-        if frame.arbitration_id not in self._wanted_ids or frame.is_extended_id:
+        if frame.arbitration_id not in self.wanted_ids or frame.is_extended_id:
             return
         reception = self.receiver.receive(frame)
         if reception is None or reception.frame is None:

@@ -33,7 +33,7 @@ async def run_slave(settings: Settings, module_id: int, stats_path: Path | None 
             port = await stack.enter_async_context(
                 CanPort(bus_kwargs(settings, "pack"), f"pack/m{module_id}"))
             core = SlaveCore(settings, module_id, afe, pack_codec(), loop.time())
-            port.subscribe(core.on_frame)
+            port.subscribe(core.on_frame, core.wanted_ids)
             if settings.slave.afe == "sim":
                 sim = await stack.enter_async_context(
                     CanPort(bus_kwargs(settings, "sim"), f"sim/m{module_id}"))

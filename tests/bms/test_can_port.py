@@ -91,3 +91,16 @@ def test_multicast_is_refused_where_it_could_leave_the_host(
 async def test_kernel_periodic_sending_only_on_socketcan() -> None:
     async with CanPort(virtual(), "a") as port:
         assert port.start_periodic([CanFrame(0x1, b"")], 0.1, lease_s=0.5) is None
+
+
+async def test_subscribers_with_ids_only_get_those() -> None:
+    kwargs = virtual()
+    received: list[int] = []
+    async with CanPort(kwargs, "a") as a, CanPort(kwargs, "b") as b:
+        b.subscribe(lambda frame, now: received.append(frame.arbitration_id),
+                    ids=frozenset({0x20, 0x43}))
+        for ident in (0x10, 0x20, 0x42, 0x43, 0x620):
+            a.send(CanFrame(ident, b""))
+        a.send(CanFrame(0x7FF, b""))
+        await wait_until(lambda: b.statistics.rx_frames >= 2, 2.0, "the wanted frames")
+    assert received == [0x20, 0x43]
