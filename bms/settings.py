@@ -51,8 +51,45 @@ class PackSettings:
 
 
 @dataclass(frozen=True)
+class ThermistorSettings:
+    beta: float = setting(3435.0, above=0.0, maximum=10000.0, doc="NTC Beta (25/85 degC)")
+    r25_ohm: float = setting(10000.0, above=0.0, doc="NTC resistance at 25 degC")
+    pullup_ohm: float = setting(10000.0, above=0.0, doc="divider resistor to the reference")
+    reference_v: float = setting(3.0, above=0.0, maximum=6.0, doc="divider reference voltage")
+
+
+@dataclass(frozen=True)
+class Ltc681xSettings:
+    spi_bus: int = setting(0, minimum=0, maximum=16)
+    spi_device: int = setting(0, minimum=0, maximum=16)
+    speed_hz: int = setting(1_000_000, minimum=10_000, maximum=2_000_000)
+    ics: int = setting(1, minimum=1, maximum=16, doc="ICs in the daisy chain of this module")
+    retries: int = setting(2, minimum=0, maximum=10, doc="re-reads after a PEC error")
+    discharge_timeout_code: int = setting(2, minimum=0, maximum=15,
+                                          doc="DCTO: the chip stops bleeding by itself "
+                                              "(2 = 1 min)")
+    open_wire_every: int = setting(50, minimum=0, maximum=100000,
+                                   doc="run the open-wire check every N measurements; 0: never")
+    comparator_uv_mv: float = setting(2500.0, minimum=0.0, maximum=6553.0)
+    comparator_ov_mv: float = setting(4300.0, minimum=0.0, maximum=6553.0)
+    thermistor: ThermistorSettings = field(default_factory=ThermistorSettings)
+
+
+@dataclass(frozen=True)
+class Bq76952Settings:
+    i2c_bus: int = setting(1, minimum=0, maximum=16)
+    address: int = setting(0x08, minimum=0x08, maximum=0x77)
+    retries: int = setting(2, minimum=0, maximum=10, doc="re-reads after a checksum error")
+    cell_inputs: tuple[int, ...] = field(
+        default=(), metadata={"doc": "cell inputs 1..16 in use, bottom first; "
+                                     "empty: the first cells_per_module"})
+    balancing_subcommand: int = setting(0x0083, minimum=0, maximum=0xFFFF,
+                                        doc="CB_ACTIVE_CELLS (TI TRM); check your silicon")
+
+
+@dataclass(frozen=True)
 class SlaveSettings:
-    afe: str = setting("sim", doc="AFE backend: sim (more in the slave's AFE registry)")
+    afe: str = setting("sim", doc="AFE backend: sim, ltc6811, ltc6813, bq76952")
     measurement_period_s: float = setting(0.1, minimum=0.01, maximum=10.0,
                                           doc="cell voltages measured and sent every period")
     temperature_period_s: float = setting(0.5, minimum=0.01, maximum=60.0,
@@ -61,6 +98,8 @@ class SlaveSettings:
                                      doc="ModuleStatus sent every period")
     balancing_command_timeout_s: float = setting(
         3.0, above=0.0, maximum=600.0, doc="bleeding stops when the last command is older")
+    ltc681x: Ltc681xSettings = field(default_factory=Ltc681xSettings)
+    bq76952: Bq76952Settings = field(default_factory=Bq76952Settings)
 
     def __post_init__(self) -> None:
         if self.temperature_period_s < self.measurement_period_s:

@@ -20,6 +20,7 @@ import can
 from bms.can_port import CanPort, KernelPeriodic
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
+from bms.systemd import Notifier
 from bms.timing import ticks
 from dbc.codec import CanFrame, pack_codec, vehicle_codec
 from dbc.errors import DbcError
@@ -163,7 +164,9 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
 
 async def _control_loop(shell: MasterShell, settings: Settings,
                         group: asyncio.TaskGroup) -> None:
+    systemd = Notifier()
     async for now in ticks(settings.master.tick_period_s):
+        systemd.alive(now)  # a stalled loop stops the watchdog: systemd restarts the master
         shell.send(shell.core.tick(now), now)
         shell.tend_kernel_heartbeat(now)
         if shell.blackbox is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from bms.can_port import CanPort
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
+from bms.systemd import Notifier
 from bms.timing import ticks
 from dbc.codec import pack_codec
 from slave.afe.registry import create_afe
@@ -55,7 +56,9 @@ async def run_slave(settings: Settings, module_id: int, stats_path: Path | None 
 
 
 async def _measure_loop(core: SlaveCore, port: CanPort, settings: Settings) -> None:
+    systemd = Notifier()
     async for now in ticks(settings.slave.measurement_period_s):
+        systemd.alive(now)
         frames = core.tick(now)
         if core.kill_requested:
             log.warning("killed by fault injection")

@@ -11,17 +11,43 @@ from slave.afe.sim import SimAfe
 
 AfeFactory = Callable[[Settings, int, float], Afe]
 
+def _ltc(variant: str) -> AfeFactory:
+    def create(settings: Settings, module_id: int, now_s: float) -> Afe:
+        from slave.afe.ltc681x import Ltc681xAfe
+
+        return Ltc681xAfe(settings, variant)
+    return create
+
+
+def _bq76952(settings: Settings, module_id: int, now_s: float) -> Afe:
+    from slave.afe.bq76952 import Bq76952Afe
+
+    return Bq76952Afe(settings)
+
+
 AFE_BACKENDS: dict[str, AfeFactory] = {
     "sim": SimAfe,
+    "ltc6811": _ltc("ltc6811"),
+    "ltc6813": _ltc("ltc6813"),
+    "bq76952": _bq76952,
 }
 
 
 def afe_problem(settings: Settings) -> str | None:
-    """Why the configured AFE backend cannot be used, or None."""
-    if settings.slave.afe in AFE_BACKENDS:
-        return None
-    known = ", ".join(sorted(AFE_BACKENDS))
-    return f"slave.afe: unknown AFE backend {settings.slave.afe!r} (known: {known})"
+    """Why the configured AFE backend cannot measure this pack, or None."""
+    name = settings.slave.afe
+    if name not in AFE_BACKENDS:
+        known = ", ".join(sorted(AFE_BACKENDS))
+        return f"slave.afe: unknown AFE backend {name!r} (known: {known})"
+    if name.startswith("ltc"):
+        from slave.afe import ltc681x
+
+        return ltc681x.problem(settings, name)
+    if name == "bq76952":
+        from slave.afe import bq76952
+
+        return bq76952.problem(settings)
+    return None
 
 
 def create_afe(settings: Settings, module_id: int, now_s: float) -> Afe:
