@@ -185,7 +185,22 @@ class DiagnosisOverride:
 
 
 @dataclass(frozen=True)
+class GpioContactorSettings:
+    chip: str = setting("/dev/gpiochip0", doc="the GPIO chip of the coils and contacts")
+    main_plus_line: int = setting(17, minimum=0, maximum=1023)
+    main_minus_line: int = setting(27, minimum=0, maximum=1023)
+    precharge_line: int = setting(22, minimum=0, maximum=1023)
+    main_plus_feedback_line: int = setting(5, minimum=-1, maximum=1023, doc="-1: none")
+    main_minus_feedback_line: int = setting(6, minimum=-1, maximum=1023, doc="-1: none")
+    precharge_feedback_line: int = setting(13, minimum=-1, maximum=1023, doc="-1: none")
+    outputs_active_low: bool = setting(False, doc="a coil driver that closes on a low line")
+    feedback_active_low: bool = setting(True, doc="auxiliary contacts pulling the input low")
+
+
+@dataclass(frozen=True)
 class ContactorSettings:
+    driver: str = setting("can", doc="can: a contactor box on the pack bus; gpio: the "
+                                     "master's own GPIO lines")
     command_period_s: float = setting(0.1, minimum=0.01, maximum=1.0,
                                       doc="ContactorCommand period (also sent on change)")
     close_settle_s: float = setting(0.1, above=0.0, maximum=5.0,
@@ -203,6 +218,11 @@ class ContactorSettings:
     precharge_timeout_s: float = setting(2.0, above=0.0, maximum=60.0)
     precharge_tries: int = setting(3, minimum=1, maximum=10)
     precharge_pause_s: float = setting(3.0, minimum=0.0, maximum=600.0)
+    gpio: GpioContactorSettings = field(default_factory=GpioContactorSettings)
+
+    def __post_init__(self) -> None:
+        if self.driver not in ("can", "gpio"):
+            raise InvalidSettingError("driver", "must be can or gpio")
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from dbc.frames import (
     ModuleStatus,
     PackAverages,
 )
-from dbc.ivt import IvtCurrent, IvtVoltage1
+from dbc.ivt import IvtCurrent, IvtVoltage1, IvtVoltage2
 from dbc.vehicle_frames import BmsStatus, VcuRequest
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
@@ -97,6 +97,7 @@ class MasterCore:
         self.module_status: list[ModuleStatus | None] = [None] * self.modules
         self.pack_current_a: Sample | None = None
         self.pack_voltage_v: Sample | None = None
+        self.bus_voltage_v: Sample | None = None  # IVT U2: behind the contactors
         self.feedback: ContactorFeedback | None = None
         self.feedback_at_s: float | None = None
         self.vcu_request: VcuRequest | None = None
@@ -203,8 +204,10 @@ class MasterCore:
                 if total is not None:
                     self.checks.pack_voltage(total, self.pack_voltage_v.value, now_s)
         elif isinstance(decoded, ContactorFeedback):
-            self.feedback, self.feedback_at_s = decoded, now_s
-            self._check_contactors(decoded, now_s)
+            self.on_contactor_feedback(decoded, now_s)
+        elif isinstance(decoded, IvtVoltage2):
+            if decoded.valid:
+                self.bus_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
         else:
             self.statistics.frames_ignored += 1
 
@@ -218,6 +221,11 @@ class MasterCore:
     def _charging(self) -> bool:
         current = self.pack_current_a
         return current is not None and current.value > self.settings.master.charge_detect_a
+
+    def on_contactor_feedback(self, feedback: ContactorFeedback, now_s: float) -> None:
+        """The auxiliary contacts, from the contactor box's frame or the master's own GPIO."""
+        self.feedback, self.feedback_at_s = feedback, now_s
+        self._check_contactors(feedback, now_s)
 
     def _check_contactors(self, feedback: ContactorFeedback, now_s: float) -> None:
         settle = self.settings.contactors.close_settle_s

@@ -24,7 +24,9 @@ from bms.systemd import Notifier
 from bms.timing import ticks
 from dbc.codec import CanFrame, pack_codec, vehicle_codec
 from dbc.errors import DbcError
+from dbc.frames import ContactorFeedback
 from master.blackbox import BlackBox, Capture
+from master.contactor_gpio import GpioContactors
 from master.core import MasterCore, Outputs
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,12 @@ HEARTBEAT_LEASE_PERIODS = 5  # a hung master stops the kernel's heartbeat within
 
 
 class MasterShell:
-    def __init__(self, core: MasterCore, pack: CanPort, vehicle: CanPort) -> None:
+    def __init__(self, core: MasterCore, pack: CanPort, vehicle: CanPort,
+                 gpio: GpioContactors | None = None) -> None:
         self.core = core
         self.pack = pack
         self.vehicle = vehicle
+        self.gpio = gpio  # contactors on the master's own lines, if configured
         m = core.settings.master
         self.blackbox = BlackBox(m.blackbox_pre_s, m.blackbox_post_s) if m.blackbox_dir \
             else None
@@ -49,6 +53,8 @@ class MasterShell:
         self.reactions: deque[tuple[str, float]] = deque(maxlen=1000)
 
     def send(self, out: Outputs, since: float) -> None:
+        if self.gpio is not None:
+            self.gpio.apply(self.core.machine.command)  # the coils before anything else
         for frame in out.pack:
             self.pack.send(frame)
         if out.reaction is not None:
@@ -118,6 +124,17 @@ class MasterShell:
             log.info("heartbeat sent by the kernel's broadcast manager (lease %.2f s)",
                      self.heartbeat.lease_s)
 
+    def read_gpio_feedback(self, now: float) -> None:
+        """GPIO contactors: the auxiliary contacts, with U2 as the bus voltage."""
+        if self.gpio is None:
+            return
+        contacts = self.gpio.feedback()
+        if contacts is None:
+            contacts = self.core.machine.command  # no feedback inputs: trust the outputs
+        bus = self.core.bus_voltage_v
+        self.core.on_contactor_feedback(
+            ContactorFeedback(contacts, False, bus.value if bus is not None else 0.0), now)
+
     def tend_kernel_heartbeat(self, now: float) -> None:
         if self.heartbeat is None:
             return
@@ -138,7 +155,9 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
     async with CanPort(bus_kwargs(settings, "pack"), "pack") as pack, \
             CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle:
         core = MasterCore(settings, loop.time())
-        shell = MasterShell(core, pack, vehicle)
+        gpio = GpioContactors(settings.contactors.gpio) \
+            if settings.contactors.driver == "gpio" else None
+        shell = MasterShell(core, pack, vehicle, gpio)
         pack.subscribe(shell.on_pack_frame)
         pack.subscribe_errors(shell.on_pack_error)
         vehicle.subscribe(shell.on_vehicle_frame)
@@ -152,6 +171,8 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                 group.create_task(pack.failed(), name="pack-bus-subscribers")
                 group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
         finally:
+            if gpio is not None:
+                gpio.close()  # the coils drop first
             if shell.heartbeat is not None:
                 shell.heartbeat.stop()
             for _ in range(SAFE_STATE_REPEATS):
@@ -167,6 +188,7 @@ async def _control_loop(shell: MasterShell, settings: Settings,
     systemd = Notifier()
     async for now in ticks(settings.master.tick_period_s):
         systemd.alive(now)  # a stalled loop stops the watchdog: systemd restarts the master
+        shell.read_gpio_feedback(now)
         shell.send(shell.core.tick(now), now)
         shell.tend_kernel_heartbeat(now)
         if shell.blackbox is not None:
