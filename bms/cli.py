@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "sim.inject_cli",
     "replay.cli",
     "bms.config_cli",
+    "dbc.cli",
 )
 
 DESCRIPTION = """\
