@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from bms.cli import main as cli_main
 from bms.errors import ConfigError
 from bms.settings import Chemistry, Settings, bus_kwargs, load_settings
 
@@ -74,6 +75,14 @@ def test_shipped_example_configs_load(path: Path) -> None:
 
 def test_the_default_example_equals_the_built_in_defaults() -> None:
     assert load_settings(REPO / "deploy" / "packs" / "virtual-8x16-nmc.toml") == Settings()
+
+
+def test_the_default_example_is_what_bms_config_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["config"]) == 0
+    example = (REPO / "deploy" / "packs" / "virtual-8x16-nmc.toml").read_text()
+    header, _, body = example.partition("\n\n")
+    assert header.startswith("# The built-in virtual pack")
+    assert body == capsys.readouterr().out, "regenerate it with bms config"
 
 
 def test_time_scale_stretches_every_period_and_timeout() -> None:
