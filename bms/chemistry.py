@@ -7,6 +7,7 @@ OCV at 25 degC computed with PyBaMM parameter sets (NMC811: LG M50 21700 5 Ah; L
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 
 from bms.settings import Chemistry, Settings
@@ -46,6 +47,21 @@ class OcvTable:
         return s0 + (s1 - s0) * (voltage_v - v0) / (v1 - v0)
 
 
+GAS_CONSTANT_J_PER_MOL_K = 8.314
+ACTIVATION_ENERGY_J_PER_MOL = 20_000.0
+REFERENCE_TEMPERATURE_K = 298.15
+KELVIN_OFFSET = 273.15
+
+
+def arrhenius_factor(temperature_degc: float) -> float:
+    """Resistance multiplier relative to 25 degC (activation energy about 20 kJ/mol)."""
+    kelvin = temperature_degc + KELVIN_OFFSET
+    return math.exp(
+        ACTIVATION_ENERGY_J_PER_MOL / GAS_CONSTANT_J_PER_MOL_K
+        * (1.0 / kelvin - 1.0 / REFERENCE_TEMPERATURE_K)
+    )
+
+
 @dataclass(frozen=True)
 class ReferenceCell:
     chemistry: Chemistry
@@ -56,6 +72,7 @@ class ReferenceCell:
     thermal_capacity_j_per_k: float
     thermal_conductance_w_per_k: float  # to the module fixture / ambient
     ocv: OcvTable
+    balancing_floor_mv: float  # no bleeding below: the cell is nearly empty there
 
 
 NMC_OCV = OcvTable(_SOC_POINTS, (2.5000, 3.1094, 3.2959, 3.4852, 3.5814, 3.6670, 3.7509,
@@ -64,8 +81,10 @@ LFP_OCV = OcvTable(_SOC_POINTS, (2.0000, 2.7853, 2.9781, 3.1685, 3.2058, 3.2525,
                                  3.2688, 3.2740, 3.3097, 3.3142, 3.3164, 3.6000))
 
 REFERENCE_CELLS: dict[Chemistry, ReferenceCell] = {
-    Chemistry.NMC: ReferenceCell(Chemistry.NMC, 5.0, 0.023, 0.0125, 1900.0, 70.0, 0.1, NMC_OCV),
-    Chemistry.LFP: ReferenceCell(Chemistry.LFP, 2.3, 0.020, 0.002, 7200.0, 85.0, 0.1, LFP_OCV),
+    Chemistry.NMC: ReferenceCell(Chemistry.NMC, 5.0, 0.023, 0.0125, 1900.0, 70.0, 0.1, NMC_OCV,
+                                 3400.0),
+    Chemistry.LFP: ReferenceCell(Chemistry.LFP, 2.3, 0.020, 0.002, 7200.0, 85.0, 0.1, LFP_OCV,
+                                 3200.0),
 }
 
 

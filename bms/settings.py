@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bms.algorithm_settings import BalancingSettings, EstimationSettings, PowerLimitSettings
 from bms.config_loader import InvalidSettingError, Scalar, apply_overrides, load, read_toml, setting
 from bms.errors import ConfigError
 
@@ -146,6 +147,11 @@ class MasterSettings:
     realtime_priority: int = setting(10, minimum=0, maximum=99,
                                      doc="SCHED_FIFO priority of the master process (needs "
                                          "root or CAP_SYS_NICE, else normal); 0: normal")
+    store_path: str = setting("bms.sqlite", doc="SQLite store of events, estimator state and "
+                                                "counters (relative to the working directory); "
+                                                "empty: none")
+    store_snapshot_period_s: float = setting(10.0, minimum=0.1, maximum=3600.0,
+                                             doc="estimator state and counters saved this often")
 
     def __post_init__(self) -> None:
         if self.slave_lost_timeout_s <= self.slave_stale_timeout_s:
@@ -247,6 +253,16 @@ class CellSimSettings:
                                             doc="passive bleed resistor per cell")
     balancing_heat_fraction: float = setting(0.5, minimum=0.0, maximum=1.0,
                                              doc="share of bleed heat that warms the cell")
+    balancing: str = setting("passive", doc="passive: a bleed resistor per cell; active: "
+                                            "charge moved from a cell to its whole module")
+    active_balancing_current_a: float = setting(1.0, above=0.0, maximum=100.0,
+                                                doc="active: current taken from a cell")
+    active_balancing_efficiency: float = setting(0.85, above=0.0, maximum=1.0,
+                                                 doc="active: share of the energy that arrives")
+
+    def __post_init__(self) -> None:
+        if self.balancing not in ("passive", "active"):
+            raise InvalidSettingError("balancing", "must be passive or active")
 
 
 @dataclass(frozen=True)
@@ -272,6 +288,10 @@ class CurrentSensorSimSettings:
                                       doc="IVT current result period")
     other_results_period_s: float = setting(0.1, minimum=0.01, maximum=10.0,
                                             doc="IVT voltage, temperature, power, charge, energy")
+    offset_a: float = setting(0.0, minimum=-100.0, maximum=100.0,
+                              doc="sensor error: added to every current result")
+    gain_error_pct: float = setting(0.0, minimum=-20.0, maximum=20.0,
+                                    doc="sensor error: the current reads this much too high")
 
 
 @dataclass(frozen=True)
@@ -370,6 +390,9 @@ class Settings:
     slave: SlaveSettings = field(default_factory=SlaveSettings)
     master: MasterSettings = field(default_factory=MasterSettings)
     limits: LimitOverrides = field(default_factory=LimitOverrides)
+    balancing: BalancingSettings = field(default_factory=BalancingSettings)
+    estimation: EstimationSettings = field(default_factory=EstimationSettings)
+    power_limits: PowerLimitSettings = field(default_factory=PowerLimitSettings)
     diagnosis: dict[str, DiagnosisOverride] = field(default_factory=dict)
     contactors: ContactorSettings = field(default_factory=ContactorSettings)
     sim: SimSettings = field(default_factory=SimSettings)

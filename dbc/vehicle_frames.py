@@ -1,4 +1,5 @@
-"""Typed frames of the vehicle bus (dbc/vehicle.dbc): the VCU's request, the BMS status."""
+"""Typed frames of the vehicle bus (dbc/vehicle.dbc): the VCU's request, the BMS status,
+limits, state of charge and health."""
 
 from __future__ import annotations
 
@@ -23,21 +24,39 @@ class RequestedState(enum.IntEnum):
     CHARGE = 2
 
 
+class Limiter(enum.IntEnum):
+    """What sets a current limit (value table ``Limiter`` of BmsLimits)."""
+
+    MAXIMUM = 0
+    TEMPERATURE = 1
+    SOC = 2
+    CELL_VOLTAGE = 3
+    RESISTANCE = 4
+    STATE = 5
+    LIMP_HOME = 6
+    RAMP = 7
+
+
 @dataclass(frozen=True, slots=True)
 class VcuRequest:
     MESSAGE: ClassVar[str] = "VcuRequest"
     requested: RequestedState
     reset_faults: bool = False
     service_reset: bool = False
+    balancing_disabled: bool = False
+    balancing_threshold_mv: int = 0  # 0: the BMS's own threshold
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         return {"RequestedState": int(self.requested), "ResetFaults": int(self.reset_faults),
-                "ServiceReset": int(self.service_reset)}
+                "ServiceReset": int(self.service_reset),
+                "BalancingDisabled": int(self.balancing_disabled),
+                "BalancingThreshold": self.balancing_threshold_mv}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
         return cls(RequestedState(signals["RequestedState"]), bool(signals["ResetFaults"]),
-                   bool(signals["ServiceReset"]))
+                   bool(signals["ServiceReset"]), bool(signals["BalancingDisabled"]),
+                   int(signals["BalancingThreshold"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,4 +97,89 @@ class BmsStatus:
         )
 
 
-VEHICLE_FRAME_TYPES: tuple[type[Frame], ...] = (VcuRequest, BmsStatus)
+def _within(layout: MessageLayout, signal: str, value: float) -> float:
+    """Saturate a physical value to what its signal can carry."""
+    limits = layout.range_of(signal)
+    return min(max(value, limits.minimum), limits.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class BmsLimits:
+    MESSAGE: ClassVar[str] = "BmsLimits"
+    charge_a: float
+    discharge_a: float  # a magnitude
+    charge_limiter: Limiter
+    discharge_limiter: Limiter
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"ChargeCurrentLimit": _within(layout, "ChargeCurrentLimit", self.charge_a),
+                "DischargeCurrentLimit": _within(layout, "DischargeCurrentLimit",
+                                                 self.discharge_a),
+                "ChargeLimiter": int(self.charge_limiter),
+                "DischargeLimiter": int(self.discharge_limiter)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["ChargeCurrentLimit"], 1),
+                   round(signals["DischargeCurrentLimit"], 1),
+                   Limiter(signals["ChargeLimiter"]), Limiter(signals["DischargeLimiter"]))
+
+
+@dataclass(frozen=True, slots=True)
+class BmsPowerLimits:
+    MESSAGE: ClassVar[str] = "BmsPowerLimits"
+    charge_kw: float
+    discharge_kw: float
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"ChargePowerLimit": _within(layout, "ChargePowerLimit", self.charge_kw),
+                "DischargePowerLimit": _within(layout, "DischargePowerLimit", self.discharge_kw)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["ChargePowerLimit"], 2), round(signals["DischargePowerLimit"], 2))
+
+
+@dataclass(frozen=True, slots=True)
+class BmsSoc:
+    MESSAGE: ClassVar[str] = "BmsSoc"
+    min_pct: float
+    max_pct: float
+    average_pct: float
+    usable_pct: float
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        names = ("SocMin", "SocMax", "SocAverage", "SocUsable")
+        values = (self.min_pct, self.max_pct, self.average_pct, self.usable_pct)
+        return {n: _within(layout, n, v) for n, v in zip(names, values, strict=True)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["SocMin"], 1), round(signals["SocMax"], 1),
+                   round(signals["SocAverage"], 1), round(signals["SocUsable"], 1))
+
+
+@dataclass(frozen=True, slots=True)
+class BmsHealth:
+    MESSAGE: ClassVar[str] = "BmsHealth"
+    energy_kwh: float
+    capacity_pct: float  # the weakest cell's capacity against nominal
+    resistance_pct: float  # the highest cell resistance against nominal
+    weakest_module: int
+    weakest_cell: int
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"EnergyRemaining": _within(layout, "EnergyRemaining", self.energy_kwh),
+                "CapacityHealth": _within(layout, "CapacityHealth", self.capacity_pct),
+                "ResistanceRatio": _within(layout, "ResistanceRatio", self.resistance_pct),
+                "WeakestModule": self.weakest_module, "WeakestCell": self.weakest_cell}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["EnergyRemaining"], 2), round(signals["CapacityHealth"], 1),
+                   float(signals["ResistanceRatio"]), int(signals["WeakestModule"]),
+                   int(signals["WeakestCell"]))
+
+
+VEHICLE_FRAME_TYPES: tuple[type[Frame], ...] = (VcuRequest, BmsStatus, BmsLimits,
+                                                BmsPowerLimits, BmsSoc, BmsHealth)

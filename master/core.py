@@ -38,7 +38,15 @@ from dbc.frames import (
     PackAverages,
 )
 from dbc.ivt import IvtCurrent, IvtVoltage1, IvtVoltage2
-from dbc.vehicle_frames import BmsStatus, VcuRequest
+from dbc.vehicle_frames import (
+    BmsHealth,
+    BmsLimits,
+    BmsPowerLimits,
+    BmsSoc,
+    BmsStatus,
+    VcuRequest,
+)
+from master.algorithms import PackAlgorithms
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
 from master.diagnosis.table import DiagId, Severity
@@ -49,6 +57,8 @@ from master.state_machine import StateInputs, StateMachine
 
 MA_PER_A = 1000.0
 MV_PER_V = 1000.0
+PCT = 100.0
+W_PER_KW = 1000.0
 JOURNAL_LENGTH = 2000
 CONTACTOR_NAMES = ("main_plus", "main_minus", "precharge")
 
@@ -103,7 +113,10 @@ class MasterCore:
         self.vcu_request: VcuRequest | None = None
         self.vcu_at_s: float | None = None
         self.engine = DiagnosisEngine(build_table(settings.diagnosis))
-        self.checks = Checks(self.engine, resolve_limits(settings))
+        limits = resolve_limits(settings)
+        self.checks = Checks(self.engine, limits)
+        self.algorithms = PackAlgorithms(settings, limits, now_s)
+        self.contactor_closings = [0] * len(CONTACTOR_NAMES)
         self.machine = StateMachine(settings.contactors, now_s)
         self.statistics = MasterStatistics()
         self._ivt_counter: tuple[int, float] | None = None
@@ -114,6 +127,8 @@ class MasterCore:
         self._contactor_schedule = Schedule(settings.contactors.command_period_s, now_s)
         self._bms_status = Schedule(_cycle_s(vehicle_codec(), BmsStatus), now_s)
         self._balancing = Schedule(_cycle_s(pack_codec(), BalancingCommand), now_s)
+        self._limits_schedule = Schedule(_cycle_s(vehicle_codec(), BmsLimits), now_s)
+        self._soc_schedule = Schedule(_cycle_s(vehicle_codec(), BmsSoc), now_s)
         self.new_events: deque[MasterEvent] = deque(maxlen=JOURNAL_LENGTH)
         # the fatal entry that put the master in ERROR: reported until the reset
         self.error_cause: DiagId | None = None
@@ -184,6 +199,7 @@ class MasterCore:
                 self.statistics.link_changes.append(change)
             if isinstance(decoded, CellVoltages):
                 self.pack.cell_mv.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
+                self.algorithms.on_cell_voltages()
                 self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
                                           cells, now_s)
             elif isinstance(decoded, CellTemperatures):
@@ -217,6 +233,7 @@ class MasterCore:
         self.checks.current(decoded.current_ma / MA_PER_A, decoded.flags, now_s)
         if decoded.valid:
             self.pack_current_a = Sample(decoded.current_ma / MA_PER_A, now_s)
+            self.algorithms.integral.sample(self.pack_current_a.value, now_s)
 
     def _charging(self) -> bool:
         current = self.pack_current_a
@@ -252,21 +269,62 @@ class MasterCore:
                 self.checks.spreads(s.min_cell_mv.value, s.max_cell_mv.value,
                                     low.value if low else None, high.value if high else None,
                                     now_s)
+            self._estimate(now_s)
         out = self._step(now_s)
         command_sent = bool(out.pack)  # _step only ever emits the contactor command
         if self._heartbeat.due(now_s) and not self.kernel_heartbeat:
             out.pack.append(self.sender.encode(self.heartbeat()))
         if self._balancing.due(now_s):
-            # No balancing planner yet: every slave is told explicitly not to bleed.
-            stop = BalancingCommand(0, 0)
-            out.pack += [self.sender.encode(stop, m) for m in range(self.modules)]
+            out.pack += self._balancing_frames()
         if self._status.due(now_s):
             out.pack += [self.sender.encode(page) for page in self.status_pages(now_s)]
         if self._contactor_schedule.due(now_s) and not command_sent:
             out.pack.append(self._contactor_frame())
         if self._bms_status.due(now_s):
             out.vehicle.append(self.vehicle_sender.encode(self.bms_status()))
+        if self._limits_schedule.due(now_s):
+            out.vehicle += [self.vehicle_sender.encode(f) for f in self.limit_frames()]
+        if self._soc_schedule.due(now_s):
+            out.vehicle += [self.vehicle_sender.encode(f) for f in self.estimate_frames()]
         return out
+
+    def _estimate(self, now_s: float) -> None:
+        m = self.settings.master
+        current = self.pack_current_a
+        fresh = current is not None and now_s - current.at_s <= m.current_timeout_s
+        self.algorithms.update(now_s, self.pack, m.slave_stale_timeout_s,
+                               m.temperature_stale_timeout_s,
+                               current.value if current is not None and fresh else None,
+                               allowed=self.state is not MasterState.ERROR)
+        for note in self.algorithms.estimator.take_notes():
+            self.note(note, now_s)
+
+    def _balancing_frames(self) -> list[CanFrame]:
+        request = self.vcu_request
+        current = self.pack_current_a
+        plan = self.algorithms.plan_balancing(
+            self.state, current.value if current is not None else None,
+            vcu_enabled=not (request is not None and request.balancing_disabled),
+            vcu_threshold_mv=(request.balancing_threshold_mv or None) if request else None)
+        duration = self.settings.balancing.command_duration_s
+        return [self.sender.encode(BalancingCommand(mask, duration if mask else 0), m)
+                for m, mask in enumerate(plan.masks)]
+
+    def limit_frames(self) -> list[Frame]:
+        limits = self.algorithms.limits
+        return [BmsLimits(limits.charge_a, limits.discharge_a, limits.charge_limiter,
+                          limits.discharge_limiter),
+                BmsPowerLimits(limits.charge_w / W_PER_KW, limits.discharge_w / W_PER_KW)]
+
+    def estimate_frames(self) -> list[Frame]:
+        estimate = self.algorithms.estimate
+        if estimate is None:
+            return []
+        module, cell = estimate.weakest_cell
+        return [BmsSoc(estimate.soc_min * PCT, estimate.soc_max * PCT, estimate.soc_avg * PCT,
+                       estimate.soc_usable * PCT),
+                BmsHealth(estimate.energy_wh / W_PER_KW, estimate.capacity_ratio_min * PCT,
+                          estimate.resistance_ratio_max * PCT, module, cell)]
 
     def _timeouts(self, now_s: float) -> None:
         m = self.settings.master
@@ -354,6 +412,8 @@ class MasterCore:
             for index, name in enumerate(CONTACTOR_NAMES):
                 if getattr(self.machine.command, name) != getattr(before, name):
                     self._command_changed_s[index] = now_s
+                    if getattr(self.machine.command, name):
+                        self.contactor_closings[index] += 1
             out.pack.append(self._contactor_frame())
             if reacted and due:
                 out.reaction = due[0]
@@ -361,7 +421,7 @@ class MasterCore:
         return out
 
     def heartbeat(self) -> MasterHeartbeat:
-        return MasterHeartbeat(self.state, balancing_allowed=False)
+        return MasterHeartbeat(self.state, balancing_allowed=self.algorithms.plan.allowed)
 
     def heartbeat_sequence(self) -> list[CanFrame]:
         """The heartbeat with every alive counter in turn, for kernel-timed sending."""

@@ -76,7 +76,16 @@ from dbc.sim_frames import (  # noqa: E402
     VcuCommand,
     VcuCommandRequest,
 )
-from dbc.vehicle_frames import BmsStatus, RequestedState, VcuRequest  # noqa: E402
+from dbc.vehicle_frames import (  # noqa: E402
+    BmsHealth,
+    BmsLimits,
+    BmsPowerLimits,
+    BmsSoc,
+    BmsStatus,
+    Limiter,
+    RequestedState,
+    VcuRequest,
+)
 
 SAMPLES += [
     (ContactorCommand(Contactors(main_minus=True, precharge=True)), 0),
@@ -87,6 +96,13 @@ SAMPLES += [
 VEHICLE_SAMPLES: list[tuple[Frame, int]] = [
     (VcuRequest(RequestedState.DRIVE), 0),
     (VcuRequest(RequestedState.STANDBY, reset_faults=True, service_reset=True), 0),
+    (VcuRequest(RequestedState.CHARGE, balancing_disabled=True, balancing_threshold_mv=25), 0),
+    (BmsLimits(12.5, 150.0, Limiter.CELL_VOLTAGE, Limiter.LIMP_HOME), 0),
+    (BmsLimits(0.0, 1638.3, Limiter.STATE, Limiter.MAXIMUM), 0),
+    (BmsPowerLimits(5.25, 60.0), 0),
+    (BmsSoc(41.5, 58.2, 49.9, 38.4), 0),
+    (BmsSoc(0.0, 100.0, 50.0, 0.0), 0),
+    (BmsHealth(42.37, 96.5, 112.0, 7, 15), 0),
     (BmsStatus(MasterState.ERROR, Contactors(main_plus=True), True, True, 61,
                frozenset({"Slave", "Contactor"}), frozenset({"Plausibility"})), 0),
     (BmsStatus(MasterState.NORMAL, Contactors(True, True, False), False, False, 0,

@@ -156,7 +156,10 @@ def test_periodic_frames_of_both_buses() -> None:
                if isinstance(f, ContactorCommand))
     commands = [(m, f) for m, f in pack if isinstance(f, BalancingCommand)]
     assert sorted(m for m, _ in commands) == [0, 0, 1, 1]  # every 1 s per module
-    assert all(f == BalancingCommand(0, 0) for _, f in commands)  # no planner yet: no bleeding
+    # module 1 is 50 mV above module 0: its cells bleed, module 0's do not
+    assert sorted(commands, key=lambda c: c[0]) == [
+        (0, BalancingCommand(0, 0)), (0, BalancingCommand(0, 0)),
+        (1, BalancingCommand(0b1111, 3)), (1, BalancingCommand(0b1111, 3))]
     summary = [f for _, f in pack if isinstance(f, MasterSummary)][-1]
     assert (summary.state, summary.modules_online, summary.modules_lost) == \
         (MasterState.STANDBY, 2, 0)
@@ -172,6 +175,9 @@ def test_periodic_frames_of_both_buses() -> None:
     assert heartbeat.balancing_allowed is False
     statuses = [f for _, f in vehicle if isinstance(f, BmsStatus)]
     assert len(statuses) == 11
+    vehicle_kinds = [type(f).__name__ for _, f in vehicle]
+    assert vehicle_kinds.count("BmsLimits") == vehicle_kinds.count("BmsPowerLimits") == 11
+    assert vehicle_kinds.count("BmsSoc") == 2  # every second: the estimate starts at once
     assert statuses[-1].state is MasterState.STANDBY
     assert statuses[-1].fault_reason == 0
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from bms.chemistry import NMC_OCV
-from sim.cell import CellModel, CellParameters, arrhenius_factor
+from bms.chemistry import NMC_OCV, arrhenius_factor
+from sim.cell import CellModel, CellParameters
 
 
 def params(**changes: float) -> CellParameters:

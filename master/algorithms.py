@@ -1,0 +1,154 @@
+"""The master's algorithms on one measurement period: state estimation, power limits and
+the balancing plan, fed from the pack state the core keeps. Pure; the core calls `update`
+every measurement period and `plan_balancing` every BalancingCommand period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bms.chemistry import REFERENCE_CELLS, cell_capacity_ah
+from bms.limits import Limits
+from bms.settings import Settings
+from dbc.frames import MasterState
+from master.balancing_planner import BalancingPlanner, Plan, PlanInputs
+from master.estimation.ocv_curve import Array
+from master.estimation.pack_estimator import PackEstimate, PackEstimator, resistance_factor
+from master.estimation.power_limits import CurrentLimits, LimitInputs, PowerLimiter
+from master.pack_state import PackState
+
+MV_PER_V = 1000.0
+UNKNOWN_TEMPERATURE_DEGC = 25.0  # for the resistance of a module without a valid sensor
+
+
+STEADY_A = 0.5  # two successive current samples closer than this: the current is steady
+
+
+@dataclass
+class CurrentIntegral:
+    """Charge through the pack from the current samples (left rectangles)."""
+
+    charge_as: float = 0.0
+    last: tuple[float, float] | None = None  # (time, current) of the latest sample
+    steady: bool = False  # the latest two samples agree
+
+    def sample(self, current_a: float, now_s: float) -> None:
+        if self.last is not None:
+            self.charge_as += self.last[1] * (now_s - self.last[0])
+            self.steady = abs(current_a - self.last[1]) < STEADY_A
+        self.last = (now_s, current_a)
+
+    def up_to(self, now_s: float) -> float:
+        """Charge up to ``now_s``, extrapolating the latest sample."""
+        if self.last is None:
+            return self.charge_as
+        return self.charge_as + self.last[1] * (now_s - self.last[0])
+
+
+class PackAlgorithms:
+    def __init__(self, settings: Settings, limits: Limits, now_s: float) -> None:
+        pack = settings.pack
+        self.settings = settings
+        self.shape = (pack.modules, pack.cells_per_module)
+        self.estimator = PackEstimator(settings)
+        self.power = PowerLimiter(settings.power_limits, limits, cell_capacity_ah(settings),
+                                  now_s)
+        floor = REFERENCE_CELLS[pack.chemistry].balancing_floor_mv
+        self.planner = BalancingPlanner(settings.balancing, *self.shape, floor)
+        self.integral = CurrentIntegral()
+        self.estimate: PackEstimate | None = None
+        self.limits = self.power.current
+        self._last_charge: tuple[float, float] | None = None  # (time, charge)
+        # the current when the latest cell voltages arrived, and whether it was steady: the
+        # voltages are compared with the current they were measured under
+        self._measured_under: tuple[float, bool] | None = None
+        self._cell_v = np.full(self.shape, np.nan)
+        self._module_temperature = np.full(pack.modules, np.nan)
+
+    @property
+    def plan(self) -> Plan:
+        return self.planner.plan
+
+    def on_cell_voltages(self) -> None:
+        """A CellVoltages frame arrived: remember the current it was measured under."""
+        if self.integral.last is not None:
+            self._measured_under = (self.integral.last[1], self.integral.steady)
+
+    def update(self, now_s: float, pack: PackState, cell_max_age_s: float,
+               temperature_max_age_s: float, current_a: float | None,
+               allowed: bool) -> CurrentLimits:
+        """One measurement period: estimate, then limits."""
+        self._cell_v = _matrix(pack.cell_mv.values, pack.cell_mv.times_s, now_s,
+                               cell_max_age_s) / MV_PER_V
+        temperatures = _matrix(pack.temperature_degc.values, pack.temperature_degc.times_s,
+                               now_s, temperature_max_age_s)
+        known = np.asarray(~np.isnan(temperatures).all(axis=1), dtype=bool)
+        self._module_temperature = np.full(self.shape[0], np.nan)
+        self._module_temperature[known] = np.nanmax(temperatures[known], axis=1)
+        cell_temperature = np.repeat(np.where(
+            known, np.nanmean(np.where(known[:, None], temperatures, 0.0), axis=1),
+            UNKNOWN_TEMPERATURE_DEGC), self.shape[1])
+        if current_a is not None and self._measured_under is not None:
+            charge = self.integral.up_to(now_s)
+            mean_a = current_a
+            if self._last_charge is not None and now_s > self._last_charge[0]:
+                mean_a = (charge - self._last_charge[1]) / (now_s - self._last_charge[0])
+            self._last_charge = (now_s, charge)
+            measured_a, steady = self._measured_under
+            self.estimator.update(now_s, self._cell_v.ravel(), mean_a, measured_a,
+                                  cell_temperature, self._bleed_a().ravel(), steady)
+        self.estimate = self.estimator.estimate()
+        self.limits = self.power.update(now_s, self._limit_inputs(
+            cell_temperature, allowed and self.estimate is not None))
+        return self.limits
+
+    def _bleed_a(self) -> Array:
+        """Per cell: the passive bleed current the plan draws (V / R)."""
+        masks = self.planner.plan.masks
+        bits = np.array([[mask >> i & 1 for i in range(self.shape[1])] for mask in masks],
+                        dtype=bool)
+        if not bits.any():
+            return np.zeros(self.shape)
+        voltage = np.nan_to_num(self._cell_v, nan=0.0)
+        return np.where(bits, voltage / self.settings.balancing.resistor_ohm, 0.0)
+
+    def _limit_inputs(self, cell_temperature: Array, allowed: bool) -> LimitInputs:
+        estimate, e = self.estimate, self.estimator
+        cell_mv = self._cell_v * MV_PER_V
+        valid_t = self._module_temperature[~np.isnan(self._module_temperature)]
+        if estimate is None or np.isnan(cell_mv).all() or not valid_t.size:
+            return LimitInputs(25.0, 25.0, 0.5, 0.5, 0.0, 0.0, np.zeros(1), np.ones(1), 0.0,
+                               False)
+        f = e.filter
+        return LimitInputs(
+            min_temperature_degc=float(valid_t.min()),
+            max_temperature_degc=float(valid_t.max()),
+            soc_min=estimate.soc_min, soc_max=estimate.soc_max,
+            min_cell_mv=float(np.nanmin(cell_mv)), max_cell_mv=float(np.nanmax(cell_mv)),
+            cell_ocv_v=f.curve.voltage(f.soc) + f.v_rc_v,
+            cell_r0_ohm=e.health.r0_ohm * resistance_factor(cell_temperature),
+            pack_voltage_v=float(np.nansum(cell_mv)) / MV_PER_V,
+            allowed=allowed,
+        )
+
+    def plan_balancing(self, state: MasterState, current_a: float | None, vcu_enabled: bool,
+                       vcu_threshold_mv: float | None) -> Plan:
+        f = self.estimator.filter
+        ready = self.estimate is not None
+        return self.planner.update(PlanInputs(
+            state=state, current_a=current_a, cell_mv=self._cell_v * MV_PER_V,
+            module_max_temperature_degc=self._module_temperature,
+            soc=f.soc.reshape(self.shape) if ready else None,
+            capacity_ah=self.estimator.health.capacity_ah.reshape(self.shape) if ready else None,
+            vcu_enabled=vcu_enabled, vcu_threshold_mv=vcu_threshold_mv))
+
+
+def _matrix(values: list[list[float | None]], times_s: list[list[float]], now_s: float,
+            max_age_s: float) -> Array:
+    """Modules x elements; NaN where invalid or older than ``max_age_s``."""
+    oldest = now_s - max_age_s
+    return np.array([[v if v is not None and t >= oldest else np.nan
+                      for v, t in zip(row, times, strict=True)]
+                     for row, times in zip(values, times_s, strict=True)], dtype=float)

@@ -1,0 +1,1 @@
+"""State estimation of the master: SOC per cell (EKF), energy, health, power limits."""

@@ -1,0 +1,47 @@
+"""The chemistry's OCV table as vectorised functions over every cell of the pack."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bms.chemistry import OcvTable
+
+Array = NDArray[np.float64]
+ENERGY_POINTS = 201  # resolution of the tabulated energy integral
+
+
+class OcvCurve:
+    def __init__(self, table: OcvTable) -> None:
+        self.soc = np.array(table.soc, dtype=float)
+        self.voltage_v = np.array(table.voltage_v, dtype=float)
+        self.slopes_v = np.diff(self.voltage_v) / np.diff(self.soc)  # V per unit SOC
+        grid = np.linspace(0.0, 1.0, ENERGY_POINTS)
+        ocv = np.interp(grid, self.soc, self.voltage_v)
+        # cumulative integral of OCV over SOC: Wh per Ah of capacity (trapezoids)
+        steps = np.diff(grid) * (ocv[1:] + ocv[:-1]) / 2
+        self._energy_grid = grid
+        self._energy_wh_per_ah = np.concatenate(([0.0], np.cumsum(steps)))
+
+    def voltage(self, soc: Array) -> Array:
+        """OCV at ``soc``, linear beyond the table like the plant's model."""
+        segment = self._segment(soc)
+        offset = soc - self.soc[segment]
+        return np.asarray(self.voltage_v[segment] + self.slopes_v[segment] * offset,
+                          dtype=np.float64)
+
+    def slope(self, soc: Array) -> Array:
+        """dOCV/dSOC in V per unit SOC."""
+        return self.slopes_v[self._segment(soc)]
+
+    def soc_at(self, voltage_v: Array) -> Array:
+        """The SOC whose OCV this is, clamped to 0..1."""
+        return np.asarray(np.interp(voltage_v, self.voltage_v, self.soc), dtype=np.float64)
+
+    def energy_wh_per_ah(self, soc: Array) -> Array:
+        """Energy a cell delivers from ``soc`` down to 0, per Ah of its capacity."""
+        energy = np.interp(np.clip(soc, 0.0, 1.0), self._energy_grid, self._energy_wh_per_ah)
+        return np.asarray(energy, dtype=np.float64)
+
+    def _segment(self, soc: Array) -> NDArray[np.intp]:
+        return np.clip(np.searchsorted(self.soc, soc, side="right") - 1, 0, len(self.soc) - 2)

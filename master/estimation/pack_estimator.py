@@ -1,0 +1,225 @@
+"""The pack's state from the master's measurements: SOC per cell (EKF), the figures the
+vehicle needs (min, max, average, usable SOC; energy), health per cell, and the counters.
+
+Called once per measurement period with every cell voltage (NaN: invalid), the mean pack
+current since the last call, the latest current, the cell temperatures and the bleed
+currents. At rest (|I| below ``rest_current_a`` for ``rest_time_s``) the SOC is set from the
+OCV wherever the OCV curve is steep enough to say something, and health learns capacity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bms.chemistry import (
+    ACTIVATION_ENERGY_J_PER_MOL,
+    GAS_CONSTANT_J_PER_MOL_K,
+    KELVIN_OFFSET,
+    REFERENCE_CELLS,
+    REFERENCE_TEMPERATURE_K,
+    cell_capacity_ah,
+)
+from bms.settings import Settings
+from master.estimation.health import HealthSettings, HealthTracker
+from master.estimation.ocv_curve import Array, OcvCurve
+from master.estimation.soc_ekf import SocFilter
+
+SECONDS_PER_HOUR = 3600.0
+MV_PER_V = 1000.0
+PCT = 100.0
+SOC_BAND = (-0.05, 1.10)  # the estimate is held inside a physical band
+REST_SOC_SIGMA = 0.01  # how well the OCV knows the SOC after a full rest
+SOC_DRIFT_PER_H = 0.02  # model error the filter allows for: 2 % SOC per sqrt(hour)
+
+
+def resistance_factor(temperature_degc: Array) -> Array:
+    """Arrhenius multiplier of the resistances against 25 degC, per cell."""
+    kelvin = temperature_degc + KELVIN_OFFSET
+    return np.exp(ACTIVATION_ENERGY_J_PER_MOL / GAS_CONSTANT_J_PER_MOL_K
+                  * (1.0 / kelvin - 1.0 / REFERENCE_TEMPERATURE_K))
+
+
+@dataclass(frozen=True)
+class PackEstimate:
+    soc_min: float  # 0..1
+    soc_max: float
+    soc_avg: float
+    soc_usable: float  # 0 when the emptiest cell is empty, 1 when the fullest is full
+    energy_wh: float  # what the pack delivers from here down to 0 % (OCV energy)
+    capacity_ratio_min: float  # SOH: the weakest cell's capacity against nominal
+    resistance_ratio_max: float  # the worst cell's R0 against nominal
+    weakest_cell: tuple[int, int]  # (module, cell) of the lowest capacity
+    highest_resistance_cell: tuple[int, int]
+
+
+@dataclass
+class Counters:
+    """Lifetime counters, persisted by the master's store."""
+
+    charged_ah: float = 0.0
+    discharged_ah: float = 0.0
+    charged_wh: float = 0.0
+    discharged_wh: float = 0.0
+
+
+@dataclass
+class EstimatorState:
+    """What survives a restart (the store's snapshot)."""
+
+    soc: list[float]
+    capacity_ah: list[float]
+    r0_ohm: list[float]
+    counters: Counters = field(default_factory=Counters)
+
+
+class PackEstimator:
+    def __init__(self, settings: Settings) -> None:
+        e = settings.estimation
+        self.settings = e
+        self.modules = settings.pack.modules
+        self.cells_per_module = settings.pack.cells_per_module
+        cells = self.modules * self.cells_per_module
+        reference = REFERENCE_CELLS[settings.pack.chemistry]
+        capacity = cell_capacity_ah(settings)
+        self.curve = OcvCurve(reference.ocv)
+        self.health = HealthTracker(capacity, reference.r0_ohm, cells, HealthSettings(
+            e.capacity_min_soc_span_pct / PCT, e.capacity_gain,
+            e.resistance_step_c * capacity, e.resistance_gain))
+        self.filter = SocFilter(
+            self.curve, self.health.capacity_ah, self.health.r0_ohm,
+            reference.r1_ohm / reference.r0_ohm,
+            reference.c1_f, e.voltage_sigma_mv / MV_PER_V, e.current_sigma_a,
+            SOC_DRIFT_PER_H / np.sqrt(SECONDS_PER_HOUR))
+        self.min_ocv_slope = e.ocv_min_slope_mv_per_pct / MV_PER_V * PCT  # V per unit SOC
+        self.throughput_ah = np.zeros(cells)  # per cell, signed, for capacity
+        self.counters = Counters()
+        self.notes: list[str] = []  # for the master's journal
+        self._restored: Array | None = None
+        self._last_s: float | None = None
+        self._rest_since_s: float | None = None
+        self._rest_corrected = False
+        self._previous: tuple[Array, float] | None = None  # voltages, current
+
+    # --- persistence ----------------------------------------------------------------------
+
+    def restore(self, state: EstimatorState) -> None:
+        """Start from a stored state; the SOC is checked against the OCV at the first rest
+        measurement (see ``stored_soc_tolerance_pct``)."""
+        cells = len(self.throughput_ah)
+        if not len(state.soc) == len(state.capacity_ah) == len(state.r0_ohm) == cells:
+            self.notes.append(f"stored estimator state is for {len(state.soc)} cells, not "
+                              f"{cells}: ignored")
+            return
+        self.health.restore(np.array(state.capacity_ah), np.array(state.r0_ohm))
+        self.filter.capacity_ah = self.health.capacity_ah
+        self.filter.r0_ohm = self.health.r0_ohm
+        self.counters = state.counters
+        self._restored = np.array(state.soc, dtype=float)
+
+    def state(self) -> EstimatorState:
+        return EstimatorState([float(x) for x in self.filter.soc],
+                              [float(x) for x in self.health.capacity_ah],
+                              [float(x) for x in self.health.r0_ohm], self.counters)
+
+    # --- update ---------------------------------------------------------------------------
+
+    def update(self, now_s: float, cell_v: Array, mean_current_a: float, current_a: float,
+               temperature_degc: Array, bleed_a: Array, steady: bool = True) -> None:
+        """``current_a``: the current the voltages were measured under; ``steady``: it had
+        not just changed (only then do voltage steps tell the resistance)."""
+        factor = resistance_factor(temperature_degc)
+        at_rest = abs(current_a) < self.settings.rest_current_a
+        if not self.filter.initialised:
+            self._start(cell_v, current_a, factor, at_rest)
+            self._last_s = now_s
+            self._previous = (cell_v, current_a) if steady else None
+            return
+        dt_s = now_s - self._last_s if self._last_s is not None else 0.0
+        self._last_s = now_s
+        cell_mean_a = mean_current_a - bleed_a
+        self.filter.predict(dt_s, cell_mean_a, factor)
+        self.filter.correct(cell_v, current_a - bleed_a, factor)
+        self.filter.soc = np.clip(self.filter.soc, *SOC_BAND)
+        self.throughput_ah += cell_mean_a * dt_s / SECONDS_PER_HOUR
+        self._count(mean_current_a, dt_s, cell_v)
+        self._rest(now_s, at_rest, cell_v)
+        if self._previous is not None and steady:
+            previous_v, previous_a = self._previous
+            self.health.current_step(cell_v - previous_v, current_a - previous_a, factor)
+        self._previous = (cell_v, current_a) if steady else None
+
+    def _start(self, cell_v: Array, current_a: float, factor: Array, at_rest: bool) -> None:
+        """The first measurement: from the stored state if plausible, else from the OCV."""
+        ocv_soc = self.curve.soc_at(cell_v - self.health.r0_ohm * factor * current_a)
+        if np.isnan(cell_v).any():
+            return  # wait until every cell has been measured once
+        sigma = self.settings.initial_soc_sigma_pct / PCT
+        if self._restored is None:
+            self.filter.start(ocv_soc, sigma)
+            return
+        soc = self._restored.copy()
+        if at_rest:
+            steep = self.curve.slope(ocv_soc) >= self.min_ocv_slope
+            off = steep & (np.abs(soc - ocv_soc) > self.settings.stored_soc_tolerance_pct / PCT)
+            for index in np.flatnonzero(off):
+                module, cell = divmod(int(index), self.cells_per_module)
+                self.notes.append(
+                    f"stored SOC of module {module} cell {cell} implausible "
+                    f"({soc[index] * PCT:.1f} %, OCV says {ocv_soc[index] * PCT:.1f} %): "
+                    f"OCV used")
+            soc[off] = ocv_soc[off]
+        self.filter.start(soc, sigma / 2)
+        self._restored = None
+
+    def _count(self, mean_current_a: float, dt_s: float, cell_v: Array) -> None:
+        ah = mean_current_a * dt_s / SECONDS_PER_HOUR
+        wh = ah * float(np.nansum(cell_v))
+        c = self.counters
+        if ah >= 0:
+            c.charged_ah += ah
+            c.charged_wh += wh
+        else:
+            c.discharged_ah -= ah
+            c.discharged_wh -= wh
+
+    def _rest(self, now_s: float, at_rest: bool, cell_v: Array) -> None:
+        if not at_rest:
+            self._rest_since_s, self._rest_corrected = None, False
+            return
+        if self._rest_since_s is None:
+            self._rest_since_s = now_s
+        if self._rest_corrected or now_s - self._rest_since_s < self.settings.rest_time_s:
+            return
+        self._rest_corrected = True
+        ocv_soc = self.curve.soc_at(cell_v)
+        steep = (self.curve.slope(ocv_soc) >= self.min_ocv_slope) & ~np.isnan(cell_v)
+        reliable = np.where(steep, ocv_soc, np.nan)
+        self.filter.start(reliable, REST_SOC_SIGMA)
+        self.health.rest_point(reliable, self.throughput_ah)
+        self.filter.capacity_ah = self.health.capacity_ah
+
+    # --- output ---------------------------------------------------------------------------
+
+    def estimate(self) -> PackEstimate | None:
+        if not self.filter.initialised:
+            return None
+        soc = np.clip(self.filter.soc, 0.0, 1.0)
+        low, high = float(soc.min()), float(soc.max())
+        usable = low / (low + 1.0 - high) if low + 1.0 - high > 0 else 0.0
+        capacity = self.health.capacity_ratio()
+        resistance = self.health.resistance_ratio()
+        energy = self.curve.energy_wh_per_ah(soc) * self.health.capacity_ah
+        return PackEstimate(
+            soc_min=low, soc_max=high, soc_avg=float(soc.mean()), soc_usable=usable,
+            energy_wh=float(energy.sum()),
+            capacity_ratio_min=float(capacity.min()),
+            resistance_ratio_max=float(resistance.max()),
+            weakest_cell=divmod(int(capacity.argmin()), self.cells_per_module),
+            highest_resistance_cell=divmod(int(resistance.argmax()), self.cells_per_module),
+        )
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
