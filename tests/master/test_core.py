@@ -177,7 +177,7 @@ def test_periodic_frames_of_both_buses() -> None:
     assert len(statuses) == 11
     vehicle_kinds = [type(f).__name__ for _, f in vehicle]
     assert vehicle_kinds.count("BmsLimits") == vehicle_kinds.count("BmsPowerLimits") == 11
-    assert vehicle_kinds.count("BmsSoc") == 2  # every second: the estimate starts at once
+    assert vehicle_kinds.count("BmsSoc") == 1  # every second, once there is an estimate
     assert statuses[-1].state is MasterState.STANDBY
     assert statuses[-1].fault_reason == 0
 
