@@ -10,12 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bms.chemistry import OcvTable
+from bms.chemistry import OcvTable, arrhenius_factor
 
-GAS_CONSTANT_J_PER_MOL_K = 8.314
-ACTIVATION_ENERGY_J_PER_MOL = 20_000.0
-REFERENCE_TEMPERATURE_K = 298.15
-KELVIN_OFFSET = 273.15
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_MONTH = 30 * 24 * 3600.0
 # Beyond the table the model keeps going (an overcharged cell keeps rising) but SOC is held
@@ -39,15 +35,6 @@ class CellParameters:
     @staticmethod
     def self_discharge_rate(pct_per_month: float) -> float:
         return pct_per_month / 100.0 / SECONDS_PER_MONTH
-
-
-def arrhenius_factor(temperature_degc: float) -> float:
-    """Resistance multiplier relative to 25 degC."""
-    kelvin = temperature_degc + KELVIN_OFFSET
-    return math.exp(
-        ACTIVATION_ENERGY_J_PER_MOL / GAS_CONSTANT_J_PER_MOL_K
-        * (1.0 / kelvin - 1.0 / REFERENCE_TEMPERATURE_K)
-    )
 
 
 class CellModel:

@@ -2,7 +2,8 @@
 
 The current is what its owner (the HV box) says flows; U1 (battery voltage) is the sum of the
 cell voltages the slaves publish. Each result message has its own 4-bit message counter. A
-silenced sensor sends nothing; flags are set on every result while they are injected.
+silenced sensor sends nothing; flags are set on every result while they are injected. The
+configured sensor error (offset, gain) is in every current result, not in the physics.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class CurrentSensorSim:
         self._group_sums_mv: dict[tuple[int, int], float] = {}
         voltages = self.codec.layout_of(CellVoltages)
         self._voltage_ids = range(voltages.base_id, voltages.base_id + voltages.module_id_range)
-        self.current_a = 0.0
+        self.offset_a = sensor.offset_a
+        self.gain = 1.0 + sensor.gain_error_pct / 100.0
+        self.current_a = 0.0  # the true current
         self.bus_voltage_v = 0.0  # U2: behind the contactors
         self.flags = IvtFlag.NONE
         self.silent = False
@@ -76,7 +79,8 @@ class CurrentSensorSim:
         flags = self.flags
         results: list[Frame] = []
         if current_due:
-            results.append(IvtCurrent(self._count("I"), flags, round(self.current_a * MA_PER_A)))
+            measured_a = self.current_a * self.gain + self.offset_a
+            results.append(IvtCurrent(self._count("I"), flags, round(measured_a * MA_PER_A)))
         if others_due:
             results += [
                 IvtVoltage1(self._count("U1"), flags,

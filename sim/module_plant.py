@@ -1,4 +1,8 @@
-"""One battery module of the virtual pack: its cells, bleed resistors and temperature sensors.
+"""One battery module of the virtual pack: its cells, balancing circuit and temperature sensors.
+
+Balancing is passive (a bleed resistor across each commanded cell: its energy becomes heat)
+or active (a converter takes a fixed current from each commanded cell and returns the
+energy, less its losses, to the whole module as a charge current shared by every cell).
 
 Cell-to-cell spread of capacity, resistance and initial SOC is drawn from a generator seeded
 with (seed, module id): the same configuration always builds the same pack.
@@ -66,27 +70,54 @@ class ModulePlant:
         self.balancing_mask = 0
 
     def bleed_currents(self) -> list[BleedState]:
+        """Current taken from each commanded cell, and the heat it makes at the cell."""
+        s = self.settings
         bleeding = []
         for index, cell in enumerate(self.cells):
             if self.balancing_mask >> index & 1:
-                current = cell.terminal_voltage_v(0.0) / self.settings.balancing_resistor_ohm
-                heat = current * current * self.settings.balancing_resistor_ohm
-                bleeding.append(BleedState(index, current, heat))
+                if s.balancing == "active":
+                    current = s.active_balancing_current_a
+                    loss_w = current * cell.terminal_voltage_v(0.0) * \
+                        (1.0 - s.active_balancing_efficiency)
+                    bleeding.append(BleedState(index, current, loss_w))
+                else:
+                    current = cell.terminal_voltage_v(0.0) / s.balancing_resistor_ohm
+                    heat = current * current * s.balancing_resistor_ohm
+                    bleeding.append(BleedState(index, current, heat))
         return bleeding
+
+    def _return_a(self, bleeding: list[BleedState]) -> float:
+        """Active balancing: the charge current every cell of the module gets back."""
+        s = self.settings
+        if s.balancing != "active" or not bleeding:
+            return 0.0
+        taken_w = sum(b.current_a * self.cells[b.cell].terminal_voltage_v(0.0)
+                      for b in bleeding)
+        module_v = sum(cell.terminal_voltage_v(0.0) for cell in self.cells)
+        return taken_w * s.active_balancing_efficiency / module_v
+
+    def cell_currents_a(self, pack_current_a: float) -> list[tuple[float, float]]:
+        """(current, extra heat) of every cell."""
+        bleeding = self.bleed_currents()
+        returned = self._return_a(bleeding)
+        bleed = {b.cell: b for b in bleeding}
+        heat_share = self.settings.balancing_heat_fraction
+        currents = []
+        for index in range(len(self.cells)):
+            state = bleed.get(index)
+            current = pack_current_a + returned - (state.current_a if state else 0.0)
+            currents.append((current, state.heat_w * heat_share if state else 0.0))
+        return currents
 
     def advance(self, dt_s: float, pack_current_a: float) -> None:
         """Let ``dt_s`` pass with the given pack current (positive charges)."""
-        bleed = {b.cell: b for b in self.bleed_currents()}
-        for index, cell in enumerate(self.cells):
-            state = bleed.get(index)
-            current = pack_current_a - (state.current_a if state else 0.0)
-            heat = state.heat_w * self.settings.balancing_heat_fraction if state else 0.0
+        for cell, (current, heat) in zip(self.cells, self.cell_currents_a(pack_current_a),
+                                         strict=True):
             cell.step(dt_s, current, self.ambient_degc, heat)
 
     def cell_voltages_v(self, pack_current_a: float) -> list[float]:
-        bleed = {b.cell: b.current_a for b in self.bleed_currents()}
-        return [cell.terminal_voltage_v(pack_current_a - bleed.get(i, 0.0))
-                for i, cell in enumerate(self.cells)]
+        return [cell.terminal_voltage_v(current) for cell, (current, _) in
+                zip(self.cells, self.cell_currents_a(pack_current_a), strict=True)]
 
     def sensor_temperatures_degc(self) -> list[float]:
         return [sum(self.cells[i].temperature_degc for i in group) / len(group)

@@ -1,4 +1,9 @@
-"""The simulated AFE: measures a `ModulePlant` with noise, the pack current from the bus."""
+"""The simulated AFE: measures a `ModulePlant` with noise, the pack current from the bus.
+
+The current comes from the IVT-S frames; the configured sensor error of the virtual current
+sensor (``sim.current_sensor``) is removed again, so that the cells see the true current
+while the master sees the erroneous one.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +34,12 @@ class SimAfe:
         self._temperature_noise_degc = settings.sim.cells.temperature_noise_degc
         self._pack_current_a = 0.0
         self._last_s = now_s
+        sensor = settings.sim.current_sensor
+        self._sensor_offset_a = sensor.offset_a
+        self._sensor_gain = 1.0 + sensor.gain_error_pct / 100.0
 
-    def set_pack_current(self, current_a: float, now_s: float) -> None:
+    def set_pack_current(self, measured_a: float, now_s: float) -> None:
+        current_a = (measured_a - self._sensor_offset_a) / self._sensor_gain
         if current_a == self._pack_current_a:
             return  # nothing changes: the cells are advanced when they are measured
         self._advance(now_s)  # the old current flowed until now
