@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cantools.database.errors import EncodeError as CantoolsEncodeError
-
 from dbc import e2e
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
@@ -161,8 +159,8 @@ class Codec:
             signals[E2E_CRC_SIGNAL] = 0
             signals[E2E_COUNTER_SIGNAL] = counter
         try:
-            data = bytearray(layout.message.encode(signals, strict=True))
-        except (CantoolsEncodeError, KeyError, ValueError) as exc:
+            data = bytearray(layout.encoder.encode(signals))
+        except (KeyError, ValueError) as exc:  # FastEncodeError is a ValueError
             raise EncodeError(f"{layout.name}: {exc}") from exc
         if layout.e2e_protected:
             e2e.protect(data, layout.base_id, counter)

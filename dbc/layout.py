@@ -16,6 +16,7 @@ from dbc import e2e
 from dbc.database import module_id_range
 from dbc.errors import ContractError
 from dbc.fast_decode import FastDecoder
+from dbc.fast_encode import FastEncoder
 
 E2E_CRC_SIGNAL = "E2E_CRC"
 E2E_COUNTER_SIGNAL = "E2E_AliveCounter"
@@ -71,6 +72,7 @@ class MessageLayout:
         mux = [s for s in message.signals if s.is_multiplexer]
         self.multiplexer: str | None = mux[0].name if mux else None
         self.fast = FastDecoder(message)
+        self.encoder = FastEncoder(message)
         self._invalid_raw = {
             s.name: raw
             for s in message.signals
