@@ -20,6 +20,8 @@ from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
 from dbc.sim_frames import SIM_FRAME_TYPES
 from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
 
+DECODE_CACHE_SIZE = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class CanFrame:
@@ -56,6 +58,9 @@ class Codec:
             self._tables.append((mask, table))
         self._decoders: dict[str, type[Frame] | dict[int, type[Frame]]] = {}
         self._encoders: dict[type[Frame], MessageLayout] = {}
+        # Typed frames are immutable: a payload seen again (by another listener of the same
+        # frame, or a repeated value) is decoded once.
+        self._decoded: dict[tuple[str, bytes], Frame] = {}
         for frame_type in frame_types:
             self._register(frame_type)
 
@@ -133,6 +138,17 @@ class Codec:
         return Decoded(module_id, self.decode_payload(layout, frame.data), layout)
 
     def decode_payload(self, layout: MessageLayout, data: bytes) -> Frame:
+        key = (layout.name, data)
+        known = self._decoded.get(key)
+        if known is not None:
+            return known
+        frame = self._decode_payload(layout, data)
+        if len(self._decoded) >= DECODE_CACHE_SIZE:
+            self._decoded.clear()
+        self._decoded[key] = frame
+        return frame
+
+    def _decode_payload(self, layout: MessageLayout, data: bytes) -> Frame:
         if len(data) != layout.length:
             raise DecodeError(
                 DecodeFailure.WRONG_LENGTH,

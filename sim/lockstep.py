@@ -37,11 +37,25 @@ class WireFrame:
 
 @dataclass
 class Wires:
-    listeners: dict[str, list[Listener]] = field(
-        default_factory=lambda: {bus: [] for bus in BUSES})
+    """Who hears what. A listener may name the ids it wants (a slave's receive filter, as
+    SocketCAN would apply it in the kernel); the others hear everything."""
 
-    def listen(self, bus: str, listener: Listener) -> None:
-        self.listeners[bus].append(listener)
+    listeners: dict[str, list[tuple[Listener, frozenset[int] | None]]] = field(
+        default_factory=lambda: {bus: [] for bus in BUSES})
+    _targets: dict[tuple[str, int], list[Listener]] = field(default_factory=dict)
+
+    def listen(self, bus: str, listener: Listener, ids: frozenset[int] | None = None) -> None:
+        self.listeners[bus].append((listener, ids))
+        self._targets.clear()
+
+    def targets(self, bus: str, arbitration_id: int) -> list[Listener]:
+        key = (bus, arbitration_id)
+        found = self._targets.get(key)
+        if found is None:
+            found = [listener for listener, ids in self.listeners[bus]
+                     if ids is None or arbitration_id in ids]
+            self._targets[key] = found
+        return found
 
 
 class LockstepPack:
@@ -74,7 +88,7 @@ class LockstepPack:
         w.listen("vehicle", self.vcu.on_vehicle_frame)
         w.listen("sim", self.vcu.on_sim_frame)
         for slave in self.slaves:
-            w.listen("pack", slave.on_frame)
+            w.listen("pack", slave.on_frame, slave.wanted_ids)
             w.listen("sim", slave.on_sim_frame)
 
     def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
@@ -122,7 +136,7 @@ class LockstepPack:
             sent.append(item)
             if self.cut(item):
                 continue
-            for listener in self.wires.listeners[item.bus]:
+            for listener in self.wires.targets(item.bus, item.frame.arbitration_id):
                 listener(item.frame, now)
         self.now_s = round(now + self.step_s, 9)
         return sent
