@@ -10,8 +10,9 @@ from bms.cli_common import add_config_arguments, run_role
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "sim", help="run a simulated peer of the virtual pack (HV box, VCU)",
-        description="Simulated peers that the master cannot tell from real hardware.")
+        "sim", help="simulated peers of the virtual pack (HV box, VCU), and scenarios",
+        description="Simulated peers that the master cannot tell from real hardware, and "
+                    "`bms sim run`: a scenario on the lockstep pack.")
     peers = parser.add_subparsers(dest="peer", metavar="PEER", required=True)
     box = peers.add_parser(
         "hv-box", help="contactors, precharge, DC link, fuse and the IVT-S current sensor",
@@ -28,6 +29,9 @@ def add_parser(subparsers: Any) -> None:
                     "`bms inject vcu`.")
     add_config_arguments(vcu)
     vcu.set_defaults(run=run_vcu)
+    from sim.scenario_cli import add_parser as add_run_parser
+
+    add_run_parser(peers)
 
 
 def run_hv_box(args: argparse.Namespace) -> int:

@@ -12,10 +12,11 @@ fault-reset pulse, a heartbeat silence) and from scenarios.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bms.chemistry import cell_capacity_ah
-from bms.settings import Settings
+from bms.settings import CurrentStep, Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, sim_codec, vehicle_codec
 from dbc.endpoint import FrameReceiver, FrameSender
@@ -93,6 +94,11 @@ class VcuSim:
             self._service_reset_until_s = now_s + RESET_PULSE_S
         if command.silence_heartbeat_s > 0:
             self._silent_until_s = now_s + command.silence_heartbeat_s
+
+    def drive_profile(self, steps: Sequence[CurrentStep], capacity_ah: float) -> None:
+        """Drive with this profile from its start (scenarios)."""
+        self.profile = CurrentProfile(steps, capacity_ah)
+        self._driving_s = 0.0
 
     def demand_a(self) -> float:
         """What the vehicle wants now, before the BMS's limits."""

@@ -57,3 +57,31 @@ def test_pack_current_moves_every_cell() -> None:
     before = [c.soc for c in p.cells]
     p.advance(60.0, -10.0)
     assert all(c.soc < b for c, b in zip(p.cells, before, strict=True))
+
+
+def test_active_balancing_moves_charge_to_the_module_with_its_losses() -> None:
+    p = plant(initial_soc_spread_pct=0.0, resistance_spread_pct=0.0, capacity_spread_pct=0.0,
+              self_discharge_pct_per_month=0.0, coulombic_efficiency=1.0,
+              balancing="active", active_balancing_current_a=1.0,  # type: ignore[arg-type]
+              active_balancing_efficiency=0.8)
+    p.balancing_mask = 1 << 5
+    before = [c.soc for c in p.cells]
+    energy_before = sum(c.ocv_v() * c.soc for c in p.cells)
+    for _ in range(300):
+        p.advance(1.0, 0.0)
+    after = [c.soc for c in p.cells]
+    assert after[5] < before[5]  # the source cell loses charge ...
+    assert all(a > b for i, (a, b) in enumerate(zip(after, before, strict=True)) if i != 5)
+    taken = (before[5] - after[5]) * p.cells[5].p.capacity_ah  # ... the others gain it, less
+    given = sum(a - b for i, (a, b) in enumerate(zip(after, before, strict=True))
+                if i != 5) * p.cells[0].p.capacity_ah
+    # the returned current reaches the source cell too: net it out of the balance
+    returned_to_source = given / 15
+    assert (given + returned_to_source) / (taken + returned_to_source) == \
+        pytest.approx(0.8, rel=0.02)
+    assert sum(c.ocv_v() * c.soc for c in p.cells) < energy_before  # losses
+
+
+def test_passive_and_active_are_the_only_balancing_kinds() -> None:
+    with pytest.raises(ValueError, match="passive or active"):
+        plant(balancing="flyback")  # type: ignore[arg-type]

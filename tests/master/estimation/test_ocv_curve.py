@@ -1,0 +1,31 @@
+"""The vectorised OCV curve agrees with the chemistry's table and inverts it."""
+
+import numpy as np
+import pytest
+
+from bms.chemistry import LFP_OCV, NMC_OCV
+from master.estimation.ocv_curve import OcvCurve
+
+
+@pytest.mark.parametrize("table", [NMC_OCV, LFP_OCV], ids=["NMC", "LFP"])
+def test_voltage_matches_the_table_and_inverts(table) -> None:  # type: ignore[no-untyped-def]
+    curve = OcvCurve(table)
+    soc = np.linspace(0.0, 1.0, 101)
+    assert curve.voltage(soc) == pytest.approx([table.voltage(s) for s in soc])
+    assert curve.soc_at(curve.voltage(soc)) == pytest.approx(soc, abs=1e-9)
+
+
+def test_slope_is_the_derivative() -> None:
+    curve = OcvCurve(NMC_OCV)
+    soc = np.array([0.02, 0.33, 0.57, 0.93])
+    numeric = (curve.voltage(soc + 1e-6) - curve.voltage(soc - 1e-6)) / 2e-6
+    assert curve.slope(soc) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_energy_is_the_integral_of_the_ocv() -> None:
+    curve = OcvCurve(NMC_OCV)
+    full = float(curve.energy_wh_per_ah(np.array([1.0]))[0])
+    grid = np.linspace(0, 1, 10001)
+    assert full == pytest.approx(float(np.trapezoid(curve.voltage(grid), grid)), rel=1e-3)
+    assert curve.energy_wh_per_ah(np.array([0.0]))[0] == 0.0
+    assert np.all(np.diff(curve.energy_wh_per_ah(np.linspace(0, 1, 50))) > 0)
