@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from bench import footprint, logs, pack_bus, reaction
+from bench import estimation, footprint, logs, pack_bus, reaction
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
-              "footprint": footprint.run}
+              "footprint": footprint.run, "estimation": estimation.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

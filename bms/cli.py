@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "replay.cli",
     "bms.config_cli",
     "dbc.cli",
+    "master.events_cli",
 )
 
 DESCRIPTION = """\

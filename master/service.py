@@ -21,13 +21,17 @@ from bms.can_port import CanPort, KernelPeriodic
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.systemd import Notifier
-from bms.timing import ticks
+from bms.timing import Schedule, ticks
 from dbc.codec import CanFrame, pack_codec, vehicle_codec
 from dbc.errors import DbcError
 from dbc.frames import ContactorFeedback
 from master.blackbox import BlackBox, Capture
 from master.contactor_gpio import GpioContactors
 from master.core import MasterCore, Outputs
+from master.events import DiagnosisEvent
+from master.persistence import freeze_frame, restore, snapshot
+from master.store import Store, StoreError
+from master.store_writer import StoreWriter, stored
 
 log = logging.getLogger(__name__)
 SAFE_STATE_REPEATS = 3  # the safe-state frame is sent more than once: it must get through
@@ -36,8 +40,9 @@ HEARTBEAT_LEASE_PERIODS = 5  # a hung master stops the kernel's heartbeat within
 
 class MasterShell:
     def __init__(self, core: MasterCore, pack: CanPort, vehicle: CanPort,
-                 gpio: GpioContactors | None = None) -> None:
+                 gpio: GpioContactors | None = None, writer: StoreWriter | None = None) -> None:
         self.core = core
+        self.writer = writer  # the SQLite store, if configured
         self.pack = pack
         self.vehicle = vehicle
         self.gpio = gpio  # contactors on the master's own lines, if configured
@@ -146,8 +151,20 @@ class MasterShell:
             self._heartbeat_renewed_s = now
 
     def log_events(self) -> None:
-        for event in self.core.drain_events():
+        events = self.core.drain_events()
+        for event in events:
             log.info("%.3f %s", event.time_s, event.describe())
+        if self.writer is not None and events:
+            wall = time.time()
+            now = asyncio.get_running_loop().time()
+            freeze = freeze_frame(self.core, now) \
+                if any(isinstance(e, DiagnosisEvent) for e in events) else None
+            self.writer.events([stored(e, wall, freeze if isinstance(e, DiagnosisEvent)
+                                       else None) for e in events])
+
+    def save_snapshot(self) -> None:
+        if self.writer is not None:
+            self.writer.snapshot(snapshot(self.core))
 
 
 async def run_master(settings: Settings, stats_path: Path | None = None) -> None:
@@ -155,9 +172,10 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
     async with CanPort(bus_kwargs(settings, "pack"), "pack") as pack, \
             CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle:
         core = MasterCore(settings, loop.time())
+        writer = open_store(core)
         gpio = GpioContactors(settings.contactors.gpio) \
             if settings.contactors.driver == "gpio" else None
-        shell = MasterShell(core, pack, vehicle, gpio)
+        shell = MasterShell(core, pack, vehicle, gpio, writer)
         pack.subscribe(shell.on_pack_frame)
         pack.subscribe_errors(shell.on_pack_error)
         vehicle.subscribe(shell.on_vehicle_frame)
@@ -178,19 +196,44 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
             for _ in range(SAFE_STATE_REPEATS):
                 pack.send(core.safe_state_frame())
             log.info("contactors commanded open (shutdown)")
+            if writer is not None:
+                shell.log_events()
+                shell.save_snapshot()
+                await asyncio.to_thread(writer.close)
             if stats_path is not None:
                 with contextlib.suppress(OSError):
                     write_json_atomically(stats_path, master_statistics(shell))
 
 
+def open_store(core: MasterCore) -> StoreWriter | None:
+    """The store of ``master.store_path`` with its state restored into the core; None
+    without one (or when it cannot be opened: the master runs on, without persistence)."""
+    path = core.settings.master.store_path
+    if not path:
+        return None
+    try:
+        store = Store.open(Path(path))
+    except StoreError as exc:
+        log.error("store not available, running without persistence: %s", exc)
+        return None
+    for note in restore(core, store):
+        log.info("store: %s", note)
+    log.info("store: %s (events and state)", path)
+    return StoreWriter(store)
+
+
 async def _control_loop(shell: MasterShell, settings: Settings,
                         group: asyncio.TaskGroup) -> None:
     systemd = Notifier()
+    snapshots = Schedule(settings.master.store_snapshot_period_s,
+                         asyncio.get_running_loop().time())
     async for now in ticks(settings.master.tick_period_s):
         systemd.alive(now)  # a stalled loop stops the watchdog: systemd restarts the master
         shell.read_gpio_feedback(now)
         shell.send(shell.core.tick(now), now)
         shell.tend_kernel_heartbeat(now)
+        if snapshots.due(now):
+            shell.save_snapshot()
         if shell.blackbox is not None:
             for capture in shell.blackbox.due(now):
                 group.create_task(shell.write_blackbox(capture), name="black-box")
@@ -235,4 +278,6 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "timed_events": [[event.time_s, event.describe()] for event in core.statistics.events],
         "reactions": [{"cause": cause, "master_share_s": s} for cause, s in shell.reactions],
         "blackbox_files": shell.blackbox_files,
+        "store": vars(shell.writer.statistics) | {"pending": len(shell.writer.statistics.pending)}
+        if shell.writer is not None else None,
     }

@@ -81,7 +81,8 @@ class Launcher:
 
         self.children = [
             child("master", "master", "--set",
-                  f"master.blackbox_dir={self.run_dir / 'blackbox'}"),
+                  f"master.blackbox_dir={self.run_dir / 'blackbox'}", "--set",
+                  f"master.store_path={self.run_dir / 'bms.sqlite'}"),
             child("hv-box", "sim", "hv-box", stats=False),
             child("vcu", "sim", "vcu", stats=False),
             *(child(f"slave {m}", "slave", "--module", str(m))

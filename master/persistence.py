@@ -1,0 +1,76 @@
+"""What the master persists and how it comes back: the estimator (SOC, capacity and R0 per
+cell), the lifetime counters, the contactor closings; and the freeze frame stored with
+every diagnosis event. Pure: the store itself is master/store.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from master.core import MasterCore
+from master.estimation.pack_estimator import Counters, EstimatorState
+from master.store import Store
+
+MAX_FREEZE_DECIMALS = 4
+
+
+def snapshot(core: MasterCore) -> dict[str, Any]:
+    state = core.algorithms.estimator.state()
+    return {
+        "estimator": {"soc": state.soc, "capacity_ah": state.capacity_ah,
+                      "r0_ohm": state.r0_ohm,
+                      "cells": core.settings.pack.cells},
+        "counters": dataclasses.asdict(state.counters),
+        "contactor_closings": list(core.contactor_closings),
+    }
+
+
+def restore(core: MasterCore, store: Store) -> list[str]:
+    """Bring the stored state back into a fresh core; returns what it did, for the log."""
+    notes = []
+    loaded = store.load_state("estimator")
+    counters = store.load_state("counters")
+    if loaded is not None:
+        _, values = loaded
+        if any(not isinstance(x, (int, float)) or math.isnan(x) for x in values["soc"]):
+            notes.append("stored estimator state incomplete: starting from the OCV")
+        else:
+            state = EstimatorState(values["soc"], values["capacity_ah"], values["r0_ohm"],
+                                   Counters(**counters[1]) if counters else Counters())
+            core.algorithms.estimator.restore(state)
+            notes.append(f"estimator state restored ({len(values['soc'])} cells); the SOC is "
+                         f"checked against the OCV at the first measurement")
+    closings = store.load_state("contactor_closings")
+    if closings is not None and len(closings[1]) == len(core.contactor_closings):
+        core.contactor_closings = [int(x) for x in closings[1]]
+        notes.append(f"contactor closings restored: {core.contactor_closings}")
+    return notes + core.algorithms.estimator.take_notes()
+
+
+def freeze_frame(core: MasterCore, now_s: float) -> dict[str, Any]:
+    """The pack at this moment, as stored with a diagnosis event."""
+    summary = core.summary(now_s)
+    estimate = core.algorithms.estimate
+    limits = core.algorithms.limits
+    current = core.pack_current_a
+
+    def extreme(e: Any) -> list[float] | None:
+        return None if e is None else [round(e.value, 1), e.module_id, e.index]
+
+    frame: dict[str, Any] = {
+        "state": core.state.name,
+        "current_a": None if current is None else round(current.value, 3),
+        "sum_of_cells_v": None if summary.sum_of_cells_v is None
+        else round(summary.sum_of_cells_v, 3),
+        "min_cell_mv": extreme(summary.min_cell_mv),
+        "max_cell_mv": extreme(summary.max_cell_mv),
+        "min_temperature_degc": extreme(summary.min_temperature_degc),
+        "max_temperature_degc": extreme(summary.max_temperature_degc),
+        "charge_limit_a": round(limits.charge_a, 2),
+        "discharge_limit_a": round(limits.discharge_a, 2),
+    }
+    if estimate is not None:
+        frame["soc_min_pct"] = round(estimate.soc_min * 100, 2)
+        frame["soc_max_pct"] = round(estimate.soc_max * 100, 2)
+    return frame

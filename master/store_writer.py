@@ -1,0 +1,136 @@
+"""The master's store behind a bounded queue, written by a thread of its own: the control
+loop hands over events and snapshots and never waits on the disk.
+
+A write that fails (disk full, locked) is retried with the same data until it succeeds or
+the writer is closed; nothing is dropped unless the queue itself is full (then it is
+counted and logged). Each committed event is logged with its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from master.events import (
+    ContactorEvent,
+    DiagnosisEvent,
+    MasterEvent,
+    NoticeEvent,
+    StateEvent,
+)
+from master.store import Store, StoredEvent
+
+log = logging.getLogger(__name__)
+QUEUE_CAPACITY = 10_000
+RETRY_S = 1.0
+_CLOSE = object()
+
+
+def stored(event: MasterEvent, wall_time: float, freeze: dict[str, Any] | None) -> StoredEvent:
+    """What the store keeps of a master event (diagnosis events with the freeze frame)."""
+    if isinstance(event, DiagnosisEvent):
+        return StoredEvent(wall_time, event.time_s, "diagnosis", event.describe(),
+                           entry=event.entry.name.lower(), change=event.change.value,
+                           severity=event.severity.name.lower(),
+                           module=event.location.module, element=event.location.element,
+                           freeze=freeze)
+    kind = {StateEvent: "state", ContactorEvent: "contactor", NoticeEvent: "notice"}
+    return StoredEvent(wall_time, event.time_s, kind[type(event)], event.describe())
+
+
+@dataclass
+class WriterStatistics:
+    committed: int = 0
+    snapshots: int = 0
+    dropped: int = 0
+    failures: int = 0
+    last_id: int = 0
+    pending: list[StoredEvent] = field(default_factory=list)
+
+
+class StoreWriter:
+    def __init__(self, store: Store, capacity: int = QUEUE_CAPACITY) -> None:
+        self.store = store
+        self.statistics = WriterStatistics()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def events(self, events: list[StoredEvent]) -> None:
+        if events:
+            self._put(("events", events), len(events))
+
+    def snapshot(self, values: dict[str, Any]) -> None:
+        self._put(("state", values), 0)
+
+    def _put(self, item: Any, count: int) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.statistics.dropped += count
+            log.error("store queue full: %d events not stored", count)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Write what is queued (retrying up to ``timeout_s``), then stop."""
+        self._queue.put(_CLOSE)
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.error("store writer did not finish within %.1f s", timeout_s)
+
+    def _run(self) -> None:
+        closing = False
+        while True:
+            item = self._queue.get()
+            if item is _CLOSE:
+                closing = True
+                items = []
+            else:
+                items = [item]
+            while True:  # everything queued meanwhile goes into the same transaction
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _CLOSE:
+                    closing = True
+                else:
+                    items.append(more)
+            self._write(items, closing)
+            if closing:
+                self.store.close()
+                return
+
+    def _write(self, items: list[Any], closing: bool) -> None:
+        events = self.statistics.pending + [e for kind, batch in items if kind == "events"
+                                            for e in batch]
+        states: dict[str, Any] = {}
+        for kind, values in items:
+            if kind == "state":
+                states.update(values)
+        deadline = time.monotonic() + (5.0 if closing else float("inf"))
+        while True:
+            try:
+                if events:
+                    ids = self.store.append(events)
+                    for event_id, event in zip(ids, events, strict=True):
+                        log.debug("event #%d committed: %s", event_id, event.text)
+                    self.statistics.committed += len(ids)
+                    self.statistics.last_id = ids[-1]
+                    events = []
+                if states:
+                    self.store.save_state(states)
+                    self.statistics.snapshots += 1
+                self.statistics.pending = []
+                return
+            except Exception as exc:  # the store must never take the master down
+                self.statistics.failures += 1
+                log.error("store write failed (%s): retrying in %.0f s", exc, RETRY_S)
+                self.statistics.pending = events
+                if time.monotonic() > deadline:
+                    log.error("store: %d events not stored at shutdown", len(events))
+                    return
+                time.sleep(RETRY_S)

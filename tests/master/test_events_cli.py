@@ -1,0 +1,31 @@
+"""`bms events`: times as ISO 8601 or ages, and clear refusals."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from master.events_cli import parse_time
+
+
+def test_times_are_iso_or_ages() -> None:
+    assert parse_time("2h", 10_000.0) == 10_000.0 - 7200
+    assert parse_time("30m", 10_000.0) == 10_000.0 - 1800
+    assert parse_time("1.5d", 200_000.0) == 200_000.0 - 129_600
+    assert parse_time("2026-11-25T08:00:00+00:00", 0.0) == 1795593600.0
+    with pytest.raises(ValueError, match="not a time"):
+        parse_time("yesterday", 0.0)
+
+
+def test_refusals_name_the_reason(tmp_path: Path) -> None:
+    def bms(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bms", "events", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    missing = bms("--db", str(tmp_path / "none.sqlite"))
+    assert missing.returncode == 1
+    assert "no such store" in missing.stderr
+    bad_time = bms("--db", str(tmp_path / "none.sqlite"), "--since", "soon")
+    assert bad_time.returncode == 2
+    assert "'soon': not a time" in bad_time.stderr

@@ -1,0 +1,101 @@
+"""The SQLite store: what goes in comes back, and a writer killed with SIGKILL at random
+moments loses no committed event and leaves a consistent database."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from master.store import Store, StoredEvent, StoreError
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from master.store import Store, StoredEvent
+    store = Store.open(Path(sys.argv[1]))
+    n = 0
+    while True:
+        n += 1
+        ids = store.append([StoredEvent(time.time(), n, "diagnosis", f"event {n}",
+                                        severity="fatal", module=n % 4,
+                                        freeze={"n": n, "cells": list(range(64))})])
+        if n % 7 == 0:
+            store.save_state({"estimator": {"n": n, "soc": [0.5] * 512}})
+        print(ids[0], n, flush=True)  # printed only after the commit returned
+""")
+
+
+def event(n: int, **changes: object) -> StoredEvent:
+    base = StoredEvent(1000.0 + n, float(n), "diagnosis", f"event {n}", entry="slave_lost",
+                       change="set", severity="fatal", module=n % 3, element=None,
+                       freeze={"state": "NORMAL", "n": n})
+    return StoredEvent(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def test_events_and_state_come_back(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.sqlite")
+    ids = store.append([event(1), event(2, severity="warning", kind="diagnosis"),
+                        event(3, kind="state", severity=None, module=None)])
+    assert ids == [1, 2, 3]
+    store.save_state({"counters": {"charged_ah": 1.5}, "contactor_closings": [3, 3, 1]})
+    store.save_state({"counters": {"charged_ah": 2.5}})
+    reader = Store.open(tmp_path / "s.sqlite", read_only=True)
+    back = reader.events()
+    assert [e.id for e in back] == [1, 2, 3]
+    assert back[0].freeze == {"state": "NORMAL", "n": 1}
+    assert back[0].entry == "slave_lost"
+    assert reader.load_state("counters")[1] == {"charged_ah": 2.5}  # type: ignore[index]
+    assert reader.load_state("contactor_closings")[1] == [3, 3, 1]  # type: ignore[index]
+    assert reader.load_state("nothing") is None
+    assert [e.id for e in reader.events(severities=["warning"])] == [2]
+    assert [e.id for e in reader.events(kinds=["state"])] == [3]
+    assert [e.id for e in reader.events(module=1)] == [1]
+    assert [e.id for e in reader.events(since=1001.5, until=1002.5)] == [2]
+    assert [e.id for e in reader.events(limit=2)] == [2, 3]
+
+
+def test_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such store"):
+        Store.open(tmp_path / "none.sqlite", read_only=True)
+    store = Store.open(tmp_path / "s.sqlite")
+    store.connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store.open(tmp_path / "s.sqlite")
+    (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"junk\.sqlite"):
+        Store.open(tmp_path / "junk.sqlite")
+
+
+def test_sigkill_at_random_moments_loses_no_committed_event(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    rng = random.Random(11)
+    committed: dict[int, int] = {}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for _ in range(8):
+        child = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        assert child.stdout is not None
+        for _ in range(rng.randint(5, 120)):  # a random moment: after some commits
+            line = child.stdout.readline()
+            assert line, "the writer died on its own"
+            event_id, n = map(int, line.split())
+            committed[event_id] = n
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        store = Store.open(path, read_only=True)
+        assert store.integrity() == "ok"
+        stored = {e.id: e for e in store.events()}
+        missing = [i for i in committed if i not in stored]
+        assert missing == [], "committed events lost"
+        assert all(stored[i].text == f"event {n}" for i, n in committed.items())
+        assert all(e.freeze is not None and len(e.freeze["cells"]) == 64
+                   for e in stored.values())
+        state = store.load_state("estimator")
+        assert state is None or len(state[1]["soc"]) == 512
+        store.close()
+    assert len(committed) > 100
