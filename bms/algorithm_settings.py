@@ -63,6 +63,9 @@ class EstimationSettings:
                                      doc="EKF: 1-sigma of the current measurement")
     initial_soc_sigma_pct: float = setting(10.0, above=0.0, maximum=100.0,
                                            doc="EKF: 1-sigma of the SOC it starts from")
+    correction_period_s: float = setting(1.0, minimum=0.0, maximum=60.0,
+                                         doc="EKF: cell voltages fused this often (the "
+                                             "current every measurement)")
     rest_current_a: float = setting(0.2, minimum=0.0, maximum=1000.0,
                                     doc="below this the pack is at rest")
     rest_time_s: float = setting(600.0, minimum=1.0, maximum=86400.0,

@@ -128,7 +128,7 @@ class PackAlgorithms:
             soc_min=estimate.soc_min, soc_max=estimate.soc_max,
             min_cell_mv=float(np.nanmin(cell_mv)), max_cell_mv=float(np.nanmax(cell_mv)),
             cell_ocv_v=f.curve.voltage(f.soc) + f.v_rc_v,
-            cell_r0_ohm=e.health.r0_ohm * resistance_factor(cell_temperature),
+            cell_r0_ohm=f.resistance_ohm() * resistance_factor(cell_temperature),
             pack_voltage_v=float(np.nansum(cell_mv)) / MV_PER_V,
             allowed=allowed,
         )

@@ -101,6 +101,7 @@ class PackEstimator:
         self._rest_since_s: float | None = None
         self._rest_corrected = False
         self._previous: tuple[Array, float] | None = None  # voltages, current
+        self._corrected_s = float("-inf")
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -140,7 +141,12 @@ class PackEstimator:
         self._last_s = now_s
         cell_mean_a = mean_current_a - bleed_a
         self.filter.predict(dt_s, cell_mean_a, factor)
-        self.filter.correct(cell_v, current_a - bleed_a, factor)
+        # A model error (a cell's R0 a few % off) is not white noise: corrected ten times a
+        # second it would be integrated into the SOC, badly so on a flat OCV curve. The
+        # voltages are fused once per correction period, the current every period.
+        if now_s - self._corrected_s >= self.settings.correction_period_s - 1e-9:
+            self._corrected_s = now_s
+            self.filter.correct(cell_v, current_a - bleed_a, factor)
         self.filter.soc = np.clip(self.filter.soc, *SOC_BAND)
         self.throughput_ah += cell_mean_a * dt_s / SECONDS_PER_HOUR
         self._count(mean_current_a, dt_s, cell_v)

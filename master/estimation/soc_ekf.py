@@ -1,10 +1,14 @@
 """SOC of every cell: an extended Kalman filter per cell, vectorised over the pack.
 
-State per cell: SOC (0..1) and the voltage of the RC pair of the equivalent circuit
-(OCV(SOC) + R0 I + RC pair, the same model family as the plant, with the chemistry's
-reference parameters and each cell's learnt capacity and R0; a cell's R1 is taken to scale
-with its R0). Current is positive when it
-charges. Cells are independent, so each 2 x 2 covariance is kept as three arrays.
+State per cell: SOC (0..1), the voltage of the RC pair, and a correction of R0 (ohm) on
+top of the cell's learnt R0. The model is the plant's family: OCV(SOC) + (R0 + dR0) I + RC
+pair, with the chemistry's OCV table, each cell's learnt capacity and R0, and R1 scaling with
+R0. Current is positive when it charges.
+
+Why dR0: a cell's resistance a few % off its model is a voltage bias under current that a
+2-state filter can only explain by moving the SOC, which on a flat OCV curve (the LFP
+plateau) integrates into errors of several %. With dR0 in the state the bias is absorbed
+where the SOC cannot explain it. Cells are independent; each keeps its own 3 x 3 covariance.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import numpy as np
 from master.estimation.ocv_curve import Array, OcvCurve
 
 SECONDS_PER_HOUR = 3600.0
+SOC, RC, DR0 = 0, 1, 2
+R0_SIGMA_FRACTION = 0.1  # the correction starts with a 1-sigma of 10 % of R0
+R0_DRIFT_FRACTION_PER_H = 0.02  # and may wander 2 % of R0 per sqrt(hour)
 
 
 class SocFilter:
@@ -32,60 +39,72 @@ class SocFilter:
         self.soc_drift_per_s = soc_drift_per_s
         self.soc = np.full(cells, np.nan)
         self.v_rc_v = np.zeros(cells)
-        self.p_soc = np.zeros(cells)  # variance of SOC
-        self.p_cross = np.zeros(cells)  # covariance SOC / RC voltage
-        self.p_rc = np.zeros(cells)  # variance of the RC voltage
+        self.dr0_ohm = np.zeros(cells)
+        self.p = np.zeros((cells, 3, 3))
 
     @property
     def initialised(self) -> bool:
         return not bool(np.isnan(self.soc).any())
+
+    @property
+    def p_soc(self) -> Array:
+        return np.asarray(self.p[:, SOC, SOC], dtype=np.float64)
+
+    def resistance_ohm(self) -> Array:
+        """R0 as the filter uses it (at 25 degC): learnt R0 plus its own correction."""
+        return np.asarray(self.r0_ohm + self.dr0_ohm, dtype=np.float64)
 
     def start(self, soc: Array, soc_sigma: float) -> None:
         """Start (or restart) cells from a known SOC; NaN entries keep their state."""
         known = ~np.isnan(soc)
         self.soc[known] = soc[known]
         self.v_rc_v[known] = 0.0
-        self.p_soc[known] = soc_sigma ** 2
-        self.p_cross[known] = 0.0
-        self.p_rc[known] = (0.01) ** 2
+        first = known & ~self.p[:, DR0, DR0].astype(bool)
+        self.p[known, SOC, :] = 0.0
+        self.p[known, :, SOC] = 0.0
+        self.p[known, SOC, SOC] = soc_sigma ** 2
+        self.p[known, RC, RC] = 0.01 ** 2
+        self.p[first, DR0, DR0] = (R0_SIGMA_FRACTION * self.r0_ohm[first]) ** 2
 
     def predict(self, dt_s: float, current_a: Array, resistance_factor: Array) -> None:
         """Advance by ``dt_s`` with the mean cell current over that time."""
         if dt_s <= 0:
             return
-        r1 = self.r0_ohm * self.r1_per_r0 * resistance_factor
+        r1 = self.resistance_ohm() * self.r1_per_r0 * resistance_factor
         decay = np.exp(-dt_s / (r1 * self.c1_f))
         scale = dt_s / (self.capacity_ah * SECONDS_PER_HOUR)
         self.soc = self.soc + current_a * scale
         self.v_rc_v = self.v_rc_v * decay + r1 * (1.0 - decay) * current_a
-        # P = F P F' + Q with F = diag(1, decay); the current's noise enters both states
-        q_soc = (self.current_sigma_a * scale) ** 2 + self.soc_drift_per_s ** 2 * dt_s
-        q_rc = (self.current_sigma_a * r1 * (1.0 - decay)) ** 2
-        self.p_soc = self.p_soc + q_soc
-        self.p_cross = self.p_cross * decay
-        self.p_rc = self.p_rc * decay * decay + q_rc
+        # P = F P F' + Q, F = diag(1, decay, 1); the current's noise enters SOC and RC
+        self.p[:, RC, :] *= decay[:, None]
+        self.p[:, :, RC] *= decay[:, None]
+        self.p[:, SOC, SOC] += (self.current_sigma_a * scale) ** 2 + \
+            self.soc_drift_per_s ** 2 * dt_s
+        self.p[:, RC, RC] += (self.current_sigma_a * r1 * (1.0 - decay)) ** 2
+        self.p[:, DR0, DR0] += (R0_DRIFT_FRACTION_PER_H * self.r0_ohm) ** 2 * \
+            dt_s / SECONDS_PER_HOUR
 
     def model_voltage_v(self, current_a: Array, resistance_factor: Array) -> Array:
-        return (self.curve.voltage(self.soc) + self.r0_ohm * resistance_factor * current_a
-                + self.v_rc_v)
+        return np.asarray(self.curve.voltage(self.soc)
+                          + self.resistance_ohm() * resistance_factor * current_a
+                          + self.v_rc_v, dtype=np.float64)
 
     def correct(self, measured_v: Array, current_a: Array, resistance_factor: Array) -> Array:
         """Fuse measured cell voltages (NaN: no measurement); returns the innovations."""
-        h = self.curve.slope(self.soc)
+        h = np.stack([self.curve.slope(self.soc), np.ones_like(self.soc),
+                      current_a * resistance_factor], axis=1)  # (cells, 3)
         innovation = measured_v - self.model_voltage_v(current_a, resistance_factor)
         valid = ~np.isnan(innovation)
         innovation = np.where(valid, innovation, 0.0)
-        ph_soc = self.p_soc * h + self.p_cross
-        ph_rc = self.p_cross * h + self.p_rc
-        s = h * ph_soc + ph_rc + self.voltage_variance
-        k_soc = np.where(valid, ph_soc / s, 0.0)
-        k_rc = np.where(valid, ph_rc / s, 0.0)
-        self.soc = self.soc + k_soc * innovation
-        self.v_rc_v = self.v_rc_v + k_rc * innovation
-        p_soc = self.p_soc - k_soc * ph_soc
-        p_cross = self.p_cross - k_soc * ph_rc
-        self.p_rc = self.p_rc - k_rc * ph_rc
-        self.p_soc, self.p_cross = p_soc, p_cross
+        ph = np.einsum("nij,nj->ni", self.p, h)  # P H'
+        s = np.einsum("ni,ni->n", h, ph) + self.voltage_variance
+        gain = np.where(valid[:, None], ph / s[:, None], 0.0)
+        step = gain * innovation[:, None]
+        self.soc = self.soc + step[:, SOC]
+        self.v_rc_v = self.v_rc_v + step[:, RC]
+        self.dr0_ohm = self.dr0_ohm + step[:, DR0]
+        self.p = self.p - np.einsum("ni,nj->nij", gain, ph)  # (I - K H) P
+        self.p = 0.5 * (self.p + self.p.transpose(0, 2, 1))  # keep it symmetric
         return innovation
 
     def soc_sigma(self) -> Array:
