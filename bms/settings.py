@@ -17,6 +17,7 @@ from typing import Any
 
 from bms.algorithm_settings import BalancingSettings, EstimationSettings, PowerLimitSettings
 from bms.config_loader import InvalidSettingError, Scalar, apply_overrides, load, read_toml, setting
+from bms.endpoint_settings import EndpointSettings, MqttSettings
 from bms.errors import ConfigError
 
 # Bounds that the pack DBC can carry (tests check them against dbc/pack.dbc).
@@ -393,6 +394,8 @@ class Settings:
     balancing: BalancingSettings = field(default_factory=BalancingSettings)
     estimation: EstimationSettings = field(default_factory=EstimationSettings)
     power_limits: PowerLimitSettings = field(default_factory=PowerLimitSettings)
+    endpoints: EndpointSettings = field(default_factory=EndpointSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
     diagnosis: dict[str, DiagnosisOverride] = field(default_factory=dict)
     contactors: ContactorSettings = field(default_factory=ContactorSettings)
     sim: SimSettings = field(default_factory=SimSettings)

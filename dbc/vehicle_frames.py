@@ -181,5 +181,100 @@ class BmsHealth:
                    int(signals["WeakestCell"]))
 
 
-VEHICLE_FRAME_TYPES: tuple[type[Frame], ...] = (VcuRequest, BmsStatus, BmsLimits,
-                                                BmsPowerLimits, BmsSoc, BmsHealth)
+class ThermalRequest(enum.IntEnum):
+    """What the pack asks of the vehicle's thermal system (value table ``ThermalRequest``)."""
+
+    NONE = 0
+    COOLING = 1
+    HEATING = 2
+
+
+@dataclass(frozen=True, slots=True)
+class BmsPack:
+    MESSAGE: ClassVar[str] = "BmsPack"
+    voltage_v: float
+    current_a: float  # positive charges
+    power_kw: float
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"PackVoltage": _within(layout, "PackVoltage", self.voltage_v),
+                "PackCurrent": _within(layout, "PackCurrent", self.current_a),
+                "PackPower": _within(layout, "PackPower", self.power_kw)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["PackVoltage"], 1), round(signals["PackCurrent"], 1),
+                   round(signals["PackPower"], 1))
+
+
+@dataclass(frozen=True, slots=True)
+class BmsVoltageLimits:
+    MESSAGE: ClassVar[str] = "BmsVoltageLimits"
+    max_charge_v: float
+    min_discharge_v: float
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"MaxChargeVoltage": _within(layout, "MaxChargeVoltage", self.max_charge_v),
+                "MinDischargeVoltage": _within(layout, "MinDischargeVoltage",
+                                               self.min_discharge_v)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["MaxChargeVoltage"], 1),
+                   round(signals["MinDischargeVoltage"], 1))
+
+
+@dataclass(frozen=True, slots=True)
+class BmsCellVoltageExtremes:
+    MESSAGE: ClassVar[str] = "BmsCellVoltageExtremes"
+    min_mv: int
+    min_module: int
+    min_cell: int
+    max_mv: int
+    max_module: int
+    max_cell: int
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"MinCellVoltage": round(_within(layout, "MinCellVoltage", self.min_mv)),
+                "MinCellModule": self.min_module, "MinCell": self.min_cell,
+                "MaxCellVoltage": round(_within(layout, "MaxCellVoltage", self.max_mv)),
+                "MaxCellModule": self.max_module, "MaxCell": self.max_cell}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(int(signals["MinCellVoltage"]), int(signals["MinCellModule"]),
+                   int(signals["MinCell"]), int(signals["MaxCellVoltage"]),
+                   int(signals["MaxCellModule"]), int(signals["MaxCell"]))
+
+
+@dataclass(frozen=True, slots=True)
+class BmsTemperatures:
+    MESSAGE: ClassVar[str] = "BmsTemperatures"
+    request: ThermalRequest
+    min_degc: int
+    min_module: int
+    min_sensor: int
+    max_degc: int
+    max_module: int
+    max_sensor: int
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"ThermalRequest": int(self.request),
+                "MinTemperature": round(_within(layout, "MinTemperature", self.min_degc)),
+                "MinTemperatureModule": self.min_module,
+                "MinTemperatureSensor": self.min_sensor,
+                "MaxTemperature": round(_within(layout, "MaxTemperature", self.max_degc)),
+                "MaxTemperatureModule": self.max_module,
+                "MaxTemperatureSensor": self.max_sensor}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(ThermalRequest(signals["ThermalRequest"]), int(signals["MinTemperature"]),
+                   int(signals["MinTemperatureModule"]), int(signals["MinTemperatureSensor"]),
+                   int(signals["MaxTemperature"]), int(signals["MaxTemperatureModule"]),
+                   int(signals["MaxTemperatureSensor"]))
+
+
+VEHICLE_FRAME_TYPES: tuple[type[Frame], ...] = (
+    VcuRequest, BmsStatus, BmsLimits, BmsPowerLimits, BmsPack, BmsVoltageLimits,
+    BmsCellVoltageExtremes, BmsTemperatures, BmsSoc, BmsHealth)

@@ -39,11 +39,16 @@ from dbc.frames import (
 )
 from dbc.ivt import IvtCurrent, IvtVoltage1, IvtVoltage2
 from dbc.vehicle_frames import (
+    BmsCellVoltageExtremes,
     BmsHealth,
     BmsLimits,
+    BmsPack,
     BmsPowerLimits,
     BmsSoc,
     BmsStatus,
+    BmsTemperatures,
+    BmsVoltageLimits,
+    RequestedState,
     VcuRequest,
 )
 from master.algorithms import PackAlgorithms
@@ -54,6 +59,7 @@ from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEve
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
+from master.thermal import ThermalDemand
 
 MA_PER_A = 1000.0
 MV_PER_V = 1000.0
@@ -76,6 +82,19 @@ class MasterStatistics:
 class Sample:
     value: float
     at_s: float
+
+
+@dataclass
+class RemoteRequests:
+    """The operator's requests (MQTT commands). Requests only: the state machine and the
+    balancing planner decide, exactly as for the VCU's."""
+
+    state: RequestedState | None = None  # used when the pack has no VCU
+    reset_until_s: float = float("-inf")
+    balancing_enabled: bool = True
+
+    def reset(self, now_s: float, pulse_s: float = 0.5) -> None:
+        self.reset_until_s = now_s + pulse_s
 
 
 @dataclass
@@ -115,7 +134,10 @@ class MasterCore:
         self.engine = DiagnosisEngine(build_table(settings.diagnosis))
         limits = resolve_limits(settings)
         self.checks = Checks(self.engine, limits)
+        self.limits = limits
         self.algorithms = PackAlgorithms(settings, limits, now_s)
+        self.thermal = ThermalDemand(limits)
+        self.remote = RemoteRequests()
         self.contactor_closings = [0] * len(CONTACTOR_NAMES)
         self.machine = StateMachine(settings.contactors, now_s)
         self.statistics = MasterStatistics()
@@ -156,7 +178,8 @@ class MasterCore:
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> Outputs:
         self.statistics.frames_received += 1
         reception = self.vehicle_receiver.receive(frame)
-        if reception is None or not isinstance(reception.frame, VcuRequest):
+        if reception is None or not isinstance(reception.frame, VcuRequest) or \
+                not self.settings.endpoints.vcu:
             return Outputs()
         if self.vcu_request is not None and reception.frame.service_reset and \
                 not self.vcu_request.service_reset:
@@ -283,9 +306,9 @@ class MasterCore:
         if self._bms_status.due(now_s):
             out.vehicle.append(self.vehicle_sender.encode(self.bms_status()))
         if self._limits_schedule.due(now_s):
-            out.vehicle += [self.vehicle_sender.encode(f) for f in self.limit_frames()]
+            out.vehicle += [self.vehicle_sender.encode(f) for f in self.limit_frames(now_s)]
         if self._soc_schedule.due(now_s):
-            out.vehicle += [self.vehicle_sender.encode(f) for f in self.estimate_frames()]
+            out.vehicle += [self.vehicle_sender.encode(f) for f in self.estimate_frames(now_s)]
         return out
 
     def _estimate(self, now_s: float) -> None:
@@ -304,27 +327,61 @@ class MasterCore:
         current = self.pack_current_a
         plan = self.algorithms.plan_balancing(
             self.state, current.value if current is not None else None,
-            vcu_enabled=not (request is not None and request.balancing_disabled),
+            vcu_enabled=self.remote.balancing_enabled and
+            not (request is not None and request.balancing_disabled),
             vcu_threshold_mv=(request.balancing_threshold_mv or None) if request else None)
         duration = self.settings.balancing.command_duration_s
         return [self.sender.encode(BalancingCommand(mask, duration if mask else 0), m)
                 for m, mask in enumerate(plan.masks)]
 
-    def limit_frames(self) -> list[Frame]:
+    def pack_voltage_limits_v(self) -> tuple[float, float]:
+        """The pack's voltage window: every cell at its operating limits."""
+        cells = self.settings.pack.cells
+        return (cells * self.limits.cell_overvoltage_mv.operating / MV_PER_V,
+                cells * self.limits.cell_undervoltage_mv.operating / MV_PER_V)
+
+    def pack_values(self, now_s: float) -> tuple[float, float]:
+        """(voltage, current) of the pack: the sensor's, else the sum of the cells."""
+        voltage = self.pack_voltage_v.value if self.pack_voltage_v is not None else \
+            self.summary(now_s).sum_of_cells_v or 0.0
+        current = self.pack_current_a.value if self.pack_current_a is not None else 0.0
+        return voltage, current
+
+    def limit_frames(self, now_s: float) -> list[Frame]:
+        """Every 100 ms: current, power and voltage limits, and the pack's values."""
         limits = self.algorithms.limits
+        voltage, current = self.pack_values(now_s)
         return [BmsLimits(limits.charge_a, limits.discharge_a, limits.charge_limiter,
                           limits.discharge_limiter),
-                BmsPowerLimits(limits.charge_w / W_PER_KW, limits.discharge_w / W_PER_KW)]
+                BmsPowerLimits(limits.charge_w / W_PER_KW, limits.discharge_w / W_PER_KW),
+                BmsPack(voltage, current, voltage * current / W_PER_KW),
+                BmsVoltageLimits(*self.pack_voltage_limits_v())]
 
-    def estimate_frames(self) -> list[Frame]:
+    def estimate_frames(self, now_s: float) -> list[Frame]:
+        """Every second: SOC, energy and health, cell and temperature extremes."""
+        frames: list[Frame] = []
         estimate = self.algorithms.estimate
-        if estimate is None:
-            return []
-        module, cell = estimate.weakest_cell
-        return [BmsSoc(estimate.soc_min * PCT, estimate.soc_max * PCT, estimate.soc_avg * PCT,
-                       estimate.soc_usable * PCT),
-                BmsHealth(estimate.energy_wh / W_PER_KW, estimate.capacity_ratio_min * PCT,
-                          estimate.resistance_ratio_max * PCT, module, cell)]
+        if estimate is not None:
+            module, cell = estimate.weakest_cell
+            frames += [BmsSoc(estimate.soc_min * PCT, estimate.soc_max * PCT,
+                              estimate.soc_avg * PCT, estimate.soc_usable * PCT),
+                       BmsHealth(estimate.energy_wh / W_PER_KW,
+                                 estimate.capacity_ratio_min * PCT,
+                                 estimate.resistance_ratio_max * PCT, module, cell)]
+        s = self.summary(now_s)
+        low, high = s.min_cell_mv, s.max_cell_mv
+        if low is not None and high is not None:
+            frames.append(BmsCellVoltageExtremes(round(low.value), low.module_id, low.index,
+                                                 round(high.value), high.module_id,
+                                                 high.index))
+        cold, hot = s.min_temperature_degc, s.max_temperature_degc
+        request = self.thermal.update(cold.value if cold else None, hot.value if hot else None,
+                                      self._charging())
+        if cold is not None and hot is not None:
+            frames.append(BmsTemperatures(request, round(cold.value), cold.module_id,
+                                          cold.index, round(hot.value), hot.module_id,
+                                          hot.index))
+        return frames
 
     def _timeouts(self, now_s: float) -> None:
         m = self.settings.master
@@ -349,7 +406,7 @@ class MasterCore:
             self.feedback_at_s is not None
             and now_s - self.feedback_at_s > self.settings.contactors.feedback_timeout_s)
         self.engine.observe(DiagId.CONTACTOR_FEEDBACK_LOST, PACK, box_lost, now_s)
-        if m.vcu_heartbeat_timeout_s > 0:
+        if m.vcu_heartbeat_timeout_s > 0 and self.settings.endpoints.vcu:
             vcu_lost = (self.vcu_at_s is None and not starting) or (
                 self.vcu_at_s is not None and now_s - self.vcu_at_s > m.vcu_heartbeat_timeout_s)
             self.engine.observe(DiagId.VCU_LOST, PACK, vcu_lost, now_s)
@@ -373,13 +430,19 @@ class MasterCore:
         request = self.vcu_request
         fresh_request = request is not None and self.vcu_at_s is not None and (
             m.vcu_heartbeat_timeout_s == 0 or now_s - self.vcu_at_s <= m.vcu_heartbeat_timeout_s)
+        if self.settings.endpoints.vcu:
+            requested = request.requested if fresh_request and request else None
+        else:
+            requested = self.remote.state if self.remote.state is not None else \
+                RequestedState[self.settings.endpoints.request_without_vcu.upper()]
         current = self.pack_current_a
         feedback = self.feedback.contactors if self.feedback is not None else None
         pack_v = self.pack_voltage_v.value if self.pack_voltage_v is not None else \
             self.summary(now_s).sum_of_cells_v
         return StateInputs(
-            request=request.requested if fresh_request and request else None,
-            reset_faults=bool(request and request.reset_faults),
+            request=requested,
+            reset_faults=bool(request and request.reset_faults) or
+            now_s < self.remote.reset_until_s,
             fatal_due=None if fatal is None else f"{fatal[0].name.lower()} at {fatal[1]}",
             fatal_active=bool(self.engine.active(Severity.FATAL)),
             closing_blocked=self.closing_blocked(),

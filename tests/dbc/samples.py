@@ -77,13 +77,18 @@ from dbc.sim_frames import (  # noqa: E402
     VcuCommandRequest,
 )
 from dbc.vehicle_frames import (  # noqa: E402
+    BmsCellVoltageExtremes,
     BmsHealth,
     BmsLimits,
+    BmsPack,
     BmsPowerLimits,
     BmsSoc,
     BmsStatus,
+    BmsTemperatures,
+    BmsVoltageLimits,
     Limiter,
     RequestedState,
+    ThermalRequest,
     VcuRequest,
 )
 
@@ -103,6 +108,11 @@ VEHICLE_SAMPLES: list[tuple[Frame, int]] = [
     (BmsSoc(41.5, 58.2, 49.9, 38.4), 0),
     (BmsSoc(0.0, 100.0, 50.0, 0.0), 0),
     (BmsHealth(42.37, 96.5, 112.0, 7, 15), 0),
+    (BmsPack(473.2, -125.4, -59.3), 0),
+    (BmsPack(0.0, 3276.7, 0.0), 0),
+    (BmsVoltageLimits(531.2, 384.0), 0),
+    (BmsCellVoltageExtremes(3301, 4, 17, 3345, 31, 0), 0),
+    (BmsTemperatures(ThermalRequest.COOLING, -12, 3, 7, 44, 30, 15), 0),
     (BmsStatus(MasterState.ERROR, Contactors(main_plus=True), True, True, 61,
                frozenset({"Slave", "Contactor"}), frozenset({"Plausibility"})), 0),
     (BmsStatus(MasterState.NORMAL, Contactors(True, True, False), False, False, 0,

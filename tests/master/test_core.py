@@ -8,6 +8,7 @@ from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.frames import (
     OPEN,
     BalancingCommand,
+    CellTemperatures,
     CellVoltageExtremes,
     CellVoltages,
     ContactorCommand,
@@ -20,7 +21,16 @@ from dbc.frames import (
     ModulesOnlineMask,
 )
 from dbc.ivt import IvtCurrent, IvtFlag
-from dbc.vehicle_frames import BmsStatus, RequestedState, VcuRequest
+from dbc.vehicle_frames import (
+    BmsCellVoltageExtremes,
+    BmsPack,
+    BmsStatus,
+    BmsTemperatures,
+    BmsVoltageLimits,
+    RequestedState,
+    ThermalRequest,
+    VcuRequest,
+)
 from master.core import MasterCore
 from master.diagnosis.table import DiagId
 from master.events import PACK, Location
@@ -214,3 +224,52 @@ def test_heartbeat_sequence_for_the_kernel() -> None:
     assert set(statuses[1:]) == {E2EStatus.OK}
     core.kernel_heartbeat = True
     assert not [f for _, f in decoded(core.tick(0.0).pack) if isinstance(f, MasterHeartbeat)]
+
+
+def test_the_vehicle_gets_pack_values_voltage_window_and_extremes() -> None:
+    core = MasterCore(small(), now_s=0.0)
+    peers = Peers()
+    vehicle = []
+    for step in range(101):
+        now = step / 100
+        core.on_pack_frame(peers.voltages(0, 3600), now)
+        core.on_pack_frame(peers.voltages(1, 3650), now)
+        core.on_pack_frame(peers.current(-12.5), now)
+        core.on_pack_frame(peers.feedback(), now)
+        core.on_pack_frame(peers.sender.encode(CellTemperatures(0, (21.0, 23.0)), 0), now)
+        core.on_pack_frame(peers.sender.encode(CellTemperatures(0, (22.0, 46.0)), 1), now)
+        core.on_vehicle_frame(peers.request(RequestedState.STANDBY), now)
+        vehicle += [f for _, f in decoded(core.tick(now).vehicle, vehicle_codec)]
+    pack = [f for f in vehicle if isinstance(f, BmsPack)][-1]
+    total_v = sum((3600, 3601, 3602, 3603, 3650, 3651, 3652, 3653)) / 1000
+    assert pack.voltage_v == pytest.approx(total_v, abs=0.05)
+    assert pack.current_a == -12.5
+    assert pack.power_kw == pytest.approx(-12.5 * total_v / 1000, abs=0.05)
+    window = [f for f in vehicle if isinstance(f, BmsVoltageLimits)][-1]
+    assert (window.max_charge_v, window.min_discharge_v) == (8 * 4.15, 8 * 3.0)
+    cells = [f for f in vehicle if isinstance(f, BmsCellVoltageExtremes)][-1]
+    assert cells == BmsCellVoltageExtremes(3600, 0, 0, 3653, 1, 3)
+    temperatures = [f for f in vehicle if isinstance(f, BmsTemperatures)][-1]
+    assert (temperatures.max_degc, temperatures.max_module, temperatures.max_sensor) == (46, 1, 1)
+    assert (temperatures.min_degc, temperatures.min_module) == (21, 0)
+    assert temperatures.request is ThermalRequest.COOLING  # 46 degC: 4 K before 50
+
+
+def test_without_a_vcu_the_configured_request_and_the_operator_decide() -> None:
+    core = MasterCore(small("endpoints.vcu=false", "endpoints.request_without_vcu=drive"), 0.0)
+    peers = Peers()
+    for step in range(5):
+        now = step / 100
+        for m in range(core.modules):
+            core.on_pack_frame(peers.voltages(m), now)
+        core.on_pack_frame(peers.current(), now)
+        core.on_pack_frame(peers.feedback(), now)
+        core.on_vehicle_frame(peers.request(RequestedState.STANDBY), now)  # not listened to
+        core.tick(now)
+    assert core.state is MasterState.PRECHARGE  # asked to drive by the configuration
+    assert core.vcu_request is None
+    core.remote.state = RequestedState.STANDBY  # the operator, over MQTT
+    for step in range(5, 20):
+        core.tick(step / 100)
+    assert core.state is MasterState.STANDBY
+    assert not core.engine.active()  # and no VCU is missed

@@ -1,0 +1,73 @@
+"""Settings of what the master talks to besides its slaves: the VCU, a charger, an inverter
+(`[endpoints]`) and the MQTT broker (`[mqtt]`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bms.config_loader import InvalidSettingError, setting
+
+CHARGERS = ("none", "elcon")
+INVERTERS = ("none", "can_bms")
+CHARGER_ADDRESSES = (0xE5, 0xE7, 0xE8, 0xE9)  # Elcon/TC: up to four chargers on one bus
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    vcu: bool = setting(True, doc="a VCU sends VcuRequest (and is monitored); false: the "
+                                  "state request is request_without_vcu, or MQTT's")
+    request_without_vcu: str = setting("standby", doc="standby, or drive: close the "
+                                                      "contactors whenever the pack is healthy "
+                                                      "(stationary storage)")
+    charger: str = setting("none", doc="none, or elcon: an Elcon/TC charger on the vehicle "
+                                       "bus (29-bit; set the vehicle bus bitrate it needs)")
+    charger_address: int = setting(0xE5, minimum=0, maximum=255,
+                                   doc="the charger's address: 0xE5, 0xE7, 0xE8 or 0xE9")
+    charge_current_a: float = setting(0.0, minimum=0.0, maximum=2000.0,
+                                      doc="constant-current phase; 0: 0.5 C")
+    charge_target_soc_pct: float = setting(100.0, minimum=10.0, maximum=100.0,
+                                           doc="the charge ends here (or on the taper)")
+    charge_end_c: float = setting(0.05, above=0.0, maximum=1.0,
+                                  doc="the charge ends when the current stays below this "
+                                      "(C) at the charge voltage")
+    inverter: str = setting("none", doc="none, or can_bms: the SMA/Victron/Pylontech "
+                                        "CAN-BMS protocol on the vehicle bus")
+    inverter_timeout_s: float = setting(5.0, minimum=0.0, maximum=600.0,
+                                        doc="the inverter's 0x305 keep-alive older than "
+                                            "this is a warning; 0: not monitored")
+    manufacturer: str = setting("pybms", doc="up to 8 ASCII characters (inverter 0x35E)")
+
+    def __post_init__(self) -> None:
+        if self.request_without_vcu not in ("standby", "drive"):
+            raise InvalidSettingError("request_without_vcu", "must be standby or drive")
+        if self.charger not in CHARGERS:
+            raise InvalidSettingError("charger", f"must be one of {', '.join(CHARGERS)}")
+        if self.charger_address not in CHARGER_ADDRESSES:
+            raise InvalidSettingError("charger_address", "must be 0xE5, 0xE7, 0xE8 or 0xE9 "
+                                                         "(229, 231, 232, 233)")
+        if self.inverter not in INVERTERS:
+            raise InvalidSettingError("inverter", f"must be one of {', '.join(INVERTERS)}")
+        if len(self.manufacturer) > 8 or not self.manufacturer.isascii():
+            raise InvalidSettingError("manufacturer", "up to 8 ASCII characters")
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    enabled: bool = setting(False, doc="publish telemetry and events, take commands")
+    host: str = setting("127.0.0.1")
+    port: int = setting(1883, minimum=1, maximum=65535)
+    username: str = setting("", doc="empty: anonymous")
+    password_env: str = setting("BMS_MQTT_PASSWORD",
+                                doc="the environment variable holding the password")
+    tls_ca_file: str = setting("", doc="CA certificate: TLS to the broker; empty: plain TCP")
+    prefix: str = setting("bms", doc="topics are <prefix>/<pack.name>/...")
+    state_period_s: float = setting(1.0, minimum=0.1, maximum=3600.0)
+    cells_period_s: float = setting(1.0, minimum=0.1, maximum=3600.0)
+    reconnect_min_s: float = setting(1.0, above=0.0, maximum=600.0)
+    reconnect_max_s: float = setting(30.0, above=0.0, maximum=3600.0)
+
+    def __post_init__(self) -> None:
+        if not self.prefix or any(c in self.prefix for c in "#+"):
+            raise InvalidSettingError("prefix", "must be a topic level without wildcards")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise InvalidSettingError("reconnect_max_s", "must not be below reconnect_min_s")
