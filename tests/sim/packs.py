@@ -16,6 +16,7 @@ from bms.can_port import CanPort
 from bms.settings import Settings, bus_kwargs, load_settings
 from dbc.codec import sim_codec
 from dbc.frames import Frame
+from master.slave_registry import LinkState
 from sim.observer import PackObserver
 from tests.waiting import wait_until
 
@@ -101,7 +102,7 @@ class RunningPack:
 async def online_pack(tmp_path: Path, modules: int, *args: str,
                       extra: str = "") -> AsyncIterator[RunningPack]:
     """`bms pack` started, watched by a listener, with every cell of every module seen
-    within START_DEADLINE_S of the start."""
+    and every module online for the master, each within START_DEADLINE_S."""
     config, settings = pack_config(tmp_path, modules, extra)
     run_dir = tmp_path / "run"
     async with listener(settings) as observer:
@@ -109,6 +110,12 @@ async def online_pack(tmp_path: Path, modules: int, *args: str,
         try:
             await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
                              "every cell of every module seen on the bus")
+            # the master starts slower than the slaves (store, estimator): a test that
+            # breaks a module must not race the master's first sight of it
+            every_module = (1 << modules) - 1
+            await wait_until(
+                lambda: observer.master_masks.get(LinkState.ONLINE) == every_module,
+                START_DEADLINE_S, "the master's status page reports every module online")
             yield RunningPack(process, observer, settings, run_dir, config)
         finally:
             if process.returncode is None:
