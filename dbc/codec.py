@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbc import e2e
+from dbc.charger_frames import CHARGER_FRAME_TYPES
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
 from dbc.frames import PACK_FRAME_TYPES, Frame
+from dbc.inverter_frames import INVERTER_FRAME_TYPES
 from dbc.ivt import IVT_FRAME_TYPES
 from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
 from dbc.sim_frames import SIM_FRAME_TYPES
@@ -193,8 +195,9 @@ def pack_codec() -> Codec:
 
 @functools.cache
 def vehicle_codec() -> Codec:
-    """The codec of the vehicle bus: vehicle.dbc."""
-    return Codec((load_database(name) for name in VEHICLE_BUS_DBCS), VEHICLE_FRAME_TYPES)
+    """The codec of the vehicle bus: vehicle.dbc, and the inverter's and charger's DBCs."""
+    return Codec((load_database(name) for name in VEHICLE_BUS_DBCS),
+                 VEHICLE_FRAME_TYPES + INVERTER_FRAME_TYPES + CHARGER_FRAME_TYPES)
 
 
 @functools.cache

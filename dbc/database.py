@@ -20,9 +20,12 @@ from dbc.errors import ContractError
 PACK_DBC = "pack.dbc"
 IVT_DBC = "ivt_s.dbc"
 VEHICLE_DBC = "vehicle.dbc"
+INVERTER_DBC = "inverter.dbc"
+CHARGER_DBC = "charger_elcon.dbc"
 SIM_DBC = "sim.dbc"
 PACK_BUS_DBCS = (PACK_DBC, IVT_DBC)
-VEHICLE_BUS_DBCS = (VEHICLE_DBC,)
+VEHICLE_BUS_DBCS = (VEHICLE_DBC, INVERTER_DBC, CHARGER_DBC)
+THIRD_PARTY_DBCS = (IVT_DBC, INVERTER_DBC, CHARGER_DBC)  # other people's protocols: no E2E
 SIM_BUS_DBCS = (SIM_DBC,)
 ALL_DBCS = PACK_BUS_DBCS + VEHICLE_BUS_DBCS + SIM_BUS_DBCS
 MODULE_ID_RANGE_ATTRIBUTE = "ModuleIdRange"

@@ -182,7 +182,47 @@ class LoadDemand:
         return cls(round(float(signals["DemandCurrent"]), 2))
 
 
+@dataclass(frozen=True, slots=True)
+class InjectCharger:
+    MESSAGE: ClassVar[str] = "SimInjectCharger"
+    flags: int  # ChargerFlag bits; 0 clears
+    duration_s: float = 0.0  # 0: until cleared
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"Flags": self.flags, "Duration": self.duration_s}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(int(signals["Flags"]), round(float(signals["Duration"]), 1))
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerOutput:
+    MESSAGE: ClassVar[str] = "SimChargerOutput"
+    current_a: float  # positive charges the pack
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"ChargerCurrent": self.current_a}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(float(signals["ChargerCurrent"]), 2))
+
+
+@dataclass(frozen=True, slots=True)
+class InverterOutput:
+    MESSAGE: ClassVar[str] = "SimInverterOutput"
+    current_a: float  # positive charges the pack
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"InverterCurrent": self.current_a}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(float(signals["InverterCurrent"]), 2))
+
+
 SIM_FRAME_TYPES: tuple[type[Frame], ...] = (
     InjectCell, InjectSlave, InjectSensor, InjectContactor, InjectCurrent, VcuCommand,
-    LoadDemand,
+    LoadDemand, InjectCharger, ChargerOutput, InverterOutput,
 )

@@ -13,7 +13,7 @@ from dbc.layout import MessageLayout
 
 # Fault and warning groups, by the suffix of their one-bit signals (FaultX / WarningX).
 GROUP_SIGNALS = ("CellVoltage", "CellTemperature", "Current", "CurrentSensor", "Slave", "Vcu",
-                 "Contactor", "Precharge", "Plausibility", "Bus")
+                 "Contactor", "Precharge", "Plausibility", "Bus", "Charger", "Inverter")
 
 
 class RequestedState(enum.IntEnum):
@@ -69,6 +69,7 @@ class BmsStatus:
     fault_reason: int  # diagnosis code of the first active fatal entry, 0: none
     fault_groups: frozenset[str]
     warning_groups: frozenset[str]
+    charge_complete: bool = False  # the master's charge through the charger has ended
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         c = self.contactors
@@ -77,6 +78,7 @@ class BmsStatus:
             "MainMinusClosed": int(c.main_minus), "PrechargeClosed": int(c.precharge),
             "ResetRequired": int(self.reset_required),
             "ClosingBlocked": int(self.closing_blocked), "FaultReason": self.fault_reason,
+            "ChargeComplete": int(self.charge_complete),
         }
         for group in GROUP_SIGNALS:
             signals[f"Fault{group}"] = int(group in self.fault_groups)
@@ -94,6 +96,7 @@ class BmsStatus:
             int(signals["FaultReason"]),
             frozenset(g for g in GROUP_SIGNALS if signals[f"Fault{g}"]),
             frozenset(g for g in GROUP_SIGNALS if signals[f"Warning{g}"]),
+            bool(signals["ChargeComplete"]),
         )
 
 

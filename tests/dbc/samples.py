@@ -60,16 +60,31 @@ SAMPLES: list[tuple[Frame, int]] = [
     (IvtEnergy(8, IvtFlag.NONE, -77), 0),
 ]
 
+from dbc.charger_frames import ChargerFlag, ElconCommand, ElconStatus  # noqa: E402
 from dbc.frames import ContactorCommand, ContactorFeedback, Contactors  # noqa: E402
+from dbc.inverter_frames import (  # noqa: E402
+    BatteryInfo,
+    InverterKeepAlive,
+    InverterLimits,
+    InverterMeasurements,
+    InverterSoc,
+    Manufacturer,
+    PylonAlarms,
+    PylonRequests,
+    SmaAlarms,
+)
 from dbc.sim_frames import (  # noqa: E402
     CellQuantity,
+    ChargerOutput,
     ContactorFault,
     ContactorId,
     InjectCell,
+    InjectCharger,
     InjectContactor,
     InjectCurrent,
     InjectSensor,
     InjectSlave,
+    InverterOutput,
     LoadDemand,
     SensorFault,
     SlaveFault,
@@ -118,7 +133,27 @@ VEHICLE_SAMPLES: list[tuple[Frame, int]] = [
     (BmsStatus(MasterState.NORMAL, Contactors(True, True, False), False, False, 0,
                frozenset(), frozenset()), 0),
 ]
+VEHICLE_SAMPLES += [
+    (InverterLimits(53.2, 370.0, 370.0, 46.0), 0),  # the captured 0x351 of PROTOCOLS.md
+    (InverterLimits(58.4, 0.0, 0.0, 48.0), 0),
+    (InverterSoc(57, 98, 57.31), 0),
+    (InverterMeasurements(49.86, -27.0, 36.3), 0),  # the captured 0x356
+    (PylonAlarms(frozenset({"HighVoltage", "SystemError"}), frozenset({"LowTemperature"}), 16),
+     0),
+    (SmaAlarms(frozenset({"CellImbalance"}), frozenset({"General", "HighTemperature"})), 0),
+    (PylonRequests(True, False, force_charge=True), 0),
+    (Manufacturer("pybms"), 0),
+    (BatteryInfo("LF", 1, 280, 2), 0),
+    (InverterKeepAlive(), 0),
+    (ElconCommand(98.0, 16.0, start=True), 0),  # the example of PROTOCOLS.md
+    (ElconStatus(97.3, 15.9, ChargerFlag.OVER_TEMPERATURE | ChargerFlag.COMMUNICATION_TIMEOUT),
+     0),
+]
 SIM_SAMPLES: list[tuple[Frame, int]] = [
+    (InjectCharger(0b10010, 30.0), 0),
+    (InjectCharger(0, 0.0), 0),
+    (ChargerOutput(15.92), 0),
+    (InverterOutput(-42.5), 0),
     (InjectCell(3, 17, CellQuantity.VOLTAGE, 4300.0, 12.5), 0),
     (InjectCell(31, 7, CellQuantity.TEMPERATURE, -21.5, 0.0), 0),
     (InjectCell(0, 0, CellQuantity.CLEAR, 0.0, 0.0), 0),

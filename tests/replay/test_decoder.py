@@ -18,9 +18,9 @@ from replay.logfile import LoggedFrame
 EXTRA_DBC = '''VERSION ""
 NS_ :
 BS_:
-BU_: Charger
-BO_ 2550588916 ChargerControl: 8 Charger
- SG_ MaxVoltage : 7|16@0+ (0.1,0) [0|6553.5] "V" Vector__XXX
+BU_: Engine
+BO_ 2566843904 EngineTemperature: 8 Engine
+ SG_ CoolantTemperature : 0|8@1+ (1,-40) [-40|210] "degC" Vector__XXX
 '''
 
 
@@ -39,7 +39,7 @@ def frames() -> list[LoggedFrame]:
         LoggedFrame(0.6, None, CanFrame(0x620, bytes([0, 0xF0, 0, 0, 0, 0, 0, 0]))),  # group 15
         LoggedFrame(0.7, "pack", CanFrame(0x40, bytes(8)), is_error_frame=True),
         LoggedFrame(0.8, None, sender.encode(MasterHeartbeat(MasterState.NORMAL, False))),
-        LoggedFrame(0.9, None, CanFrame(0x1806E5F4, bytes.fromhex("03D400A000000000"), True)),
+        LoggedFrame(0.9, None, CanFrame(0x18FEEE00, bytes.fromhex("7800000000000000"), True)),
     ]
 
 
@@ -60,15 +60,16 @@ def test_every_frame_gets_a_row_and_bad_ones_a_reason() -> None:
     assert rows[6].problem.startswith("malformed")
     heartbeat = {s.name: s.value for s in rows[8].signals}
     assert heartbeat["MasterState"] == "Normal"
-    assert rows[9].problem == "unknown id"  # a charger frame: no project DBC has it
+    assert rows[9].problem == "unknown id"  # an engine's frame: no project DBC has it
 
 
 def test_an_extra_dbc_decodes_foreign_frames(tmp_path: Path) -> None:
-    extra = tmp_path / "charger.dbc"
+    extra = tmp_path / "engine.dbc"
     extra.write_text(EXTRA_DBC)
     rows = list(LogDecoder([extra]).rows(frames()[9:], RowFilter()))
-    assert rows[0].bus == "charger"
-    assert [(s.name, s.value, s.unit) for s in rows[0].signals] == [("MaxVoltage", 98.0, "V")]
+    assert rows[0].bus == "engine"
+    assert [(s.name, s.value, s.unit) for s in rows[0].signals] == \
+        [("CoolantTemperature", 80, "degC")]
 
 
 @pytest.mark.parametrize(
