@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bms.settings import Chemistry, Settings
 
@@ -74,6 +74,15 @@ class ReferenceCell:
     ocv: OcvTable
     balancing_floor_mv: float  # no bleeding below: the cell is nearly empty there
 
+    def scaled(self, capacity_ah: float) -> ReferenceCell:
+        """The same cell made bigger (or smaller), as from parallel cells: resistances fall
+        and capacitances and heat capacity rise with the capacity; time constants stay."""
+        ratio = capacity_ah / self.capacity_ah
+        return replace(self, capacity_ah=capacity_ah, r0_ohm=self.r0_ohm / ratio,
+                       r1_ohm=self.r1_ohm / ratio, c1_f=self.c1_f * ratio,
+                       thermal_capacity_j_per_k=self.thermal_capacity_j_per_k * ratio,
+                       thermal_conductance_w_per_k=self.thermal_conductance_w_per_k * ratio)
+
 
 NMC_OCV = OcvTable(_SOC_POINTS, (2.5000, 3.1094, 3.2959, 3.4852, 3.5814, 3.6670, 3.7509,
                                  3.8406, 3.9479, 4.0421, 4.0967, 4.1236, 4.2000))
@@ -91,3 +100,8 @@ REFERENCE_CELLS: dict[Chemistry, ReferenceCell] = {
 def cell_capacity_ah(settings: Settings) -> float:
     """The configured capacity of a series cell, or the chemistry's reference cell's."""
     return settings.pack.cell_capacity_ah or REFERENCE_CELLS[settings.pack.chemistry].capacity_ah
+
+
+def series_cell(settings: Settings) -> ReferenceCell:
+    """The chemistry's reference cell at the configured capacity of a series cell."""
+    return REFERENCE_CELLS[settings.pack.chemistry].scaled(cell_capacity_ah(settings))

@@ -39,19 +39,18 @@ class ModulePlant:
         self.module_id = module_id
         self.ambient_degc = settings.ambient_degc
         reference = REFERENCE_CELLS[chemistry]
+        reference = reference.scaled(capacity_ah or reference.capacity_ah)
         rng = module_rng(settings.seed, module_id, "spread")
-        capacity_ah = capacity_ah or reference.capacity_ah
         self.cells: list[CellModel] = []
         for _ in range(cells):
             resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0))
             capacity = max(0.2, rng.gauss(1.0, settings.capacity_spread_pct / 100.0))
             parameters = CellParameters(
-                capacity_ah=capacity_ah * capacity,
+                capacity_ah=reference.capacity_ah * capacity,
                 r0_ohm=reference.r0_ohm * resistance,
                 r1_ohm=reference.r1_ohm * resistance,
                 c1_f=reference.c1_f,
-                thermal_capacity_j_per_k=reference.thermal_capacity_j_per_k
-                * capacity_ah / reference.capacity_ah,
+                thermal_capacity_j_per_k=reference.thermal_capacity_j_per_k,
                 thermal_conductance_w_per_k=reference.thermal_conductance_w_per_k,
                 coulombic_efficiency=settings.coulombic_efficiency,
                 self_discharge_per_s=CellParameters.self_discharge_rate(

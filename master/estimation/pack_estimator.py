@@ -17,9 +17,8 @@ from bms.chemistry import (
     ACTIVATION_ENERGY_J_PER_MOL,
     GAS_CONSTANT_J_PER_MOL_K,
     KELVIN_OFFSET,
-    REFERENCE_CELLS,
     REFERENCE_TEMPERATURE_K,
-    cell_capacity_ah,
+    series_cell,
 )
 from bms.settings import Settings
 from master.estimation.health import HealthSettings, HealthTracker
@@ -81,8 +80,8 @@ class PackEstimator:
         self.modules = settings.pack.modules
         self.cells_per_module = settings.pack.cells_per_module
         cells = self.modules * self.cells_per_module
-        reference = REFERENCE_CELLS[settings.pack.chemistry]
-        capacity = cell_capacity_ah(settings)
+        reference = series_cell(settings)
+        capacity = reference.capacity_ah
         self.curve = OcvCurve(reference.ocv)
         self.health = HealthTracker(capacity, reference.r0_ohm, cells, HealthSettings(
             e.capacity_min_soc_span_pct / PCT, e.capacity_gain,
