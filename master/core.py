@@ -37,6 +37,7 @@ from dbc.frames import (
     ModuleStatus,
     PackAverages,
 )
+from dbc.inverter_frames import InverterLimits
 from dbc.ivt import IvtCurrent, IvtVoltage1, IvtVoltage2
 from dbc.vehicle_frames import (
     BmsCellVoltageExtremes,
@@ -55,6 +56,7 @@ from master.algorithms import PackAlgorithms
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
 from master.diagnosis.table import DiagId, Severity
+from master.endpoints import EndpointInputs, Endpoints
 from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
@@ -151,6 +153,8 @@ class MasterCore:
         self._balancing = Schedule(_cycle_s(pack_codec(), BalancingCommand), now_s)
         self._limits_schedule = Schedule(_cycle_s(vehicle_codec(), BmsLimits), now_s)
         self._soc_schedule = Schedule(_cycle_s(vehicle_codec(), BmsSoc), now_s)
+        self.endpoints = Endpoints(settings, limits, now_s)
+        self._endpoint_schedule = Schedule(_cycle_s(vehicle_codec(), InverterLimits), now_s)
         self.new_events: deque[MasterEvent] = deque(maxlen=JOURNAL_LENGTH)
         # the fatal entry that put the master in ERROR: reported until the reset
         self.error_cause: DiagId | None = None
@@ -177,9 +181,13 @@ class MasterCore:
 
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> Outputs:
         self.statistics.frames_received += 1
-        reception = self.vehicle_receiver.receive(frame)
-        if reception is None or not isinstance(reception.frame, VcuRequest) or \
-                not self.settings.endpoints.vcu:
+        reception = self.vehicle_receiver.receive(self.endpoints.received_id(frame))
+        if reception is None or reception.frame is None:
+            return Outputs()
+        if not isinstance(reception.frame, VcuRequest):
+            self.endpoints.on_frame(reception.frame, now_s)
+            return Outputs()
+        if not self.settings.endpoints.vcu:
             return Outputs()
         if self.vcu_request is not None and reception.frame.service_reset and \
                 not self.vcu_request.service_reset:
@@ -307,6 +315,9 @@ class MasterCore:
             out.vehicle.append(self.vehicle_sender.encode(self.bms_status()))
         if self._limits_schedule.due(now_s):
             out.vehicle += [self.vehicle_sender.encode(f) for f in self.limit_frames(now_s)]
+        if self._endpoint_schedule.due(now_s):
+            out.vehicle += self.endpoints.frames(now_s, self._endpoint_inputs(now_s),
+                                                 self.vehicle_sender)
         if self._soc_schedule.due(now_s):
             out.vehicle += [self.vehicle_sender.encode(f) for f in self.estimate_frames(now_s)]
         return out
@@ -356,6 +367,24 @@ class MasterCore:
                 BmsPowerLimits(limits.charge_w / W_PER_KW, limits.discharge_w / W_PER_KW),
                 BmsPack(voltage, current, voltage * current / W_PER_KW),
                 BmsVoltageLimits(*self.pack_voltage_limits_v())]
+
+    def _endpoint_inputs(self, now_s: float) -> EndpointInputs:
+        limits = self.algorithms.limits
+        estimate = self.algorithms.estimate
+        voltage, current = self.pack_values(now_s)
+        hot = self.summary(now_s).max_temperature_degc
+        feedback = self.feedback.contactors if self.feedback is not None else OPEN
+        return EndpointInputs(
+            state=self.state,
+            contactors_closed=feedback.main_plus and feedback.main_minus,
+            fatal=tuple(e for e, _, _ in self.engine.active(Severity.FATAL)),
+            warnings=tuple(e for e, _, _ in self.engine.active(Severity.WARNING)),
+            charge_limit_a=limits.charge_a, discharge_limit_a=limits.discharge_a,
+            voltage_v=voltage, current_a=current,
+            max_temperature_degc=hot.value if hot is not None else 0.0,
+            soc_max=estimate.soc_max if estimate is not None else None,
+            soc_pct=estimate.soc_usable * PCT if estimate is not None else 0.0,
+            soh_pct=estimate.capacity_ratio_min * PCT if estimate is not None else 100.0)
 
     def estimate_frames(self, now_s: float) -> list[Frame]:
         """Every second: SOC, energy and health, cell and temperature extremes."""
@@ -410,6 +439,8 @@ class MasterCore:
             vcu_lost = (self.vcu_at_s is None and not starting) or (
                 self.vcu_at_s is not None and now_s - self.vcu_at_s > m.vcu_heartbeat_timeout_s)
             self.engine.observe(DiagId.VCU_LOST, PACK, vcu_lost, now_s)
+        for entry, violated in self.endpoints.observations(now_s, self.state):
+            self.engine.observe(entry, PACK, violated, now_s)
         failed = self.machine.take_precharge_failure()
         self.engine.observe(DiagId.PRECHARGE_FAILED, PACK, failed, now_s)
         if failed:
@@ -542,6 +573,7 @@ class MasterCore:
             fault_reason=int(reason) if reason is not None else 0,
             fault_groups=frozenset(g.value for g in groups),
             warning_groups=frozenset(g.value for g in self.engine.groups(Severity.WARNING)),
+            charge_complete=self.endpoints.charge_complete,
         )
 
     def status_pages(self, now_s: float) -> list[Frame]:

@@ -31,6 +31,8 @@ class Group(enum.Enum):
     PRECHARGE = "Precharge"
     PLAUSIBILITY = "Plausibility"
     BUS = "Bus"
+    CHARGER = "Charger"
+    INVERTER = "Inverter"
 
 
 class DiagId(enum.IntEnum):
@@ -78,6 +80,13 @@ class DiagId(enum.IntEnum):
     PRECHARGE_FAILED = 90
     PACK_BUS_OFF = 100
     PACK_BUS_ERROR_PASSIVE = 101
+    CHARGER_HARDWARE_FAILURE = 110
+    CHARGER_OVERTEMPERATURE = 111
+    CHARGER_INPUT_VOLTAGE = 112
+    CHARGER_BATTERY_NOT_DETECTED = 113
+    CHARGER_COMMUNICATION_TIMEOUT = 114
+    CHARGER_LOST = 115
+    INVERTER_LOST = 120
 
     # every observation hashes its entry: the integer's hash is far cheaper than Enum's
     __hash__ = int.__hash__
@@ -156,5 +165,14 @@ DEFAULT_TABLE: dict[DiagId, EntrySpec] = {
     D.PRECHARGE_FAILED: EntrySpec(Group.PRECHARGE, Severity.FATAL, 1, 1),
     D.PACK_BUS_OFF: EntrySpec(Group.BUS, Severity.FATAL, 1, 1),
     D.PACK_BUS_ERROR_PASSIVE: EntrySpec(Group.BUS, Severity.WARNING, 1, 1),
+    # a charger that reports a problem, or is silent, ends the charge (warning: the pack
+    # itself is fine, so the contactors stay as they are); one status frame a second
+    D.CHARGER_HARDWARE_FAILURE: EntrySpec(Group.CHARGER, Severity.WARNING, 1, 1),
+    D.CHARGER_OVERTEMPERATURE: EntrySpec(Group.CHARGER, Severity.WARNING, 1, 1),
+    D.CHARGER_INPUT_VOLTAGE: EntrySpec(Group.CHARGER, Severity.WARNING, 1, 1),
+    D.CHARGER_BATTERY_NOT_DETECTED: EntrySpec(Group.CHARGER, Severity.WARNING, 1, 1),
+    D.CHARGER_COMMUNICATION_TIMEOUT: EntrySpec(Group.CHARGER, Severity.WARNING, 1, 1),
+    D.CHARGER_LOST: EntrySpec(Group.CHARGER, Severity.WARNING, 1, 1),
+    D.INVERTER_LOST: EntrySpec(Group.INVERTER, Severity.WARNING, 1, 1),
 }
 del V, T, I, D
