@@ -330,12 +330,58 @@ class VcuSimSettings:
             raise InvalidSettingError("profile", "needs at least one step")
 
 
+# a storage day in fast motion: solar surplus charges, the evening load discharges, idle
+DEFAULT_INVERTER_PROFILE = (
+    CurrentStep(600.0, 0.3),
+    CurrentStep(600.0, -0.4),
+    CurrentStep(120.0, 0.0),
+)
+
+
+@dataclass(frozen=True)
+class ChargerSimSettings:
+    """The simulated Elcon/TC charger (used when endpoints.charger is elcon)."""
+
+    max_power_w: float = setting(6600.0, above=0.0, maximum=1e6, doc="output power limit")
+    max_current_a: float = setting(100.0, above=0.0, maximum=2000.0, doc="output current limit")
+    ramp_a_per_s: float = setting(20.0, above=0.0, maximum=1e4,
+                                  doc="how fast the output current may change")
+    voltage_gain_a_per_v: float = setting(0.0, minimum=0.0, maximum=1000.0,
+                                          doc="constant-voltage regulation: current change "
+                                              "per volt of error, every output period; 0: "
+                                              "half the pack's conductance (stable)")
+    command_timeout_s: float = setting(5.0, above=0.0, maximum=60.0,
+                                       doc="no command this long: the output stops")
+    output_period_s: float = setting(0.1, minimum=0.01, maximum=1.0)
+    status_period_s: float = setting(1.0, minimum=0.1, maximum=10.0)
+
+
+@dataclass(frozen=True)
+class InverterSimSettings:
+    """The simulated battery inverter (used when endpoints.inverter is can_bms)."""
+
+    profile: tuple[CurrentStep, ...] = field(
+        default=DEFAULT_INVERTER_PROFILE,
+        metadata={"doc": "repeating battery current it wants (C, positive charges), "
+                         "clipped to the BMS's limits"})
+    limits_timeout_s: float = setting(3.0, above=0.0, maximum=60.0,
+                                      doc="no 0x351 this long: the inverter stops")
+    keep_alive_period_s: float = setting(1.0, minimum=0.1, maximum=10.0, doc="0x305")
+    output_period_s: float = setting(0.1, minimum=0.01, maximum=1.0)
+
+    def __post_init__(self) -> None:
+        if not self.profile:
+            raise InvalidSettingError("profile", "needs at least one step")
+
+
 @dataclass(frozen=True)
 class SimSettings:
     cells: CellSimSettings = field(default_factory=CellSimSettings)
     current_sensor: CurrentSensorSimSettings = field(default_factory=CurrentSensorSimSettings)
     hv_box: HvBoxSimSettings = field(default_factory=HvBoxSimSettings)
     vcu: VcuSimSettings = field(default_factory=VcuSimSettings)
+    charger: ChargerSimSettings = field(default_factory=ChargerSimSettings)
+    inverter: InverterSimSettings = field(default_factory=InverterSimSettings)
 
 
 def _default_pack_bus() -> dict[str, Scalar]:

@@ -10,7 +10,8 @@ from bms.cli_common import add_config_arguments, run_role
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "sim", help="simulated peers of the virtual pack (HV box, VCU), and scenarios",
+        "sim", help="simulated peers of the virtual pack (HV box, VCU, charger, inverter), "
+             "and scenarios",
         description="Simulated peers that the master cannot tell from real hardware, and "
                     "`bms sim run`: a scenario on the lockstep pack.")
     peers = parser.add_subparsers(dest="peer", metavar="PEER", required=True)
@@ -29,6 +30,21 @@ def add_parser(subparsers: Any) -> None:
                     "`bms inject vcu`.")
     add_config_arguments(vcu)
     vcu.set_defaults(run=run_vcu)
+    charger = peers.add_parser(
+        "charger", help="an Elcon/TC charger on the vehicle bus",
+        description="The charger: follows the master's ElconCommand (voltage and current "
+                    "ceilings, start/stop) within its own power, current and ramp limits, "
+                    "regulates the charge voltage, stops after 5 s without a command, and "
+                    "reports its status every second. `bms inject charger` sets its flags.")
+    add_config_arguments(charger)
+    charger.set_defaults(run=run_charger)
+    inverter = peers.add_parser(
+        "inverter", help="a battery inverter speaking the CAN-BMS protocol",
+        description="The inverter: moves the sim.inverter.profile current within the "
+                    "limits of 0x351 and the requests of 0x35C, stops when 0x351 stops, and "
+                    "sends its 0x305 keep-alive every second.")
+    add_config_arguments(inverter)
+    inverter.set_defaults(run=run_inverter)
     from sim.scenario_cli import add_parser as add_run_parser
 
     add_run_parser(peers)
@@ -38,6 +54,18 @@ def run_hv_box(args: argparse.Namespace) -> int:
     from sim.peers_service import run_hv_box as run
 
     return run_role(args, "hv-box", describe=lambda s: "HV box with IVT-S sensor", service=run)
+
+
+def run_charger(args: argparse.Namespace) -> int:
+    from sim.peers_service import run_charger as run
+
+    return run_role(args, "charger", describe=lambda s: "Elcon/TC charger", service=run)
+
+
+def run_inverter(args: argparse.Namespace) -> int:
+    from sim.peers_service import run_inverter as run
+
+    return run_role(args, "inverter", describe=lambda s: "CAN-BMS inverter", service=run)
 
 
 def run_vcu(args: argparse.Namespace) -> int:

@@ -19,11 +19,13 @@ from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.frames import ContactorCommand, ContactorFeedback, Contactors
 from dbc.ivt import IvtFlag
 from dbc.sim_frames import (
+    ChargerOutput,
     ContactorFault,
     ContactorId,
     InjectContactor,
     InjectCurrent,
     InjectSensor,
+    InverterOutput,
     LoadDemand,
     SensorFault,
 )
@@ -83,7 +85,8 @@ class HvBox:
         self.fuse_blown = False
         self._over_rating_since_s: float | None = None
         self._last_command_s: float | None = None
-        self._demand: tuple[float, float] | None = None  # (current, received at)
+        # (current, received at) of each source: the VCU's load, the charger, the inverter
+        self._demands: dict[type, tuple[float, float]] = {}
         self._override: tuple[float, float] | None = None  # (current, until)
         self._sensor_fault: tuple[SensorFault, float] = (SensorFault.RESUME, math.inf)
         self._voltage_offset_v = 0.0
@@ -104,8 +107,8 @@ class HvBox:
     def on_sim_frame(self, frame: CanFrame, now_s: float) -> None:
         reception = self.sim_receiver.receive(frame)
         decoded = reception.frame if reception is not None else None
-        if isinstance(decoded, LoadDemand):
-            self._demand = (decoded.current_a, now_s)
+        if isinstance(decoded, (LoadDemand, ChargerOutput, InverterOutput)):
+            self._demands[type(decoded)] = (decoded.current_a, now_s)
         elif isinstance(decoded, InjectCurrent):
             self._override = (decoded.current_a, _until(now_s, decoded.duration_s))
         elif isinstance(decoded, InjectSensor):
@@ -133,14 +136,14 @@ class HvBox:
                           r[ContactorId.PRECHARGE].closed)
 
     def _load_draw_a(self, now_s: float) -> float:
-        """The current the vehicle side draws (positive charges the pack)."""
+        """The current the vehicle side draws, the charger and the inverter together (positive
+        charges the pack)."""
         if self._override is not None:
             if now_s < self._override[1]:
                 return self._override[0]
             self._override = None
-        if self._demand is not None and now_s - self._demand[1] <= self.box.load_timeout_s:
-            return self._demand[0]
-        return 0.0
+        return sum(current_a for current_a, at_s in self._demands.values()
+                   if now_s - at_s <= self.box.load_timeout_s)
 
     def _advance(self, dt_s: float, now_s: float) -> None:
         box = self.box

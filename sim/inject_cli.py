@@ -14,6 +14,8 @@ from typing import Any
 from bms.cli_common import add_config_arguments, load_or_explain
 
 SLAVE_ACTIONS = ("stop", "freeze", "kill", "bad-crc", "stuck-counter", "afe-fault", "resume")
+CHARGER_FLAGS = ("none", "hardware-failure", "over-temperature", "input-voltage-wrong",
+                 "battery-not-detected", "communication-timeout")
 SENSOR_ACTIONS = ("silence", "flag-over-current", "flag-channel-error", "flag-system-error",
                   "offset-voltage", "resume")
 CONTACTORS = ("main-plus", "main-minus", "precharge")
@@ -67,6 +69,8 @@ def add_parser(subparsers: Any) -> None:
                               "(overrides the VCU's load; also drains the DC link while "
                               "precharging)")
     current.add_argument("--amps", type=float, required=True, help="positive charges")
+    charger = kind("charger", "set the simulated charger's status flags (none clears them)")
+    charger.add_argument("flags", nargs="+", choices=CHARGER_FLAGS)
     vcu = kind("vcu", "steer the simulated VCU")
     vcu.add_argument("--request", choices=("standby", "drive", "charge"))
     vcu.add_argument("--reset", action="store_true", help="send a fault-reset request")
@@ -83,6 +87,7 @@ def build_frame(args: argparse.Namespace) -> Any:
         ContactorFault,
         ContactorId,
         InjectCell,
+        InjectCharger,
         InjectContactor,
         InjectCurrent,
         InjectSensor,
@@ -113,6 +118,14 @@ def build_frame(args: argparse.Namespace) -> Any:
         return InjectContactor(ContactorId[_enum_name(args.contactor)], fault, duration)
     if args.kind == "current":
         return InjectCurrent(args.amps, duration)
+    if args.kind == "charger":
+        from dbc.charger_frames import ChargerFlag
+
+        flags = ChargerFlag.NONE
+        for name in args.flags:
+            if name != "none":
+                flags |= ChargerFlag[_enum_name(name)]
+        return InjectCharger(int(flags), duration)
     request = VcuCommandRequest[args.request.upper()] if args.request else VcuCommandRequest.KEEP
     return VcuCommand(request, args.reset, args.service_reset, args.silence)
 

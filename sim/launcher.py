@@ -68,7 +68,8 @@ class Launcher:
     _watchers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def plan(self) -> list[Child]:
-        """Master first (it sees every peer arrive), then the HV box, the VCU, the slaves."""
+        """Master first (it sees every peer arrive), then the HV box, the vehicle-bus peers
+        (VCU, charger, inverter: those configured), the slaves."""
         base = [sys.executable, "-m", "bms"]
 
         def child(role: str, *args: str, stats: bool = True) -> Child:
@@ -84,11 +85,19 @@ class Launcher:
                   f"master.blackbox_dir={self.run_dir / 'blackbox'}", "--set",
                   f"master.store_path={self.run_dir / 'bms.sqlite'}"),
             child("hv-box", "sim", "hv-box", stats=False),
-            child("vcu", "sim", "vcu", stats=False),
+            *(child(peer, "sim", peer, stats=False) for peer in self.peers()),
             *(child(f"slave {m}", "slave", "--module", str(m))
               for m in range(self.settings.pack.modules)),
         ]
         return self.children
+
+    def peers(self) -> list[str]:
+        """The vehicle-bus peers this pack's configuration has."""
+        endpoints = self.settings.endpoints
+        return [peer for peer, present in (("vcu", endpoints.vcu),
+                                           ("charger", endpoints.charger != "none"),
+                                           ("inverter", endpoints.inverter != "none"))
+                if present]
 
     async def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)

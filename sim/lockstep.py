@@ -1,6 +1,7 @@
 """The whole virtual pack in one process on virtual time, exchanging encoded frames.
 
-Master, slaves, HV box (with the current sensor) and VCU run their pure cores; their
+Master, slaves, HV box (with the current sensor), VCU and, when the pack has them, the
+charger and the inverter run their pure cores; their
 frames travel on three wires (pack, vehicle, simulation) exactly as on the real buses:
 every node hears every frame of its buses, its own too, and a frame sent in reaction to
 another goes out in the same step. The DBC and the E2E protection are exercised as in the
@@ -16,15 +17,18 @@ from dataclasses import dataclass, field
 from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, pack_codec, sim_codec
-from dbc.frames import Frame
+from dbc.frames import ContactorFeedback, Frame
 from master.core import MasterCore, Outputs
+from sim.charger import ChargerSim
 from sim.hv_box import HvBox
-from sim.vcu import VcuSim
+from sim.inverter import InverterSim
+from sim.vcu import PeerOutputs, VcuSim
 from slave.afe.sim import SimAfe
 from slave.core import SlaveCore
 
 Listener = Callable[[CanFrame, float], object]
 BUSES = ("pack", "vehicle", "sim")
+FEEDBACK_ID = pack_codec().layout_of(ContactorFeedback).base_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,9 @@ class LockstepPack:
         ]
         self.box = HvBox(settings, start_s)
         self.vcu = VcuSim(settings, start_s)
+        endpoints = settings.endpoints
+        self.charger = ChargerSim(settings, start_s) if endpoints.charger != "none" else None
+        self.inverter = InverterSim(settings, start_s) if endpoints.inverter != "none" else None
         self.step_s = min(settings.master.tick_period_s,
                           settings.sim.current_sensor.current_period_s)
         self._slave_schedule = Schedule(settings.slave.measurement_period_s, start_s)
@@ -87,6 +94,12 @@ class LockstepPack:
         w.listen("sim", self.box.on_sim_frame)
         w.listen("vehicle", self.vcu.on_vehicle_frame)
         w.listen("sim", self.vcu.on_sim_frame)
+        if self.charger is not None:
+            w.listen("vehicle", self.charger.on_vehicle_frame)
+            w.listen("pack", self.charger.on_pack_frame, frozenset({FEEDBACK_ID}))
+            w.listen("sim", self.charger.on_sim_frame)
+        if self.inverter is not None:
+            w.listen("vehicle", self.inverter.on_vehicle_frame)
         for slave in self.slaves:
             w.listen("pack", slave.on_frame, slave.wanted_ids)
             w.listen("sim", slave.on_sim_frame)
@@ -97,6 +110,10 @@ class LockstepPack:
     def _emit_outputs(self, out: Outputs) -> None:
         self._emit("pack", "Master", out.pack)
         self._emit("vehicle", "Master", out.vehicle)
+
+    def _emit_peer(self, node: str, out: PeerOutputs) -> None:
+        self._emit("vehicle", node, out.vehicle)
+        self._emit("sim", node, out.sim)
 
     def _master_pack(self, frame: CanFrame, now_s: float) -> None:
         self._emit_outputs(self.master.on_pack_frame(frame, now_s))
@@ -124,9 +141,11 @@ class LockstepPack:
         for frame in self.box.tick(now):  # the box speaks as the contactor box and the IVT-S
             sender = pack_codec().lookup(frame.arbitration_id)[0].senders[0]
             self._emit("pack", sender, [frame])
-        vcu = self.vcu.tick(now)
-        self._emit("vehicle", "Vcu", vcu.vehicle)
-        self._emit("sim", "Vcu", vcu.sim)
+        self._emit_peer("Vcu", self.vcu.tick(now))
+        if self.charger is not None:
+            self._emit_peer("Charger", self.charger.tick(now))
+        if self.inverter is not None:
+            self._emit_peer("Inverter", self.inverter.tick(now))
         if self._slave_schedule.due(now):
             for slave in self.alive_slaves():
                 self._emit("pack", "Slave", slave.tick(now))

@@ -97,6 +97,7 @@ class PackObserver:
                                              settings.pack.temperature_sensors_per_module)
         self.counters = [_ModuleCounters() for _ in range(self.modules)]
         self.by_message: Counter[str] = Counter()
+        self.by_vehicle_message: Counter[str] = Counter()
         self.frames_total = 0
         self.master_state: MasterState | None = None
         self.master_summary: MasterSummary | None = None
@@ -151,6 +152,8 @@ class PackObserver:
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> None:
         reception = self.vehicle_receiver.receive(frame)
         decoded = reception.frame if reception is not None else None
+        if reception is not None:
+            self.by_vehicle_message[reception.layout.name] += 1
         if isinstance(decoded, BmsStatus):
             self.bms_status = decoded
         elif isinstance(decoded, VcuRequest):

@@ -1,15 +1,18 @@
-"""The simulated HV box and VCU as processes."""
+"""The simulated HV box, VCU, charger and inverter as processes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from bms.can_port import CanPort
 from bms.settings import Settings, bus_kwargs
 from bms.timing import ticks
+from sim.charger import ChargerSim
 from sim.hv_box import HvBox
-from sim.vcu import VcuSim
+from sim.inverter import InverterSim
+from sim.vcu import PeerOutputs, VcuSim
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +64,45 @@ async def run_vcu(settings: Settings) -> None:
             group.create_task(drive(), name="drive")
             group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
             group.create_task(sim.failed(), name="sim-bus-subscribers")
+
+
+async def _run_peer(tick: Callable[[float], PeerOutputs], period_s: float,
+                    vehicle: CanPort, sim: CanPort, *ports: CanPort) -> None:
+    async def run() -> None:
+        async for now in ticks(period_s):
+            out = tick(now)
+            for frame in out.vehicle:
+                vehicle.send(frame)
+            for frame in out.sim:
+                sim.send(frame)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run(), name="peer")
+        for port in (vehicle, sim, *ports):
+            group.create_task(port.failed(), name=f"{port.name}-subscribers")
+
+
+async def run_charger(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    async with CanPort(bus_kwargs(settings, "vehicle"), "vehicle/charger") as vehicle, \
+            CanPort(bus_kwargs(settings, "sim"), "sim/charger") as sim, \
+            CanPort(bus_kwargs(settings, "pack"), "pack/charger-plant") as pack:
+        charger = ChargerSim(settings, loop.time())
+        vehicle.subscribe(charger.on_vehicle_frame)
+        sim.subscribe(charger.on_sim_frame)
+        pack.subscribe(charger.on_pack_frame)
+        s = settings.sim.charger
+        log.info("charger up: Elcon/TC at 0x%02X, %.0f W, %.0f A", charger.address,
+                 s.max_power_w, s.max_current_a)
+        await _run_peer(charger.tick, s.output_period_s, vehicle, sim, pack)
+
+
+async def run_inverter(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    async with CanPort(bus_kwargs(settings, "vehicle"), "vehicle/inverter") as vehicle, \
+            CanPort(bus_kwargs(settings, "sim"), "sim/inverter") as sim:
+        inverter = InverterSim(settings, loop.time())
+        vehicle.subscribe(inverter.on_vehicle_frame)
+        log.info("inverter up: CAN-BMS protocol, profile of %d steps",
+                 len(settings.sim.inverter.profile))
+        await _run_peer(inverter.tick, settings.sim.inverter.output_period_s, vehicle, sim)

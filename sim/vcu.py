@@ -2,11 +2,13 @@
 the simulation bus, and a log of the BMS status it receives.
 
 While the BMS is NORMAL (drive) the load follows the configured profile; in CHARGE it is a
-constant charge current; otherwise nothing. Like a real VCU it keeps within the current
-limits the BMS sends (BmsLimits), and it ends a charge by itself (back to standby) once the
-BMS's charge limit has stayed below the termination current: constant current, then the
-taper the limits impose, then done. Driven from `bms inject vcu` (a new request, a
-fault-reset pulse, a heartbeat silence) and from scenarios.
+constant charge current, unless a charger is configured (then the charger delivers it);
+otherwise nothing. Like a real VCU it keeps within the current limits the BMS sends
+(BmsLimits), and it ends a charge by itself (back to standby): with a charger when the BMS
+says ChargeComplete, without one once the BMS's charge limit has stayed below the
+termination current (constant current, then the taper the limits impose, then done).
+Driven from `bms inject vcu` (a new request, a fault-reset pulse, a heartbeat silence) and
+from scenarios.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ COMMANDED = {VcuCommandRequest.STANDBY: RequestedState.STANDBY,
 
 
 @dataclass(frozen=True)
-class VcuOutputs:
+class PeerOutputs:
+    """What a simulated peer sends this step: on the vehicle bus and on the simulation bus."""
+
     vehicle: list[CanFrame]
     sim: list[CanFrame]
 
@@ -47,6 +51,9 @@ class VcuSim:
         vcu = settings.sim.vcu
         self.profile = CurrentProfile(vcu.profile, cell_capacity_ah(settings))
         self.charge_current_a = CHARGE_CURRENT_C_RATE * cell_capacity_ah(settings)
+        # with a charger on the bus the charger delivers the charge and says when it is done
+        self.charger_present = settings.endpoints.charger != "none"
+        self.present = settings.endpoints.vcu  # a pack without a VCU: this one stays silent
         self.termination_a = TERMINATION_C_RATE * cell_capacity_ah(settings)
         self.limits: BmsLimits | None = None
         self.obey_limits = True  # False: a misbehaving vehicle (protection tests)
@@ -107,7 +114,7 @@ class VcuSim:
             return 0.0
         if status.state is MasterState.NORMAL:
             return self.profile.current_a(self._driving_s)
-        if status.state is MasterState.CHARGE:
+        if status.state is MasterState.CHARGE and not self.charger_present:
             return self.charge_current_a
         return 0.0
 
@@ -120,6 +127,11 @@ class VcuSim:
     def _end_of_charge(self, now_s: float) -> None:
         charging = self.status is not None and self.status.state is MasterState.CHARGE and \
             self.request is RequestedState.CHARGE
+        if charging and self.charger_present:
+            if self.status is not None and self.status.charge_complete:
+                self.request = RequestedState.STANDBY
+                self.charge_completed_s = now_s
+            return
         if not charging or self.limits is None or self.limits.charge_a >= self.termination_a:
             self._below_termination_since_s = None
             return
@@ -129,15 +141,15 @@ class VcuSim:
             self.request = RequestedState.STANDBY
             self.charge_completed_s = now_s
 
-    def tick(self, now_s: float) -> VcuOutputs:
+    def tick(self, now_s: float) -> PeerOutputs:
         if now_s >= self._planned_at_s:
             self.request, self._planned_at_s = self._planned, math.inf
         if self.status is not None and self.status.state is MasterState.NORMAL:
             self._driving_s += now_s - self._last_s
         self._last_s = now_s
         self._end_of_charge(now_s)
-        if not self._schedule.due(now_s):
-            return VcuOutputs([], [])
+        if not self._schedule.due(now_s) or not self.present:
+            return PeerOutputs([], [])
         vehicle = []
         if now_s >= self._silent_until_s:
             vehicle.append(self.sender.encode(VcuRequest(
@@ -145,4 +157,4 @@ class VcuSim:
                 service_reset=now_s < self._service_reset_until_s,
                 balancing_disabled=self.balancing_disabled,
                 balancing_threshold_mv=self.balancing_threshold_mv)))
-        return VcuOutputs(vehicle, [self.sim_sender.encode(LoadDemand(self.load_a()))])
+        return PeerOutputs(vehicle, [self.sim_sender.encode(LoadDemand(self.load_a()))])

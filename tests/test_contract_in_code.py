@@ -11,6 +11,7 @@ from dbc.sim_frames import (
     ContactorFault,
     ContactorId,
     InjectCell,
+    InjectCharger,
     InjectContactor,
     InjectCurrent,
     InjectSensor,
@@ -26,7 +27,9 @@ CODECS = {"pack": pack_codec(), "vehicle": vehicle_codec(), "sim": sim_codec()}
 
 
 def test_every_message_has_its_senders_and_receivers_in_the_code() -> None:
-    settings = load_settings(None, ["pack.modules=2"])
+    # every endpoint at once: a VCU, a charger and an inverter
+    settings = load_settings(None, ["pack.modules=2", "endpoints.charger=elcon",
+                                    "endpoints.inverter=can_bms"])
     pack = LockstepPack(settings)
     observer = PackObserver(settings, 0.0)
     pack.wires.listen("pack", observer.on_frame)
@@ -45,11 +48,13 @@ def test_every_message_has_its_senders_and_receivers_in_the_code() -> None:
     for command in (InjectCell(0, 1, CellQuantity.TEMPERATURE, 26.0, 0.2),
                     InjectSlave(1, SlaveFault.RESUME), InjectSensor(SensorFault.RESUME),
                     InjectContactor(ContactorId.PRECHARGE, ContactorFault.NONE),
-                    InjectCurrent(-1.0, 0.2), VcuCommand()):
+                    InjectCurrent(-1.0, 0.2), VcuCommand(), InjectCharger(0)):
         pack.inject(command)
     run(1.0)
 
-    master, slaves = pack.master, pack.slaves
+    master, slaves, charger, inverter = pack.master, pack.slaves, pack.charger, pack.inverter
+    assert charger is not None
+    assert inverter is not None
     decoded_by = {
         "Master": master.receiver.decoded + master.vehicle_receiver.decoded,
         "Observer": observer.receiver.decoded + observer.vehicle_receiver.decoded,
@@ -57,6 +62,8 @@ def test_every_message_has_its_senders_and_receivers_in_the_code() -> None:
         "ContactorBox": pack.box.receiver.decoded,
         "HvBox": pack.box.sim_receiver.decoded,
         "Vcu": pack.vcu.receiver.decoded + pack.vcu.sim_receiver.decoded,
+        "Charger": charger.receiver.decoded + charger.sim_receiver.decoded,
+        "Inverter": inverter.receiver.decoded,
     }
     for codec in CODECS.values():
         for name, layout in codec.layouts.items():

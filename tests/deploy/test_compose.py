@@ -77,8 +77,11 @@ def test_the_buses_and_the_roles() -> None:
     settings = load_settings(config)
     assert slaves == list(range(settings.pack.modules))  # one container per module
     assert {"master", "sim"} <= set(roles.values())
+    # the HV box and every vehicle-bus peer the pack's configuration has
     assert {s["command"][2] for s in all_services.values()
-            if s.get("command", [None, None])[1] == "sim"} == {"hv-box", "vcu"}
+            if s.get("command", [None, None])[1] == "sim"} == {"hv-box", "vcu", "charger"}
+    assert settings.endpoints.vcu
+    assert settings.endpoints.charger == "elcon"
     for bus, channel in (("pack", "vcan0"), ("vehicle", "vcan1"), ("sim", "vcan2")):
         kwargs = getattr(settings.bus, bus)
         assert (kwargs["interface"], kwargs["channel"]) == ("socketcan", channel)

@@ -89,6 +89,10 @@ class RunningPack:
     def pid(self, role: str) -> int:
         return child_pid(self.run_dir, role)
 
+    def pids(self) -> dict[str, int]:
+        children = json.loads((self.run_dir / "children.json").read_text())
+        return {role: int(child["pid"]) for role, child in children.items()}
+
     async def inject(self, command: Frame) -> None:
         """Send a simulation-bus command as `bms inject` would."""
         async with CanPort(bus_kwargs(self.settings, "sim"), "test-injector") as sim:
