@@ -78,13 +78,10 @@ class ChargerControl:
 
     def command(self, now_s: float, inputs: ChargeInputs) -> ElconCommand:
         """The command of this second (start with limits, or stop)."""
-        if not inputs.allowed:
-            if self.phase is not ChargePhase.COMPLETE or not inputs.allowed:
-                self.phase = ChargePhase.IDLE if self.phase is not ChargePhase.COMPLETE \
-                    else self.phase
+        if not inputs.allowed or self.phase is ChargePhase.COMPLETE:
+            if self.phase is not ChargePhase.COMPLETE:
+                self.phase = ChargePhase.IDLE
             self._below_end_since_s = None
-            return ElconCommand(self.voltage_v, 0.0, start=False)
-        if self.phase is ChargePhase.COMPLETE:
             return ElconCommand(self.voltage_v, 0.0, start=False)
         at_voltage = inputs.pack_voltage_v >= self.voltage_v * CV_BAND
         self.phase = ChargePhase.CONSTANT_VOLTAGE if at_voltage else \
