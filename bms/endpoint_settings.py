@@ -61,8 +61,12 @@ class MqttSettings:
                                 doc="the environment variable holding the password")
     tls_ca_file: str = setting("", doc="CA certificate: TLS to the broker; empty: plain TCP")
     prefix: str = setting("bms", doc="topics are <prefix>/<pack.name>/...")
-    state_period_s: float = setting(1.0, minimum=0.1, maximum=3600.0)
-    cells_period_s: float = setting(1.0, minimum=0.1, maximum=3600.0)
+    state_period_s: float = setting(1.0, minimum=0.1, maximum=3600.0,
+                                    doc="state (durable), cells and limits (live)")
+    outbox_max_state_messages: int = setting(
+        604_800, minimum=60, maximum=100_000_000,
+        doc="undelivered state messages kept through an outage (the oldest go first); "
+            "events are never dropped")
     reconnect_min_s: float = setting(1.0, above=0.0, maximum=600.0)
     reconnect_max_s: float = setting(30.0, above=0.0, maximum=3600.0)
 

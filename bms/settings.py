@@ -456,6 +456,9 @@ class Settings:
         if self.master.temperature_stale_timeout_s <= self.slave.temperature_period_s:
             raise InvalidSettingError("master.temperature_stale_timeout_s",
                           "must be longer than slave.temperature_period_s")
+        if self.mqtt.enabled and not self.master.store_path:
+            raise InvalidSettingError("master.store_path", "MQTT needs the store: its outbox "
+                                      "keeps events and state through broker outages")
 
 
 def _extend_default_buses(data: dict[str, Any]) -> None:

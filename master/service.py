@@ -32,17 +32,28 @@ from master.events import DiagnosisEvent
 from master.persistence import freeze_frame, restore, snapshot
 from master.store import Store, StoreError
 from master.store_writer import StoreWriter, stored
+from master.telemetry.commands import apply_command, result_payload
+from master.telemetry.payloads import (
+    cells_payload,
+    event_payload,
+    limits_payload,
+    state_payload,
+)
+from master.telemetry.publisher import InvalidCommand, TelemetryPublisher
 
 log = logging.getLogger(__name__)
 SAFE_STATE_REPEATS = 3  # the safe-state frame is sent more than once: it must get through
 HEARTBEAT_LEASE_PERIODS = 5  # a hung master stops the kernel's heartbeat within 5 periods
+LOOP_PERIODS_KEPT = 100_000
 
 
 class MasterShell:
     def __init__(self, core: MasterCore, pack: CanPort, vehicle: CanPort,
-                 gpio: GpioContactors | None = None, writer: StoreWriter | None = None) -> None:
+                 gpio: GpioContactors | None = None, writer: StoreWriter | None = None,
+                 telemetry: TelemetryPublisher | None = None) -> None:
         self.core = core
         self.writer = writer  # the SQLite store, if configured
+        self.telemetry = telemetry  # MQTT, if enabled
         self.pack = pack
         self.vehicle = vehicle
         self.gpio = gpio  # contactors on the master's own lines, if configured
@@ -56,6 +67,8 @@ class MasterShell:
         # the master's own share of a reaction: from the frame that completed the debounce
         # (or the tick that found a timeout) to the contactor command handed to the bus
         self.reactions: deque[tuple[str, float]] = deque(maxlen=1000)
+        # the control loop's periods, last LOOP_PERIODS_KEPT ticks (jitter figures)
+        self.loop_periods_s: deque[float] = deque(maxlen=LOOP_PERIODS_KEPT)
 
     def send(self, out: Outputs, since: float) -> None:
         if self.gpio is not None:
@@ -166,16 +179,47 @@ class MasterShell:
         if self.writer is not None:
             self.writer.snapshot(snapshot(self.core))
 
+    def publish_state(self, now: float) -> None:
+        """The state through the outbox (never lost), cells and limits live."""
+        telemetry, writer = self.telemetry, self.writer
+        if telemetry is None or writer is None:
+            return
+        wall = time.time()
+        writer.publish(telemetry.topics.state, state_payload(self.core, now, wall))
+        telemetry.live(telemetry.topics.cells, cells_payload(self.core, wall))
+        telemetry.live(telemetry.topics.limits, limits_payload(self.core, wall))
+
+    def take_commands(self, now: float) -> None:
+        """Operator commands from MQTT, as requests to the core; each gets its result."""
+        if self.telemetry is None:
+            return
+        for command in self.telemetry.take_commands():
+            if isinstance(command, InvalidCommand):
+                refused: str | None = f"invalid: {command.reason}"
+                command_id = command.id
+            else:
+                refused = apply_command(self.core, command, now)
+                command_id = command.id
+            log.info("MQTT command %s: %s", command_id or "-", refused or "accepted")
+            self.telemetry.live(self.telemetry.topics.command_result,
+                                result_payload(command_id, refused, time.time()))
+        self.log_events()
+
 
 async def run_master(settings: Settings, stats_path: Path | None = None) -> None:
     loop = asyncio.get_running_loop()
     async with CanPort(bus_kwargs(settings, "pack"), "pack") as pack, \
             CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle:
         core = MasterCore(settings, loop.time())
-        writer = open_store(core)
+        telemetry = TelemetryPublisher(settings.mqtt, settings.pack.name,
+                                       Path(settings.master.store_path)) \
+            if settings.mqtt.enabled else None
+        writer = open_store(core, telemetry)
         gpio = GpioContactors(settings.contactors.gpio) \
             if settings.contactors.driver == "gpio" else None
-        shell = MasterShell(core, pack, vehicle, gpio, writer)
+        shell = MasterShell(core, pack, vehicle, gpio, writer, telemetry)
+        if telemetry is not None:
+            telemetry.start()
         pack.subscribe(shell.on_pack_frame)
         pack.subscribe_errors(shell.on_pack_error)
         vehicle.subscribe(shell.on_vehicle_frame)
@@ -200,14 +244,18 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                 shell.log_events()
                 shell.save_snapshot()
                 await asyncio.to_thread(writer.close)
+            if telemetry is not None:
+                await asyncio.to_thread(telemetry.stop)
             if stats_path is not None:
                 with contextlib.suppress(OSError):
                     write_json_atomically(stats_path, master_statistics(shell))
 
 
-def open_store(core: MasterCore) -> StoreWriter | None:
+def open_store(core: MasterCore,
+               telemetry: TelemetryPublisher | None = None) -> StoreWriter | None:
     """The store of ``master.store_path`` with its state restored into the core; None
-    without one (or when it cannot be opened: the master runs on, without persistence)."""
+    without one (or when it cannot be opened: the master runs on, without persistence).
+    With telemetry, every event also goes into the store's MQTT outbox."""
     path = core.settings.master.store_path
     if not path:
         return None
@@ -219,21 +267,34 @@ def open_store(core: MasterCore) -> StoreWriter | None:
     for note in restore(core, store):
         log.info("store: %s", note)
     log.info("store: %s (events and state)", path)
-    return StoreWriter(store)
+    if telemetry is None:
+        return StoreWriter(store)
+    topics = telemetry.topics
+    return StoreWriter(store, outbox=lambda event: (topics.events, event_payload(event)),
+                       on_commit=telemetry.notify,
+                       keep_per_topic=core.settings.mqtt.outbox_max_state_messages)
 
 
 async def _control_loop(shell: MasterShell, settings: Settings,
                         group: asyncio.TaskGroup) -> None:
     systemd = Notifier()
-    snapshots = Schedule(settings.master.store_snapshot_period_s,
-                         asyncio.get_running_loop().time())
+    start = asyncio.get_running_loop().time()
+    snapshots = Schedule(settings.master.store_snapshot_period_s, start)
+    telemetry = Schedule(settings.mqtt.state_period_s, start)
+    last = None
     async for now in ticks(settings.master.tick_period_s):
+        if last is not None:
+            shell.loop_periods_s.append(now - last)
+        last = now
         systemd.alive(now)  # a stalled loop stops the watchdog: systemd restarts the master
         shell.read_gpio_feedback(now)
         shell.send(shell.core.tick(now), now)
         shell.tend_kernel_heartbeat(now)
         if snapshots.due(now):
             shell.save_snapshot()
+        shell.take_commands(now)
+        if telemetry.due(now):
+            shell.publish_state(now)
         if shell.blackbox is not None:
             for capture in shell.blackbox.due(now):
                 group.create_task(shell.write_blackbox(capture), name="black-box")
@@ -277,7 +338,11 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "events": [event.describe() for event in core.statistics.events],
         "timed_events": [[event.time_s, event.describe()] for event in core.statistics.events],
         "reactions": [{"cause": cause, "master_share_s": s} for cause, s in shell.reactions],
+        "loop_periods_s": list(shell.loop_periods_s),
         "blackbox_files": shell.blackbox_files,
-        "store": vars(shell.writer.statistics) | {"pending": len(shell.writer.statistics.pending)}
+        "store": vars(shell.writer.statistics) | {
+            "pending": len(shell.writer.statistics.pending),
+            "pending_messages": len(shell.writer.statistics.pending_messages)}
         if shell.writer is not None else None,
+        "mqtt": vars(shell.telemetry.statistics) if shell.telemetry is not None else None,
     }

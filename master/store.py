@@ -1,5 +1,6 @@
-"""The master's SQLite store: every event with a freeze frame of the pack, and the state
-that survives a restart (estimator, counters).
+"""The master's SQLite store: every event with a freeze frame of the pack, the state that
+survives a restart (estimator, counters), and the MQTT outbox (messages that must reach the
+broker: written in the same transaction as their event, deleted once acknowledged).
 
 WAL journal, ``synchronous=FULL``: a transaction that returned from commit is on disk, so a
 power cut or a ``kill -9`` loses nothing committed and corrupts nothing (SQLite's own
@@ -12,8 +13,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ CREATE TABLE IF NOT EXISTS state (
     wall_time REAL NOT NULL,
     value TEXT NOT NULL            -- JSON
 );
+CREATE TABLE IF NOT EXISTS outbox (  -- MQTT messages not yet acknowledged by the broker
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_topic ON outbox (topic, id);
 """
 
 
@@ -97,8 +104,10 @@ class Store:
 
     # --- writing (the master's writer thread) ---------------------------------------------
 
-    def append(self, events: Iterable[StoredEvent]) -> list[int]:
-        """Store events in one transaction; returns their ids once committed."""
+    def append(self, events: Iterable[StoredEvent],
+               outbox: Callable[[StoredEvent], tuple[str, bytes]] | None = None) -> list[int]:
+        """Store events in one transaction; returns their ids once committed. With
+        ``outbox``, each event's message (topic, payload) goes into the outbox with it."""
         ids = []
         with self._transaction():
             for e in events:
@@ -109,7 +118,32 @@ class Store:
                      e.module, e.element, e.text,
                      json.dumps(e.freeze, sort_keys=True) if e.freeze is not None else None))
                 ids.append(int(cursor.lastrowid or 0))
+                if outbox is not None:
+                    self._enqueue(*outbox(replace(e, id=ids[-1])))
         return ids
+
+    def enqueue(self, messages: Iterable[tuple[str, bytes]], keep_per_topic: int = 0) -> None:
+        """Messages for the broker, in one transaction. ``keep_per_topic`` > 0 bounds how
+        many undelivered messages of each of these topics are kept (the oldest go)."""
+        with self._transaction():
+            topics = set()
+            for topic, payload in messages:
+                self._enqueue(topic, payload)
+                topics.add(topic)
+            for topic in topics if keep_per_topic > 0 else ():
+                self.connection.execute(
+                    "DELETE FROM outbox WHERE topic = ? AND id <= (SELECT id FROM outbox WHERE "
+                    "topic = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", (topic, topic,
+                                                                    keep_per_topic))
+
+    def _enqueue(self, topic: str, payload: bytes) -> None:
+        self.connection.execute("INSERT INTO outbox (topic, payload) VALUES (?, ?)",
+                                (topic, payload))
+
+    def delivered(self, up_to_id: int) -> None:
+        """The broker acknowledged every outbox message up to this id."""
+        with self._transaction():
+            self.connection.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
 
     def save_state(self, values: dict[str, Any], wall_time: float | None = None) -> None:
         """Replace state entries (key -> JSON-able value) in one transaction."""
@@ -159,6 +193,15 @@ class Store:
         return [StoredEvent(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                             json.loads(r[10]) if r[10] else None, r[0])
                 for r in self.connection.execute(query, args)]
+
+    def outbox(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
+        """Undelivered messages in order: (id, topic, payload)."""
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in self.connection.execute(
+            "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit))]
+
+    def outbox_size(self) -> int:
+        return int(self.connection.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def integrity(self) -> str:
         return str(self.connection.execute("PRAGMA integrity_check").fetchone()[0])

@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +50,22 @@ class WriterStatistics:
     dropped: int = 0
     failures: int = 0
     last_id: int = 0
+    messages: int = 0  # MQTT messages put into the outbox
     pending: list[StoredEvent] = field(default_factory=list)
+    pending_messages: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class StoreWriter:
-    def __init__(self, store: Store, capacity: int = QUEUE_CAPACITY) -> None:
+    def __init__(self, store: Store, capacity: int = QUEUE_CAPACITY,
+                 outbox: Callable[[StoredEvent], tuple[str, bytes]] | None = None,
+                 on_commit: Callable[[], None] | None = None,
+                 keep_per_topic: int = 0) -> None:
+        """``outbox``: the MQTT message of each event, written with it; ``on_commit`` is
+        called after every committed write (the publisher wakes up)."""
         self.store = store
+        self.outbox = outbox
+        self.on_commit = on_commit
+        self.keep_per_topic = keep_per_topic
         self.statistics = WriterStatistics()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -66,6 +77,10 @@ class StoreWriter:
 
     def snapshot(self, values: dict[str, Any]) -> None:
         self._put(("state", values), 0)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """A message for the broker that must not be lost (through the outbox)."""
+        self._put(("outbox", (topic, payload)), 0)
 
     def _put(self, item: Any, count: int) -> None:
         try:
@@ -108,6 +123,8 @@ class StoreWriter:
         events = self.statistics.pending + [e for kind, batch in items if kind == "events"
                                             for e in batch]
         states: dict[str, Any] = {}
+        messages = self.statistics.pending_messages + [
+            message for kind, message in items if kind == "outbox"]
         for kind, values in items:
             if kind == "state":
                 states.update(values)
@@ -115,7 +132,7 @@ class StoreWriter:
         while True:
             try:
                 if events:
-                    ids = self.store.append(events)
+                    ids = self.store.append(events, self.outbox)
                     for event_id, event in zip(ids, events, strict=True):
                         log.debug("event #%d committed: %s", event_id, event.text)
                     self.statistics.committed += len(ids)
@@ -124,12 +141,21 @@ class StoreWriter:
                 if states:
                     self.store.save_state(states)
                     self.statistics.snapshots += 1
+                    states = {}
+                if messages:
+                    self.store.enqueue(messages, self.keep_per_topic)
+                    self.statistics.messages += len(messages)
+                    messages = []
                 self.statistics.pending = []
+                self.statistics.pending_messages = []
+                if self.on_commit is not None:
+                    self.on_commit()
                 return
             except Exception as exc:  # the store must never take the master down
                 self.statistics.failures += 1
                 log.error("store write failed (%s): retrying in %.0f s", exc, RETRY_S)
                 self.statistics.pending = events
+                self.statistics.pending_messages = messages
                 if time.monotonic() > deadline:
                     log.error("store: %d events not stored at shutdown", len(events))
                     return

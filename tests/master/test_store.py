@@ -99,3 +99,32 @@ def test_sigkill_at_random_moments_loses_no_committed_event(tmp_path: Path) -> N
         assert state is None or len(state[1]["soc"]) == 512
         store.close()
     assert len(committed) > 100
+
+
+def test_the_outbox_gets_each_event_in_its_transaction_and_empties_on_delivery(
+        tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "bms.sqlite")
+    ids = store.append([event(1), event(2)],
+                       outbox=lambda e: ("bms/p/events", f"event {e.id}".encode()))
+    store.enqueue([("bms/p/state", b"s1")])
+    assert [(topic, payload) for _, topic, payload in store.outbox()] == [
+        ("bms/p/events", f"event {ids[0]}".encode()), ("bms/p/events", f"event {ids[1]}".encode()),
+        ("bms/p/state", b"s1")]
+    first = store.outbox(limit=1)[0][0]
+    store.delivered(first)
+    assert [payload for _, _, payload in store.outbox()] == [f"event {ids[1]}".encode(), b"s1"]
+    assert store.outbox(after_id=first + 1) == store.outbox()[1:]
+    store.close()
+    reopened = Store.open(tmp_path / "bms.sqlite")
+    assert reopened.outbox_size() == 2  # undelivered messages survive a restart
+
+
+def test_the_outbox_bounds_a_topic_but_never_events(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "bms.sqlite")
+    store.append([event(1)], outbox=lambda e: ("bms/p/events", b"e"))
+    for n in range(10):
+        store.enqueue([("bms/p/state", bytes([n]))], keep_per_topic=3)
+    rows = store.outbox()
+    assert [payload for _, topic, payload in rows if topic == "bms/p/state"] == [
+        bytes([7]), bytes([8]), bytes([9])]  # the latest three
+    assert [topic for _, topic, _ in rows].count("bms/p/events") == 1

@@ -1,0 +1,100 @@
+"""Operator commands from MQTT: parsed, validated, then applied as requests.
+
+A command is a msgpack map ``{"v": 1, "command": NAME, ...}`` with an optional ``id`` that
+the result echoes. Commands never act on the contactors: they set what the operator asks
+for, and the state machine and the balancing planner decide as they do for the VCU.
+
+- ``balancing`` ``enabled: bool``: allow or stop balancing;
+- ``fault_reset``: the reset request (leaves ERROR only if no fatal cause remains);
+- ``charge_target`` ``soc_pct: 10..100``: where the charger's charge ends;
+- ``state`` ``request: standby|drive|charge``: only in packs without a VCU (with one, the
+  VCU alone asks).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from dbc.vehicle_frames import RequestedState
+from master.core import MasterCore
+from master.telemetry.payloads import SCHEMA_VERSION, pack_bytes, unpack
+
+MAX_COMMAND_BYTES = 1024
+COMMANDS = ("balancing", "fault_reset", "charge_target", "state")
+REQUESTS = {"standby": RequestedState.STANDBY, "drive": RequestedState.DRIVE,
+            "charge": RequestedState.CHARGE}
+SOC_RANGE_PCT = (10.0, 100.0)
+
+
+class CommandError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    arguments: dict[str, Any]
+    id: str | None = None
+
+
+def _id_of(message: dict[str, Any]) -> str | None:
+    value = message.get("id")
+    return str(value)[:64] if isinstance(value, (str, int)) else None
+
+
+def parse_command(data: bytes) -> Command:
+    """The command in a payload; CommandError says what is wrong with it."""
+    if len(data) > MAX_COMMAND_BYTES:
+        raise CommandError(f"longer than {MAX_COMMAND_BYTES} bytes")
+    try:
+        message = unpack(data)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if message.get("v") != SCHEMA_VERSION:
+        raise CommandError(f"schema version {message.get('v')!r}, expected {SCHEMA_VERSION}")
+    name = message.get("command")
+    if name not in COMMANDS:
+        raise CommandError(f"unknown command {name!r}: one of {', '.join(COMMANDS)}")
+    arguments = {k: v for k, v in message.items() if k not in ("v", "command", "id")}
+    expected = {"balancing": {"enabled"}, "fault_reset": set(), "charge_target": {"soc_pct"},
+                "state": {"request"}}[name]
+    if set(arguments) != expected:
+        raise CommandError(f"{name} takes {sorted(expected) or 'no arguments'}, "
+                           f"got {sorted(arguments)}")
+    if name == "balancing" and not isinstance(arguments["enabled"], bool):
+        raise CommandError("balancing: enabled must be true or false")
+    if name == "charge_target":
+        soc = arguments["soc_pct"]
+        if isinstance(soc, bool) or not isinstance(soc, (int, float)) or not math.isfinite(soc) \
+                or not SOC_RANGE_PCT[0] <= soc <= SOC_RANGE_PCT[1]:
+            raise CommandError(f"charge_target: soc_pct must be a number in "
+                               f"{SOC_RANGE_PCT[0]:g}..{SOC_RANGE_PCT[1]:g}")
+    if name == "state" and arguments["request"] not in REQUESTS:
+        raise CommandError(f"state: request must be one of {', '.join(REQUESTS)}")
+    return Command(name, arguments, _id_of(message))
+
+
+def apply_command(core: MasterCore, command: Command, now_s: float) -> str | None:
+    """Hand a valid command to the core as a request; the reason when it is refused."""
+    if command.name == "balancing":
+        core.remote.balancing_enabled = bool(command.arguments["enabled"])
+    elif command.name == "fault_reset":
+        core.remote.reset(now_s)
+    elif command.name == "charge_target":
+        charger = core.endpoints.charger
+        if charger is None:
+            return "this pack has no charger"
+        charger.target_soc = float(command.arguments["soc_pct"]) / 100.0
+    elif command.name == "state":
+        if core.settings.endpoints.vcu:
+            return "this pack has a VCU: only the VCU requests states"
+        core.remote.state = REQUESTS[str(command.arguments["request"])]
+    core.note(f"operator command: {command.name} {command.arguments or ''}".rstrip(), now_s)
+    return None
+
+
+def result_payload(command_id: str | None, refused: str | None, wall_s: float) -> bytes:
+    return pack_bytes({"t": wall_s, "id": command_id, "accepted": refused is None,
+                       "reason": refused or ""})

@@ -1,0 +1,225 @@
+"""The master's MQTT client (aiomqtt), on an event loop in a thread of its own: a broker that
+is down, slow or refusing never holds up the control loop, which only hands over bytes.
+
+- Durable messages (events, state) come from the outbox in the master's SQLite store, in
+  id order, at QoS 1; a message leaves the outbox only once the broker acknowledged it. A
+  crash between the acknowledgement and the deletion sends it again: subscribers
+  deduplicate (events by ``id``, state by ``t``).
+- Live messages (cells, limits, command results) are retained QoS 0 and only the latest of
+  each topic waits while the broker is away.
+- ``online`` is retained: true after each connect, false on a clean stop and, through the
+  last will, when the master vanishes.
+- Commands arrive on the command topic (QoS 1) and wait, parsed, for the control loop.
+- Reconnect with exponential back-off between ``reconnect_min_s`` and ``reconnect_max_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+
+from bms.endpoint_settings import MqttSettings
+from master.store import Store
+from master.telemetry.commands import Command, CommandError, parse_command
+from master.telemetry.payloads import Topics, online_payload
+
+log = logging.getLogger(__name__)
+OUTBOX_BATCH = 100
+KEEPALIVE_S = 10
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass
+class PublisherStatistics:
+    connected: bool = False
+    connects: int = 0
+    connect_failures: int = 0
+    durable_published: int = 0
+    live_published: int = 0
+    live_dropped: int = 0
+    commands_received: int = 0
+    commands_invalid: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class InvalidCommand:
+    reason: str
+    id: str | None = None
+
+
+class TelemetryPublisher:
+    def __init__(self, settings: MqttSettings, pack_name: str,
+                 store_path: Path | None) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.prefix, pack_name)
+        self.client_id = f"bms-master-{pack_name}"
+        self.store_path = store_path
+        self.statistics = PublisherStatistics()
+        self.commands: queue.SimpleQueue[Command | InvalidCommand] = queue.SimpleQueue()
+        self._live: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+
+    # --- the control loop's side (any thread) ---------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def live(self, topic: str, payload: bytes) -> None:
+        """Publish when connected; while not, only the latest of each topic waits."""
+        with self._lock:
+            if topic in self._live:
+                self.statistics.live_dropped += 1
+            self._live[topic] = payload
+        self.notify()
+
+    def notify(self) -> None:
+        """Something to send: the outbox has new rows, or a live message is waiting."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            loop.call_soon_threadsafe(wake.set)
+
+    def take_commands(self) -> list[Command | InvalidCommand]:
+        taken: list[Command | InvalidCommand] = []
+        while True:
+            try:
+                taken.append(self.commands.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        self._stop.set()
+        self.notify()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.error("MQTT client did not stop within %.1f s", timeout_s)
+
+    # --- the MQTT thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception:  # telemetry must never take the master down
+            log.exception("MQTT client failed")
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        store = Store.open(self.store_path) if self.store_path is not None else None
+        s = self.settings
+        delay_s = s.reconnect_min_s
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._session(store)
+                    delay_s = s.reconnect_min_s
+                except aiomqtt.MqttError as exc:
+                    self.statistics.connect_failures += 1
+                    self.statistics.last_error = str(exc)
+                    log.warning("MQTT %s:%d: %s (retry in %.1f s)", s.host, s.port, exc,
+                                delay_s)
+                self.statistics.connected = False
+                if self._stop.is_set():
+                    break
+                await self._sleep(delay_s)
+                delay_s = min(delay_s * 2, s.reconnect_max_s)
+        finally:
+            if store is not None:
+                store.close()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once for a stop."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            assert self._wake is not None
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await self._wake.wait()
+            except TimeoutError:
+                return
+
+    def _client(self) -> aiomqtt.Client:
+        s = self.settings
+        password = os.environ.get(s.password_env) if s.username else None
+        tls = aiomqtt.TLSParameters(ca_certs=s.tls_ca_file, cert_reqs=ssl.CERT_REQUIRED) \
+            if s.tls_ca_file else None
+        will = aiomqtt.Will(self.topics.online, online_payload(False, 0.0), qos=1, retain=True)
+        return aiomqtt.Client(s.host, s.port, username=s.username or None, password=password,
+                              identifier=self.client_id, will=will, keepalive=KEEPALIVE_S,
+                              tls_params=tls, timeout=KEEPALIVE_S)
+
+    async def _session(self, store: Store | None) -> None:
+        async with self._client() as client:
+            self.statistics.connected = True
+            self.statistics.connects += 1
+            log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+            await client.publish(self.topics.online, online_payload(True, time.time()), qos=1,
+                                 retain=True)
+            await client.subscribe(self.topics.command, qos=1)
+            # the session ends when the sender is done (stop) or either fails (connection)
+            tasks = {asyncio.create_task(self._receive(client), name="mqtt-receive"),
+                     asyncio.create_task(self._send(client, store), name="mqtt-send")}
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                task.result()  # the connection's error, if that is what ended it
+
+    async def _send(self, client: aiomqtt.Client, store: Store | None) -> None:
+        assert self._wake is not None
+        while not self._stop.is_set():
+            self._wake.clear()
+            if store is not None:
+                await self._drain_outbox(client, store)
+            await self._drain_live(client)
+            if store is not None and store.outbox(limit=1):
+                continue  # more arrived meanwhile
+            await self._wake.wait()
+        if store is not None:
+            await self._drain_outbox(client, store)
+        await self._drain_live(client)
+        await client.publish(self.topics.online, online_payload(False, time.time()), qos=1,
+                             retain=True)
+
+    async def _drain_outbox(self, client: aiomqtt.Client, store: Store) -> None:
+        while rows := store.outbox(limit=OUTBOX_BATCH):
+            for _, topic, payload in rows:
+                await client.publish(topic, payload, qos=1,
+                                     retain=topic == self.topics.state)
+                self.statistics.durable_published += 1
+            store.delivered(rows[-1][0])
+
+    async def _drain_live(self, client: aiomqtt.Client) -> None:
+        with self._lock:
+            waiting, self._live = self._live, {}
+        for topic, payload in waiting.items():
+            await client.publish(topic, payload, qos=0, retain=topic != self.topics.command_result)
+            self.statistics.live_published += 1
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if not message.topic.matches(self.topics.command):
+                continue
+            payload = message.payload if isinstance(message.payload, bytes) else \
+                str(message.payload).encode()
+            self.statistics.commands_received += 1
+            try:
+                self.commands.put(parse_command(payload))
+            except CommandError as exc:
+                self.statistics.commands_invalid += 1
+                self.commands.put(InvalidCommand(str(exc)))

@@ -1,0 +1,122 @@
+"""A broker for the MQTT tests: Mosquitto with the project's configuration (deploy/mosquitto:
+its mosquitto.conf, ACL, and users made by its make-users.sh) on a free loopback port, or,
+where the mosquitto binary is absent, the embedded Python broker with the same users and
+ACL. The suite runs in a private network namespace, so this loopback is ours alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.embedded_broker import EmbeddedBroker
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = REPO / "deploy" / "mosquitto"
+PASSWORDS = {"bms-master": "master-secret", "operator": "operator-secret",
+             "monitor": "monitor-secret"}
+PASSWORD_ENV = {"bms-master": "BMS_MQTT_PASSWORD", "operator": "BMS_OPERATOR_PASSWORD",
+                "monitor": "BMS_MONITOR_PASSWORD"}
+READY_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _accepting(port: int, timeout_s: float) -> None:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            return
+
+
+@dataclass
+class ProjectBroker:
+    """Stop and start again on the same port (an outage); ``kind`` says which broker."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    kind: str = "mosquitto" if shutil.which("mosquitto") else "embedded"
+    _process: asyncio.subprocess.Process | None = None
+    _embedded: EmbeddedBroker | None = None
+
+    host = "127.0.0.1"
+
+    def configure(self) -> None:
+        """The project's broker files, with the users' test passwords, for this port."""
+        config = self.directory / "config"
+        if self.kind == "mosquitto":
+            env = {**os.environ, **{PASSWORD_ENV[u]: p for u, p in PASSWORDS.items()}}
+            subprocess.run(["sh", str(PROJECT / "make-users.sh"), str(config)], env=env,
+                           check=True, capture_output=True, timeout=30)
+            text = (config / "mosquitto.conf").read_text()
+            text = text.replace("listener 1883 127.0.0.1", f"listener {self.port} 127.0.0.1")
+            text = text.replace("/mosquitto/config/", f"{config}/")
+            text = text.replace("/mosquitto/data/", f"{self.directory / 'data'}/")
+            if os.geteuid() == 0:
+                text += "\nuser root\n"  # as root it would switch to a user that cannot read
+            (self.directory / "data").mkdir(exist_ok=True)
+            (config / "mosquitto.conf").write_text(text)
+        else:
+            config.mkdir(parents=True, exist_ok=True)
+            (config / "acl").write_text((PROJECT / "acl").read_text())
+            (config / "passwd").write_text("".join(
+                f"{user}:{password_line(password)}\n" for user, password in PASSWORDS.items()))
+
+    async def start(self) -> None:
+        config = self.directory / "config"
+        if self.kind == "mosquitto":
+            log = (self.directory / "mosquitto.log").open("ab")
+            self._process = await asyncio.create_subprocess_exec(
+                "mosquitto", "-c", str(config / "mosquitto.conf"), stdout=log, stderr=log)
+            log.close()
+            await _accepting(self.port, READY_TIMEOUT_S)
+        else:
+            self._embedded = EmbeddedBroker(port=self.port, password_file=config / "passwd",
+                                            acl_file=config / "acl", allow_anonymous=False)
+            await self._embedded.start()
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()
+        if self._embedded is not None:
+            await self._embedded.stop()
+            self._embedded = None
+
+
+def password_line(password: str) -> str:
+    """A Mosquitto `$7$` (PBKDF2-SHA512) hash, as mosquitto_passwd writes it."""
+    import base64
+    import hashlib
+
+    salt = os.urandom(12)
+    iterations = 101
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return (f"$7${iterations}${base64.b64encode(salt).decode()}$"
+            f"{base64.b64encode(digest).decode()}")
+
+
+@asynccontextmanager
+async def project_broker(directory: Path) -> AsyncIterator[ProjectBroker]:
+    broker = ProjectBroker(directory)
+    broker.configure()
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()

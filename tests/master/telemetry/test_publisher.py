@@ -1,0 +1,246 @@
+"""The master's MQTT client against the project's broker (Mosquitto with deploy/mosquitto's
+config, users and ACL; the embedded broker where Mosquitto is absent): a plain msgpack
+subscriber gets the telemetry, the ACL keeps commands to the operator, and a 30 s broker
+outage loses and duplicates nothing while the control loop keeps its period."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import aiomqtt
+import msgpack
+import pytest
+
+from bms.endpoint_settings import MqttSettings
+from master.store import Store, StoredEvent
+from master.store_writer import StoreWriter
+from master.telemetry.commands import Command
+from master.telemetry.payloads import Topics, event_payload, pack_bytes
+from master.telemetry.publisher import InvalidCommand, TelemetryPublisher
+from tests.brokers import PASSWORDS, ProjectBroker, project_broker
+from tests.waiting import wait_until
+
+PACK = "test-pack"
+TOPICS = Topics("bms", PACK)
+OUTAGE_S = 30.0
+TICK_S = 0.01
+
+
+def settings(broker: ProjectBroker, **changes: object) -> MqttSettings:
+    values: dict[str, object] = {"enabled": True, "host": broker.host, "port": broker.port,
+                                 "username": "bms-master", "reconnect_min_s": 0.5,
+                                 "reconnect_max_s": 2.0, **changes}
+    return MqttSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def master_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BMS_MQTT_PASSWORD", PASSWORDS["bms-master"])
+
+
+@contextmanager
+def publisher(broker: ProjectBroker, store_path: Path) -> Iterator[tuple[TelemetryPublisher,
+                                                                       StoreWriter]]:
+    telemetry = TelemetryPublisher(settings(broker), PACK, store_path)
+    writer = StoreWriter(Store.open(store_path),
+                         outbox=lambda e: (TOPICS.events, event_payload(e)),
+                         on_commit=telemetry.notify)
+    telemetry.start()
+    try:
+        yield telemetry, writer
+    finally:
+        writer.close()
+        telemetry.stop()
+
+
+class Subscriber:
+    """A plain client: aiomqtt and msgpack, nothing of the project's."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, object], bool]] = []
+
+    def of(self, topic: str) -> list[dict[str, object]]:
+        return [payload for t, payload, _ in self.messages if t == topic]
+
+    async def run(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            assert isinstance(message.payload, bytes)
+            self.messages.append((str(message.topic), msgpack.unpackb(message.payload),
+                                  message.retain))
+
+
+@asynccontextmanager
+async def subscribed(broker: ProjectBroker, user: str, topic: str = "bms/#",
+                     session: str | None = None) -> AsyncIterator[Subscriber]:
+    subscriber = Subscriber()
+    async with aiomqtt.Client(broker.host, broker.port, username=user,
+                              password=PASSWORDS[user], identifier=session,
+                              clean_session=session is None) as client:
+        await client.subscribe(topic, qos=1)
+        task = asyncio.create_task(subscriber.run(client))
+        try:
+            yield subscriber
+        finally:
+            task.cancel()
+
+
+def stored_event(n: int) -> StoredEvent:
+    return StoredEvent(time.time(), float(n), "notice", f"event {n}")
+
+
+async def test_telemetry_round_trip_to_a_plain_msgpack_subscriber(tmp_path: Path) -> None:
+    async with project_broker(tmp_path / "broker") as broker, \
+            subscribed(broker, "monitor") as subscriber:
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, writer):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            writer.publish(TOPICS.state, pack_bytes({"t": 1.0, "state": "STANDBY"}))
+            telemetry.live(TOPICS.cells, pack_bytes({"t": 1.0, "voltages_mv": [3700, None]}))
+            writer.events([stored_event(1), stored_event(2)])
+            await wait_until(lambda: len(subscriber.of(TOPICS.events)) == 2, 5.0, "2 events")
+            await wait_until(lambda: bool(subscriber.of(TOPICS.cells)), 5.0, "cells")
+            await wait_until(lambda: bool(subscriber.of(TOPICS.state)), 5.0, "state")
+        await wait_until(lambda: subscriber.of(TOPICS.online)[-1]["online"] is False, 5.0,
+                         "online false after a clean stop")
+    assert subscriber.of(TOPICS.online)[0]["online"] is True
+    assert [e["text"] for e in subscriber.of(TOPICS.events)] == ["event 1", "event 2"]
+    assert [e["v"] for e in subscriber.of(TOPICS.events)] == [1, 1]
+    assert subscriber.of(TOPICS.cells) == [{"v": 1, "t": 1.0, "voltages_mv": [3700, None]}]
+    assert subscriber.of(TOPICS.state)[0]["state"] == "STANDBY"
+    assert Store.open(tmp_path / "bms.sqlite").outbox_size() == 0  # all acknowledged
+
+
+async def test_only_the_operator_may_command(tmp_path: Path) -> None:
+    async with project_broker(tmp_path / "broker") as broker:
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            received: list[Command | InvalidCommand] = []
+            for user, command_id in (("monitor", "from-monitor"), ("bms-master", "from-master"),
+                                     ("operator", "from-operator")):
+                async with aiomqtt.Client(broker.host, broker.port, username=user,
+                                          password=PASSWORDS[user]) as client:
+                    await client.publish(TOPICS.command, pack_bytes(
+                        {"command": "fault_reset", "id": command_id}), qos=1)
+            # commands are handled in order: once the operator's arrived, a permitted
+            # earlier one would have arrived before it
+            await wait_until(lambda: bool(received.extend(telemetry.take_commands()) or
+                                          any(c.id == "from-operator" for c in received)),
+                             5.0, "the operator's command")
+    assert [c.id for c in received] == ["from-operator"]
+
+
+async def test_an_invalid_command_is_reported_not_applied(tmp_path: Path) -> None:
+    async with project_broker(tmp_path / "broker") as broker:
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            async with aiomqtt.Client(broker.host, broker.port, username="operator",
+                                      password=PASSWORDS["operator"]) as client:
+                await client.publish(TOPICS.command, pack_bytes({"command": "close"}), qos=1)
+            taken: list[Command | InvalidCommand] = []
+            await wait_until(lambda: bool(taken.extend(telemetry.take_commands()) or taken),
+                             5.0, "the command")
+    (invalid,) = taken
+    assert isinstance(invalid, InvalidCommand)
+    assert "unknown command" in invalid.reason
+
+
+async def test_a_refused_login_is_retried_with_back_off(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BMS_MQTT_PASSWORD", "wrong")
+    async with project_broker(tmp_path / "broker") as broker:
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, writer):
+            writer.events([stored_event(1)])
+            await wait_until(lambda: telemetry.statistics.connect_failures >= 2, 10.0,
+                             "two refused attempts")
+            assert not telemetry.statistics.connected
+    assert Store.open(tmp_path / "bms.sqlite").outbox_size() == 1  # kept for later
+
+
+async def control_loop(stop: asyncio.Event, periods: list[float],
+                       work: Callable[[int], None]) -> None:
+    """What the master's loop does with telemetry: hand over bytes, every tick."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    tick = 0
+    while not stop.is_set():
+        await asyncio.sleep(TICK_S)
+        now = loop.time()
+        periods.append(now - last)
+        last = now
+        work(tick)
+        tick += 1
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def test_a_broker_outage_loses_nothing_and_duplicates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broker = ProjectBroker(tmp_path / "broker")
+    if broker.kind != "mosquitto":
+        pytest.skip("needs Mosquitto's persistent sessions (the embedded broker has none): "
+                    "install mosquitto")
+    broker.configure()
+    await broker.start()
+    events_sent = 0
+    phases: dict[str, list[float]] = {"up": [], "down": [], "back": []}
+    phase = "up"
+
+    def work(tick: int) -> None:
+        nonlocal events_sent
+        if tick % 10 == 0:  # an event every 100 ms, the state every second
+            events_sent += 1
+            writer.events([stored_event(events_sent)])
+        if tick % 100 == 0:
+            writer.publish(TOPICS.state, pack_bytes({"t": time.time(), "tick": tick}))
+        telemetry.live(TOPICS.cells, pack_bytes({"t": time.time(), "tick": tick}))
+
+    session = "event-archive"  # a persistent session: it gets what it missed
+    try:
+        async with subscribed(broker, "monitor", TOPICS.events, session):
+            pass  # registers the session and its subscription
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, writer):
+            stop = asyncio.Event()
+            loop_task = asyncio.create_task(control_loop(
+                stop, phases.setdefault("all", []), work))
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            await asyncio.sleep(5.0)  # noqa: ASYNC110 - a phase of fixed length, measured
+            phases["up"] = list(phases["all"])
+            mark = len(phases["all"])
+            await broker.stop()
+            phase = "down"
+            await asyncio.sleep(OUTAGE_S)  # the outage itself
+            phases["down"] = phases["all"][mark:]
+            mark = len(phases["all"])
+            sent_during_outage = events_sent
+            await broker.start()
+            async with subscribed(broker, "monitor", TOPICS.events, session) as subscriber:
+                await wait_until(lambda: telemetry.statistics.connected, 10.0, "reconnected")
+                await asyncio.sleep(3.0)  # noqa: ASYNC110 - the loop runs on, reconnected
+                stop.set()
+                await loop_task
+                phases["back"] = phases["all"][mark:]
+                total = events_sent
+                await wait_until(lambda: len(subscriber.of(TOPICS.events)) >= total, 20.0,
+                                 f"all {total} events")
+                await asyncio.sleep(0.5)  # noqa: ASYNC110 - room for a duplicate to show up
+    finally:
+        await broker.stop()
+    assert phase == "down"
+    texts = [e["text"] for e in subscriber.of(TOPICS.events)]
+    assert texts == [f"event {n}" for n in range(1, total + 1)]  # in order, once each
+    assert sent_during_outage >= (5.0 + OUTAGE_S) / 0.1 * 0.8  # the loop ran on, producing
+    assert Store.open(tmp_path / "bms.sqlite").outbox_size() == 0
+    figures = {name: (statistics.median(p) * 1000, percentile(p, 0.99) * 1000, max(p) * 1000)
+               for name, p in phases.items() if name != "all"}
+    with capsys.disabled():
+        print("\ncontrol loop period (ms, p50/p99/max) with the broker " + "; ".join(
+            f"{name}: {a:.1f}/{b:.1f}/{c:.1f}" for name, (a, b, c) in figures.items()))
+    # the loop never waits on the broker: its connection attempts take seconds
+    assert max(max(p) for name, p in phases.items() if name != "all") < 1.0
