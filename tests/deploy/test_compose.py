@@ -73,7 +73,8 @@ def test_the_buses_and_the_roles() -> None:
              if s.get("command", [""])[0] == "bms"}
     slaves = sorted(int(all_services[n]["environment"]["BMS_MODULE"])
                     for n, role in roles.items() if role == "slave")
-    config = repo_path(all_services["master"]["command"][-1])
+    master = all_services["master"]["command"]
+    config = repo_path(master[master.index("--config") + 1])
     settings = load_settings(config)
     assert slaves == list(range(settings.pack.modules))  # one container per module
     assert {"master", "sim"} <= set(roles.values())
@@ -98,7 +99,12 @@ def test_every_file_it_names_exists() -> None:
                 assert repo_path(part).exists(), f"{name}: {part}"
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            assert (REPO / source).exists(), f"{name}: {source}"
+            if source.startswith("."):  # a bind mount of the repository
+                assert (REPO / source).exists(), f"{name}: {source}"
+            else:  # a named volume, declared at the top level
+                assert source in (compose().get("volumes") or {}), f"{name}: {source}"
+        if name == "mqtt-users":  # the script it runs is the repository's
+            assert (REPO / "deploy/mosquitto/make-users.sh").is_file()
 
 
 @pytest.mark.parametrize("name", [n for n, s in yaml.safe_load(COMPOSE.read_text())

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Write the broker's configuration into DIR: mosquitto.conf and the ACL from this directory,
+# and a password file with the three users, their passwords from the environment
+# (BMS_MQTT_PASSWORD, BMS_OPERATOR_PASSWORD, BMS_MONITOR_PASSWORD).
+set -eu
+dir="${1:?usage: make-users.sh DIR}"
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$dir"
+cp "$here/mosquitto.conf" "$here/acl" "$dir/"
+: > "$dir/passwd"
+mosquitto_passwd -b "$dir/passwd" bms-master "${BMS_MQTT_PASSWORD:?}"
+mosquitto_passwd -b "$dir/passwd" operator "${BMS_OPERATOR_PASSWORD:?}"
+mosquitto_passwd -b "$dir/passwd" monitor "${BMS_MONITOR_PASSWORD:?}"
+chmod 0640 "$dir/passwd" "$dir/acl"
+echo "make-users: $dir/passwd has bms-master, operator and monitor"
