@@ -210,7 +210,7 @@ async def test_a_broker_outage_loses_nothing_and_duplicates_nothing(
             loop_task = asyncio.create_task(control_loop(
                 stop, phases.setdefault("all", []), work))
             await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
-            await asyncio.sleep(5.0)  # noqa: ASYNC110 - a phase of fixed length, measured
+            await asyncio.sleep(5.0)  # a phase of fixed length, measured
             phases["up"] = list(phases["all"])
             mark = len(phases["all"])
             await broker.stop()
@@ -222,14 +222,14 @@ async def test_a_broker_outage_loses_nothing_and_duplicates_nothing(
             await broker.start()
             async with subscribed(broker, "monitor", TOPICS.events, session) as subscriber:
                 await wait_until(lambda: telemetry.statistics.connected, 10.0, "reconnected")
-                await asyncio.sleep(3.0)  # noqa: ASYNC110 - the loop runs on, reconnected
+                await asyncio.sleep(3.0)  # the loop runs on, reconnected
                 stop.set()
                 await loop_task
                 phases["back"] = phases["all"][mark:]
                 total = events_sent
                 await wait_until(lambda: len(subscriber.of(TOPICS.events)) >= total, 20.0,
                                  f"all {total} events")
-                await asyncio.sleep(0.5)  # noqa: ASYNC110 - room for a duplicate to show up
+                await asyncio.sleep(0.5)  # room for a duplicate to show up
     finally:
         await broker.stop()
     assert phase == "down"
