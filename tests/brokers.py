@@ -1,7 +1,8 @@
 """A broker for the MQTT tests: Mosquitto with the project's configuration (deploy/mosquitto:
 its mosquitto.conf, ACL, and users made by its make-users.sh) on a free loopback port, or,
 where the mosquitto binary is absent, the embedded Python broker with the same users and
-ACL. The suite runs in a private network namespace, so this loopback is ours alone."""
+ACL (BMS_TEST_BROKER=embedded forces it). The suite runs in a private network namespace, so
+this loopback is ours alone."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class ProjectBroker:
 
     directory: Path
     port: int = field(default_factory=free_port)
-    kind: str = "mosquitto" if shutil.which("mosquitto") else "embedded"
+    kind: str = field(default_factory=lambda: os.environ.get("BMS_TEST_BROKER") or (
+        "mosquitto" if shutil.which("mosquitto") else "embedded"))
     _process: asyncio.subprocess.Process | None = None
     _embedded: EmbeddedBroker | None = None
 
