@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "bms.config_cli",
     "dbc.cli",
     "master.events_cli",
+    "master.telemetry.monitor_cli",
 )
 
 DESCRIPTION = """\

@@ -201,8 +201,7 @@ class MasterShell:
                 refused = apply_command(self.core, command, now)
                 command_id = command.id
             log.info("MQTT command %s: %s", command_id or "-", refused or "accepted")
-            self.telemetry.live(self.telemetry.topics.command_result,
-                                result_payload(command_id, refused, time.time()))
+            self.telemetry.result(result_payload(command_id, refused, time.time()))
         self.log_events()
 
 

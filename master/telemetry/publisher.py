@@ -5,8 +5,8 @@ is down, slow or refusing never holds up the control loop, which only hands over
   id order, at QoS 1; a message leaves the outbox only once the broker acknowledged it. A
   crash between the acknowledgement and the deletion sends it again: subscribers
   deduplicate (events by ``id``, state by ``t``).
-- Live messages (cells, limits, command results) are retained QoS 0 and only the latest of
-  each topic waits while the broker is away.
+- Live messages (cells, limits) are retained QoS 0 and only the latest of each topic waits
+  while the broker is away; command results (QoS 1) wait, each, up to RESULTS_KEPT.
 - ``online`` is retained: true after each connect, false on a clean stop and, through the
   last will, when the master vanishes.
 - Commands arrive on the command topic (QoS 1) and wait, parsed, for the control loop.
@@ -22,6 +22,7 @@ import queue
 import ssl
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from master.telemetry.payloads import Topics, online_payload
 
 log = logging.getLogger(__name__)
 OUTBOX_BATCH = 100
+RESULTS_KEPT = 100
 KEEPALIVE_S = 10
 STOP_TIMEOUT_S = 5.0
 
@@ -67,6 +69,7 @@ class TelemetryPublisher:
         self.statistics = PublisherStatistics()
         self.commands: queue.SimpleQueue[Command | InvalidCommand] = queue.SimpleQueue()
         self._live: dict[str, bytes] = {}
+        self._results: deque[bytes] = deque(maxlen=RESULTS_KEPT)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,6 +87,12 @@ class TelemetryPublisher:
             if topic in self._live:
                 self.statistics.live_dropped += 1
             self._live[topic] = payload
+        self.notify()
+
+    def result(self, payload: bytes) -> None:
+        """A command's result: each one is sent (not only the latest)."""
+        with self._lock:
+            self._results.append(payload)
         self.notify()
 
     def notify(self) -> None:
@@ -207,9 +216,13 @@ class TelemetryPublisher:
     async def _drain_live(self, client: aiomqtt.Client) -> None:
         with self._lock:
             waiting, self._live = self._live, {}
+            results = list(self._results)
+            self._results.clear()
         for topic, payload in waiting.items():
-            await client.publish(topic, payload, qos=0, retain=topic != self.topics.command_result)
+            await client.publish(topic, payload, qos=0, retain=True)
             self.statistics.live_published += 1
+        for payload in results:
+            await client.publish(self.topics.command_result, payload, qos=1)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
