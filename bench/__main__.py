@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from bench import estimation, footprint, logs, pack_bus, reaction
+from bench import estimation, footprint, logs, mqtt, pack_bus, reaction
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
-              "footprint": footprint.run, "estimation": estimation.run}
+              "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
