@@ -49,11 +49,11 @@ def test_a_failed_write_is_retried_with_the_same_events(tmp_path: Path) -> None:
     real_append = store.append
     calls = []
 
-    def flaky(events):  # type: ignore[no-untyped-def]
+    def flaky(events, outbox=None):  # type: ignore[no-untyped-def]
         calls.append(len(events))
         if len(calls) == 1:
             raise OSError("disk full")
-        return real_append(events)
+        return real_append(events, outbox)
 
     store.append = flaky  # type: ignore[method-assign]
     writer = StoreWriter(store)
@@ -69,7 +69,8 @@ def test_a_full_queue_counts_what_it_drops(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "s.sqlite")
     gate = threading.Event()
     real_append = store.append
-    store.append = lambda events: (gate.wait(10), real_append(events))[1]  # type: ignore[method-assign]
+    store.append = lambda events, outbox=None: (  # type: ignore[method-assign]
+        gate.wait(10), real_append(events, outbox))[1]
     writer = StoreWriter(store, capacity=2)
     for n in range(10):
         writer.events([StoredEvent(float(n), float(n), "notice", f"n{n}")])
@@ -77,3 +78,18 @@ def test_a_full_queue_counts_what_it_drops(tmp_path: Path) -> None:
     gate.set()
     writer.close()
     assert writer.statistics.committed + writer.statistics.dropped == 10
+
+
+def test_events_and_messages_reach_the_outbox_and_wake_the_publisher(tmp_path: Path) -> None:
+    woken = threading.Event()
+    writer = StoreWriter(Store.open(tmp_path / "s.sqlite"),
+                         outbox=lambda e: ("bms/p/events", f"#{e.id} {e.text}".encode()),
+                         on_commit=woken.set)
+    writer.events([StoredEvent(1.0, 1.0, "notice", "first")])
+    writer.publish("bms/p/state", b"state")
+    writer.close()
+    assert woken.is_set()
+    outbox = Store.open(tmp_path / "s.sqlite").outbox()
+    assert [(topic, payload) for _, topic, payload in outbox] == [
+        ("bms/p/events", b"#1 first"), ("bms/p/state", b"state")]
+    assert writer.statistics.messages == 1
