@@ -99,7 +99,8 @@ class Endpoints:
             frame = sender.encode(command)
             out.append(replace(frame, arbitration_id=readdress(
                 frame.arbitration_id, DBC_ADDRESS, self.settings.charger_address)))
-        if self.inverter is not None:
+        if self.inverter is not None and inputs.soc_max is not None:
+            # nothing before the first estimate: an inverter reads SOC 0 as "force charge"
             out += [sender.encode(f) for f in self.inverter.frames(InverterInputs(
                 charge_allowed=healthy and inputs.state in (MasterState.NORMAL,
                                                             MasterState.CHARGE),

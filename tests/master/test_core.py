@@ -273,3 +273,12 @@ def test_without_a_vcu_the_configured_request_and_the_operator_decide() -> None:
         core.tick(step / 100)
     assert core.state is MasterState.STANDBY
     assert not core.engine.active()  # and no VCU is missed
+
+
+def test_no_inverter_frame_before_the_first_estimate() -> None:
+    # an inverter reads SOC 0 as "force charge": nothing until the estimator has a SOC
+    core = MasterCore(small("endpoints.inverter=can_bms"), 0.0)
+    sent = [f for t in range(1, 300) for f in core.tick(t * 0.01).vehicle]
+    assert core.algorithms.estimate is None
+    assert 0x351 not in {f.arbitration_id for f in sent}
+    assert 0x100 in {f.arbitration_id for f in sent}  # the VCU's frames go out meanwhile
