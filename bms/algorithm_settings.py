@@ -86,6 +86,13 @@ class EstimationSettings:
     stored_soc_tolerance_pct: float = setting(10.0, above=0.0, maximum=100.0,
                                               doc="a stored SOC this far from the OCV's at "
                                                   "start is implausible: the OCV's is used")
+    current_zero_time_constant_s: float = setting(
+        30.0, minimum=0.0, maximum=3600.0,
+        doc="the current sensor's zero is learned while every contactor is open (no current "
+            "can flow), averaged over this; 0: not learned")
+    current_zero_max_a: float = setting(2.0, above=0.0, maximum=100.0,
+                                        doc="a learned zero beyond this is a sensor fault, "
+                                            "not an offset: it is not applied")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
 from master.diagnosis.table import DiagId, Severity
 from master.endpoints import EndpointInputs, Endpoints
+from master.estimation.current_zero import CurrentZero
 from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
@@ -126,7 +127,9 @@ class MasterCore:
         self.pack = PackState(self.modules, settings.pack.cells_per_module,
                               settings.pack.temperature_sensors_per_module)
         self.module_status: list[ModuleStatus | None] = [None] * self.modules
-        self.pack_current_a: Sample | None = None
+        self.pack_current_a: Sample | None = None  # the sensor's, its learned zero removed
+        self.current_zero = CurrentZero(settings.estimation.current_zero_time_constant_s,
+                                        settings.estimation.current_zero_max_a)
         self.pack_voltage_v: Sample | None = None
         self.bus_voltage_v: Sample | None = None  # IVT U2: behind the contactors
         self.feedback: ContactorFeedback | None = None
@@ -261,9 +264,12 @@ class MasterCore:
     def _store_current(self, decoded: IvtCurrent, now_s: float) -> None:
         if self._ivt_counter is None or self._ivt_counter[0] != decoded.counter:
             self._ivt_counter = (decoded.counter, now_s)
-        self.checks.current(decoded.current_ma / MA_PER_A, decoded.flags, now_s)
+        measured_a = decoded.current_ma / MA_PER_A
+        self.checks.current(measured_a, decoded.flags, now_s)  # the raw reading: protection
         if decoded.valid:
-            self.pack_current_a = Sample(decoded.current_ma / MA_PER_A, now_s)
+            feedback = self.feedback.contactors if self.feedback is not None else None
+            self.current_zero.sample(measured_a, feedback == OPEN, now_s)
+            self.pack_current_a = Sample(self.current_zero.corrected(measured_a), now_s)
             self.algorithms.integral.sample(self.pack_current_a.value, now_s)
 
     def _charging(self) -> bool:

@@ -55,7 +55,10 @@ def test_a_day_in_miniature() -> None:
     assert all(r["current_a"] == 0 for r in rows[100:150])  # parked: none
     assert rows[200]["current_a"] > 0  # charging
     assert max(r["soc_error_max_pct"] for r in rows[30:]) < 2.0  # the estimate follows
-    assert abs(rows[-1]["current_measured_a"] - (rows[-1]["current_a"] * 1.005 + 0.05)) < 0.01
+    # the sensor reads 0.5 % high and 50 mA off; the master learned the 50 mA with the
+    # contactors open and removes them, the gain error stays
+    assert runner.pack.master.current_zero.offset_a == pytest.approx(0.05, abs=0.005)
+    assert abs(rows[-1]["current_measured_a"] - rows[-1]["current_a"] * 1.005) < 0.01
     text = "\n".join(t for _, t in runner.journal)
     assert "scenario: charge" in text
     assert "STANDBY -> PRECHARGE: VCU requests charge" in text
