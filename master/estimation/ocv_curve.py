@@ -38,6 +38,14 @@ class OcvCurve:
         """The SOC whose OCV this is, clamped to 0..1."""
         return np.asarray(np.interp(voltage_v, self.voltage_v, self.soc), dtype=np.float64)
 
+    def steep_around(self, voltage_v: Array, uncertainty_v: float,
+                     min_slope: float) -> NDArray[np.bool_]:
+        """Where a voltage tells the SOC: within +-``uncertainty_v`` of it the curve is, on
+        average, at least ``min_slope`` (V per unit SOC) steep. Judged over the whole band,
+        not at the point: a reading just above a plateau's edge may be a plateau cell."""
+        spread = self.soc_at(voltage_v + uncertainty_v) - self.soc_at(voltage_v - uncertainty_v)
+        return np.asarray(spread * min_slope <= 2 * uncertainty_v, dtype=np.bool_)
+
     def energy_wh_per_ah(self, soc: Array) -> Array:
         """Energy a cell delivers from ``soc`` down to 0, per Ah of its capacity."""
         energy = np.interp(np.clip(soc, 0.0, 1.0), self._energy_grid, self._energy_wh_per_ah)

@@ -30,6 +30,7 @@ MV_PER_V = 1000.0
 PCT = 100.0
 SOC_BAND = (-0.05, 1.10)  # the estimate is held inside a physical band
 REST_SOC_SIGMA = 0.01  # how well the OCV knows the SOC after a full rest
+REST_VOLTAGE_UNCERTAINTY_V = 0.003  # a rest reading: 1 mV resolution and a few mV of noise
 SOC_DRIFT_PER_H = 0.02  # model error the filter allows for: 2 % SOC per sqrt(hour)
 
 
@@ -166,7 +167,8 @@ class PackEstimator:
             return
         soc = self._restored.copy()
         if at_rest:
-            steep = self.curve.slope(ocv_soc) >= self.min_ocv_slope
+            steep = self.curve.steep_around(cell_v, REST_VOLTAGE_UNCERTAINTY_V,
+                                            self.min_ocv_slope)
             off = steep & (np.abs(soc - ocv_soc) > self.settings.stored_soc_tolerance_pct / PCT)
             for index in np.flatnonzero(off):
                 module, cell = divmod(int(index), self.cells_per_module)
@@ -199,7 +201,8 @@ class PackEstimator:
             return
         self._rest_corrected = True
         ocv_soc = self.curve.soc_at(cell_v)
-        steep = (self.curve.slope(ocv_soc) >= self.min_ocv_slope) & ~np.isnan(cell_v)
+        steep = self.curve.steep_around(cell_v, REST_VOLTAGE_UNCERTAINTY_V,
+                                        self.min_ocv_slope) & ~np.isnan(cell_v)
         reliable = np.where(steep, ocv_soc, np.nan)
         self.filter.start(reliable, REST_SOC_SIGMA)
         self.health.rest_point(reliable, self.throughput_ah)

@@ -29,3 +29,13 @@ def test_energy_is_the_integral_of_the_ocv() -> None:
     assert full == pytest.approx(float(np.trapezoid(curve.voltage(grid), grid)), rel=1e-3)
     assert curve.energy_wh_per_ah(np.array([0.0]))[0] == 0.0
     assert np.all(np.diff(curve.energy_wh_per_ah(np.linspace(0, 1, 50))) > 0)
+
+
+def test_a_reading_near_a_plateau_edge_is_not_steep() -> None:
+    curve = OcvCurve(LFP_OCV)
+    edge_v = 3.3164  # LFP: the plateau ends at 95 %, 57 mV per % above it
+    readings = np.array([edge_v + 0.0006, edge_v + 0.017, 3.2688])
+    steep = curve.steep_around(readings, 0.003, 0.2)
+    # just above the edge: 3 mV lower is the plateau, the SOC could be anything from 90 %
+    assert steep.tolist() == [False, True, False]
+    assert curve.slope(curve.soc_at(readings[:1]))[0] >= 0.2  # the point alone looks steep
