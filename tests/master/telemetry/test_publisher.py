@@ -125,11 +125,13 @@ async def test_only_the_operator_may_command(tmp_path: Path) -> None:
                                           password=PASSWORDS[user]) as client:
                     await client.publish(TOPICS.command, pack_bytes(
                         {"command": "fault_reset", "id": command_id}), qos=1)
+            def operators_arrived() -> bool:
+                received.extend(telemetry.take_commands())
+                return any(c.id == "from-operator" for c in received)
+
             # commands are handled in order: once the operator's arrived, a permitted
             # earlier one would have arrived before it
-            await wait_until(lambda: bool(received.extend(telemetry.take_commands()) or
-                                          any(c.id == "from-operator" for c in received)),
-                             5.0, "the operator's command")
+            await wait_until(operators_arrived, 5.0, "the operator's command")
     assert [c.id for c in received] == ["from-operator"]
 
 
@@ -141,8 +143,12 @@ async def test_an_invalid_command_is_reported_not_applied(tmp_path: Path) -> Non
                                       password=PASSWORDS["operator"]) as client:
                 await client.publish(TOPICS.command, pack_bytes({"command": "close"}), qos=1)
             taken: list[Command | InvalidCommand] = []
-            await wait_until(lambda: bool(taken.extend(telemetry.take_commands()) or taken),
-                             5.0, "the command")
+
+            def arrived() -> bool:
+                taken.extend(telemetry.take_commands())
+                return bool(taken)
+
+            await wait_until(arrived, 5.0, "the command")
     (invalid,) = taken
     assert isinstance(invalid, InvalidCommand)
     assert "unknown command" in invalid.reason
