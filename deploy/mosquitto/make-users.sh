@@ -12,4 +12,6 @@ mosquitto_passwd -b "$dir/passwd" bms-master "${BMS_MQTT_PASSWORD:?}"
 mosquitto_passwd -b "$dir/passwd" operator "${BMS_OPERATOR_PASSWORD:?}"
 mosquitto_passwd -b "$dir/passwd" monitor "${BMS_MONITOR_PASSWORD:?}"
 chmod 0640 "$dir/passwd" "$dir/acl"
+# the broker drops its privileges to the mosquitto user: that user must read them
+if id mosquitto >/dev/null 2>&1; then chown mosquitto:mosquitto "$dir/passwd" "$dir/acl"; fi
 echo "make-users: $dir/passwd has bms-master, operator and monitor"
