@@ -55,11 +55,6 @@ FLAG_SIGNALS: dict[ChargerFlag, str] = {
 }
 
 
-def _clamp(layout: MessageLayout, signal: str, value: float) -> float:
-    limits = layout.range_of(signal)
-    return min(max(value, limits.minimum), limits.maximum)
-
-
 @dataclass(frozen=True, slots=True)
 class ElconCommand:
     MESSAGE: ClassVar[str] = "ElconCommand"
@@ -68,8 +63,8 @@ class ElconCommand:
     start: bool
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"MaxChargeVoltage": _clamp(layout, "MaxChargeVoltage", self.max_voltage_v),
-                "MaxChargeCurrent": _clamp(layout, "MaxChargeCurrent", self.max_current_a),
+        return {"MaxChargeVoltage": layout.saturate("MaxChargeVoltage", self.max_voltage_v),
+                "MaxChargeCurrent": layout.saturate("MaxChargeCurrent", self.max_current_a),
                 "Control": 0 if self.start else 1}
 
     @classmethod
@@ -87,8 +82,8 @@ class ElconStatus:
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         signals: Signals = {
-            "OutputVoltage": _clamp(layout, "OutputVoltage", self.output_voltage_v),
-            "OutputCurrent": _clamp(layout, "OutputCurrent", self.output_current_a)}
+            "OutputVoltage": layout.saturate("OutputVoltage", self.output_voltage_v),
+            "OutputCurrent": layout.saturate("OutputCurrent", self.output_current_a)}
         for flag, name in FLAG_SIGNALS.items():
             signals[name] = int(bool(self.flags & flag))
         return signals

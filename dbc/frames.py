@@ -73,15 +73,11 @@ MODULE_FAULT_SIGNALS: dict[ModuleFault, str] = {
 }
 
 
-def _clamp(layout: MessageLayout, name: str, value: float) -> float:
-    return layout.range_of(name).clamp(value)
-
-
 def _optional_in(layout: MessageLayout, name: str, value: float | None) -> float | None:
     """Encode side of a measurement with an invalid marker: None -> marker, else saturate."""
     if value is None:
         return layout.invalid_value(name)
-    return _clamp(layout, name, value)
+    return layout.saturate(name, value)
 
 
 def _optional_out(layout: MessageLayout, name: str, value: float) -> float | None:
@@ -123,7 +119,7 @@ class BalancingCommand:
     def to_signals(self, layout: MessageLayout) -> Signals:
         return {
             "BalancingCells": self.cells_mask,
-            "BalancingDuration": _clamp(layout, "BalancingDuration", self.duration_s),
+            "BalancingDuration": layout.saturate("BalancingDuration", self.duration_s),
         }
 
     @classmethod
@@ -146,7 +142,7 @@ class ModuleStatus:
         signals: Signals = {
             "AfeState": int(self.afe_state),
             "BalancingCells": self.balancing_mask,
-            "ModuleVoltage": _clamp(layout, "ModuleVoltage", self.module_voltage_v),
+            "ModuleVoltage": layout.saturate("ModuleVoltage", self.module_voltage_v),
         }
         for flag, name in MODULE_FAULT_SIGNALS.items():
             signals[name] = int(flag in self.faults)
@@ -271,8 +267,8 @@ class MasterSummary(_Page):
             "ModulesOnline": self.modules_online,
             "ModulesStale": self.modules_stale,
             "ModulesLost": self.modules_lost,
-            "PackVoltage": _clamp(layout, "PackVoltage", self.pack_voltage_v),
-            "E2EErrors": _clamp(layout, "E2EErrors", self.e2e_errors),
+            "PackVoltage": layout.saturate("PackVoltage", self.pack_voltage_v),
+            "E2EErrors": layout.saturate("E2EErrors", self.e2e_errors),
         })
 
     @classmethod
@@ -433,7 +429,7 @@ class ContactorFeedback:
         c = self.contactors
         return {"MainPlusClosed": int(c.main_plus), "MainMinusClosed": int(c.main_minus),
                 "PrechargeClosed": int(c.precharge), "FuseBlown": int(self.fuse_blown),
-                "BusVoltage": _clamp(layout, "BusVoltage", self.bus_voltage_v)}
+                "BusVoltage": layout.saturate("BusVoltage", self.bus_voltage_v)}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:

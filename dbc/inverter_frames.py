@@ -30,11 +30,6 @@ PYLON_FLAGS = ("HighVoltage", "LowVoltage", "HighTemperature", "LowTemperature",
                "DischargeOvercurrent", "ChargeOvercurrent", "SystemError")
 
 
-def _clamp(layout: MessageLayout, signal: str, value: float) -> float:
-    limits = layout.range_of(signal)
-    return min(max(value, limits.minimum), limits.maximum)
-
-
 @dataclass(frozen=True, slots=True)
 class InverterLimits:
     MESSAGE: ClassVar[str] = "InverterLimits"
@@ -44,11 +39,11 @@ class InverterLimits:
     discharge_voltage_v: float
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"ChargeVoltageLimit": _clamp(layout, "ChargeVoltageLimit", self.charge_voltage_v),
-                "ChargeCurrentLimit": _clamp(layout, "ChargeCurrentLimit", self.charge_current_a),
-                "DischargeCurrentLimit": _clamp(layout, "DischargeCurrentLimit",
+        return {"ChargeVoltageLimit": layout.saturate("ChargeVoltageLimit", self.charge_voltage_v),
+                "ChargeCurrentLimit": layout.saturate("ChargeCurrentLimit", self.charge_current_a),
+                "DischargeCurrentLimit": layout.saturate("DischargeCurrentLimit",
                                                 self.discharge_current_a),
-                "DischargeVoltageLimit": _clamp(layout, "DischargeVoltageLimit",
+                "DischargeVoltageLimit": layout.saturate("DischargeVoltageLimit",
                                                 self.discharge_voltage_v)}
 
     @classmethod
@@ -67,7 +62,7 @@ class InverterSoc:
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         return {"Soc": self.soc_pct, "Soh": self.soh_pct,
-                "SocHighResolution": _clamp(layout, "SocHighResolution", self.soc_fine_pct)}
+                "SocHighResolution": layout.saturate("SocHighResolution", self.soc_fine_pct)}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
@@ -83,9 +78,9 @@ class InverterMeasurements:
     temperature_degc: float
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"BatteryVoltage": _clamp(layout, "BatteryVoltage", self.voltage_v),
-                "BatteryCurrent": _clamp(layout, "BatteryCurrent", self.current_a),
-                "BatteryTemperature": _clamp(layout, "BatteryTemperature",
+        return {"BatteryVoltage": layout.saturate("BatteryVoltage", self.voltage_v),
+                "BatteryCurrent": layout.saturate("BatteryCurrent", self.current_a),
+                "BatteryTemperature": layout.saturate("BatteryTemperature",
                                              self.temperature_degc)}
 
     @classmethod

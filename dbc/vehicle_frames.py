@@ -100,12 +100,6 @@ class BmsStatus:
         )
 
 
-def _within(layout: MessageLayout, signal: str, value: float) -> float:
-    """Saturate a physical value to what its signal can carry."""
-    limits = layout.range_of(signal)
-    return min(max(value, limits.minimum), limits.maximum)
-
-
 @dataclass(frozen=True, slots=True)
 class BmsLimits:
     MESSAGE: ClassVar[str] = "BmsLimits"
@@ -115,8 +109,8 @@ class BmsLimits:
     discharge_limiter: Limiter
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"ChargeCurrentLimit": _within(layout, "ChargeCurrentLimit", self.charge_a),
-                "DischargeCurrentLimit": _within(layout, "DischargeCurrentLimit",
+        return {"ChargeCurrentLimit": layout.saturate("ChargeCurrentLimit", self.charge_a),
+                "DischargeCurrentLimit": layout.saturate("DischargeCurrentLimit",
                                                  self.discharge_a),
                 "ChargeLimiter": int(self.charge_limiter),
                 "DischargeLimiter": int(self.discharge_limiter)}
@@ -135,8 +129,8 @@ class BmsPowerLimits:
     discharge_kw: float
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"ChargePowerLimit": _within(layout, "ChargePowerLimit", self.charge_kw),
-                "DischargePowerLimit": _within(layout, "DischargePowerLimit", self.discharge_kw)}
+        return {"ChargePowerLimit": layout.saturate("ChargePowerLimit", self.charge_kw),
+                "DischargePowerLimit": layout.saturate("DischargePowerLimit", self.discharge_kw)}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
@@ -154,7 +148,7 @@ class BmsSoc:
     def to_signals(self, layout: MessageLayout) -> Signals:
         names = ("SocMin", "SocMax", "SocAverage", "SocUsable")
         values = (self.min_pct, self.max_pct, self.average_pct, self.usable_pct)
-        return {n: _within(layout, n, v) for n, v in zip(names, values, strict=True)}
+        return {n: layout.saturate(n, v) for n, v in zip(names, values, strict=True)}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
@@ -172,9 +166,9 @@ class BmsHealth:
     weakest_cell: int
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"EnergyRemaining": _within(layout, "EnergyRemaining", self.energy_kwh),
-                "CapacityHealth": _within(layout, "CapacityHealth", self.capacity_pct),
-                "ResistanceRatio": _within(layout, "ResistanceRatio", self.resistance_pct),
+        return {"EnergyRemaining": layout.saturate("EnergyRemaining", self.energy_kwh),
+                "CapacityHealth": layout.saturate("CapacityHealth", self.capacity_pct),
+                "ResistanceRatio": layout.saturate("ResistanceRatio", self.resistance_pct),
                 "WeakestModule": self.weakest_module, "WeakestCell": self.weakest_cell}
 
     @classmethod
@@ -200,9 +194,9 @@ class BmsPack:
     power_kw: float
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"PackVoltage": _within(layout, "PackVoltage", self.voltage_v),
-                "PackCurrent": _within(layout, "PackCurrent", self.current_a),
-                "PackPower": _within(layout, "PackPower", self.power_kw)}
+        return {"PackVoltage": layout.saturate("PackVoltage", self.voltage_v),
+                "PackCurrent": layout.saturate("PackCurrent", self.current_a),
+                "PackPower": layout.saturate("PackPower", self.power_kw)}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
@@ -217,8 +211,8 @@ class BmsVoltageLimits:
     min_discharge_v: float
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"MaxChargeVoltage": _within(layout, "MaxChargeVoltage", self.max_charge_v),
-                "MinDischargeVoltage": _within(layout, "MinDischargeVoltage",
+        return {"MaxChargeVoltage": layout.saturate("MaxChargeVoltage", self.max_charge_v),
+                "MinDischargeVoltage": layout.saturate("MinDischargeVoltage",
                                                self.min_discharge_v)}
 
     @classmethod
@@ -238,9 +232,9 @@ class BmsCellVoltageExtremes:
     max_cell: int
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"MinCellVoltage": round(_within(layout, "MinCellVoltage", self.min_mv)),
+        return {"MinCellVoltage": round(layout.saturate("MinCellVoltage", self.min_mv)),
                 "MinCellModule": self.min_module, "MinCell": self.min_cell,
-                "MaxCellVoltage": round(_within(layout, "MaxCellVoltage", self.max_mv)),
+                "MaxCellVoltage": round(layout.saturate("MaxCellVoltage", self.max_mv)),
                 "MaxCellModule": self.max_module, "MaxCell": self.max_cell}
 
     @classmethod
@@ -263,10 +257,10 @@ class BmsTemperatures:
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         return {"ThermalRequest": int(self.request),
-                "MinTemperature": round(_within(layout, "MinTemperature", self.min_degc)),
+                "MinTemperature": round(layout.saturate("MinTemperature", self.min_degc)),
                 "MinTemperatureModule": self.min_module,
                 "MinTemperatureSensor": self.min_sensor,
-                "MaxTemperature": round(_within(layout, "MaxTemperature", self.max_degc)),
+                "MaxTemperature": round(layout.saturate("MaxTemperature", self.max_degc)),
                 "MaxTemperatureModule": self.max_module,
                 "MaxTemperatureSensor": self.max_sensor}
 
