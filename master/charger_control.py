@@ -52,7 +52,6 @@ class ChargeInputs:
 class ChargerControl:
     def __init__(self, settings: EndpointSettings, capacity_ah: float, cells: int,
                  overvoltage_operating_mv: float, now_s: float) -> None:
-        self.settings = settings
         self.current_a = settings.charge_current_a or DEFAULT_C_RATE * capacity_ah
         self.end_a = settings.charge_end_c * capacity_ah
         self.voltage_v = cells * (overvoltage_operating_mv - CHARGE_VOLTAGE_MARGIN_MV) / 1000
