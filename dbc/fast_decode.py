@@ -31,16 +31,22 @@ class _Field:
         return raw if self.identity else raw * self.scale + self.offset
 
 
-def _field(signal: Any, length_bytes: int) -> _Field:
+def signal_position(signal: Any, length_bytes: int) -> tuple[bool, int]:
+    """(big-endian?, shift of the lowest bit) of a signal in the payload read as one
+    integer: little-endian signals in the little-endian integer, Motorola ones in the
+    big-endian integer. Float signals are not supported by the fast paths."""
     if signal.is_float:
         raise ValueError(f"{signal.name}: float signals are not supported by the fast path")
     if signal.byte_order == "little_endian":
-        big_endian, shift = False, signal.start
-    else:
-        # DBC Motorola: start is the most significant bit, numbered bit 7..0 within byte 0,
-        # 15..8 within byte 1, ... In the big-endian integer that bit is at this position:
-        msb = (length_bytes - 1 - signal.start // 8) * 8 + signal.start % 8
-        big_endian, shift = True, msb - signal.length + 1
+        return False, signal.start
+    # DBC Motorola: start is the most significant bit, numbered bit 7..0 within byte 0,
+    # 15..8 within byte 1, ... In the big-endian integer that bit is at this position:
+    msb = (length_bytes - 1 - signal.start // 8) * 8 + signal.start % 8
+    return True, msb - signal.length + 1
+
+
+def _field(signal: Any, length_bytes: int) -> _Field:
+    big_endian, shift = signal_position(signal, length_bytes)
     scale, offset = signal.scale, signal.offset
     return _Field(signal.name, big_endian, shift, (1 << signal.length) - 1,
                   1 << (signal.length - 1) if signal.is_signed else 0,

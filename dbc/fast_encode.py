@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dbc.fast_decode import signal_position
+
 
 class FastEncodeError(ValueError):
     pass
@@ -44,13 +46,7 @@ class _Field:
 
 
 def _field(signal: Any, length_bytes: int) -> _Field:
-    if signal.is_float:
-        raise ValueError(f"{signal.name}: float signals are not supported by the fast path")
-    if signal.byte_order == "little_endian":
-        big_endian, shift = False, signal.start
-    else:
-        msb = (length_bytes - 1 - signal.start // 8) * 8 + signal.start % 8
-        big_endian, shift = True, msb - signal.length + 1
+    big_endian, shift = signal_position(signal, length_bytes)
     scale, offset = signal.scale, signal.offset
     tolerance = abs(scale) * 1e-6  # cantools' own
     low = signal.minimum - tolerance if signal.minimum is not None else float("-inf")
