@@ -12,6 +12,7 @@ import msgpack
 
 from master.core import MasterCore
 from master.diagnosis.table import Severity
+from master.slave_registry import LinkState
 from master.store import StoredEvent
 
 SCHEMA_VERSION = 1
@@ -55,7 +56,8 @@ def _round(value: float | None, digits: int) -> float | None:
 def state_payload(core: MasterCore, now_s: float, wall_s: float) -> bytes:
     estimate = core.algorithms.estimate
     voltage, current = core.pack_values(now_s)
-    contactors = core.bms_status().contactors
+    status = core.bms_status()
+    contactors = status.contactors
     charger = core.endpoints.charger
     return pack_bytes({
         "t": wall_s,
@@ -72,10 +74,9 @@ def state_payload(core: MasterCore, now_s: float, wall_s: float) -> bytes:
         "soh_pct": _round(estimate.capacity_ratio_min * PCT, 2) if estimate else None,
         "faults": [e.name.lower() for e, _, _ in core.engine.active(Severity.FATAL)],
         "warnings": [e.name.lower() for e, _, _ in core.engine.active(Severity.WARNING)],
-        "fault_reason": core.bms_status().fault_reason,
+        "fault_reason": status.fault_reason,
         "charge_phase": charger.phase.value if charger is not None else None,
-        "modules_online": sum(1 for link in core.registry.links
-                              if link.state.value == "online"),
+        "modules_online": core.registry.count(LinkState.ONLINE),
         "balancing": core.algorithms.plan.allowed,
     })
 
