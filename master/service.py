@@ -193,16 +193,14 @@ class MasterShell:
         """Operator commands from MQTT, as requests to the core; each gets its result."""
         if self.telemetry is None:
             return
-        for command in self.telemetry.take_commands():
-            if isinstance(command, InvalidCommand):
-                refused: str | None = f"invalid: {command.reason}"
-                command_id = command.id
-            else:
-                refused = apply_command(self.core, command, now)
-                command_id = command.id
-            log.info("MQTT command %s: %s", command_id or "-", refused or "accepted")
-            self.telemetry.result(result_payload(command_id, refused, time.time()))
-        self.log_events()
+        commands = self.telemetry.take_commands()
+        for command in commands:
+            refused = f"invalid: {command.reason}" if isinstance(command, InvalidCommand) \
+                else apply_command(self.core, command, now)
+            log.info("MQTT command %s: %s", command.id or "-", refused or "accepted")
+            self.telemetry.result(result_payload(command.id, refused, time.time()))
+        if commands:
+            self.log_events()  # the notes the commands left
 
 
 async def run_master(settings: Settings, stats_path: Path | None = None) -> None:
