@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.embedded_broker import EmbeddedBroker
+from tests.test_embedded_broker import hashed_7  # the $7$ lines mosquitto_passwd writes
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "deploy" / "mosquitto"
@@ -77,7 +78,8 @@ class ProjectBroker:
             config.mkdir(parents=True, exist_ok=True)
             (config / "acl").write_text((PROJECT / "acl").read_text())
             (config / "passwd").write_text("".join(
-                f"{user}:{password_line(password)}\n" for user, password in PASSWORDS.items()))
+                f"{user}:{hashed_7(password, os.urandom(12))}\n"
+                for user, password in PASSWORDS.items()))
 
     async def start(self) -> None:
         config = self.directory / "config"
@@ -99,18 +101,6 @@ class ProjectBroker:
         if self._embedded is not None:
             await self._embedded.stop()
             self._embedded = None
-
-
-def password_line(password: str) -> str:
-    """A Mosquitto `$7$` (PBKDF2-SHA512) hash, as mosquitto_passwd writes it."""
-    import base64
-    import hashlib
-
-    salt = os.urandom(12)
-    iterations = 101
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return (f"$7${iterations}${base64.b64encode(salt).decode()}$"
-            f"{base64.b64encode(digest).decode()}")
 
 
 @asynccontextmanager
