@@ -4,8 +4,8 @@ With every contactor open (by their auxiliary contacts) the pack current is zero
 the sensor reads then is its offset: a Hall or shunt front end drifts by tens of mA, and
 integrated over hours that is several percent of SOC on a small cell, which a flat OCV
 (LFP) cannot correct. The reading is averaged (exponentially, ``time_constant_s``) once
-the circuit has been open for SETTLE_S, and subtracted from every later reading. A value
-beyond ``max_a`` is not an offset but a fault for the diagnosis: it is not applied.
+the circuit has been open for SETTLE_S, and subtracted from every later reading. A reading
+beyond ``max_a`` is not an offset but a fault for the diagnosis: it is not learned.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ class CurrentZero:
 
     @property
     def offset_a(self) -> float:
-        return self.learned_a if abs(self.learned_a) <= self.max_a else 0.0
+        return self.learned_a  # never beyond max_a: such readings are not learned
 
     def sample(self, measured_a: float, circuit_open: bool, now_s: float) -> None:
         last, self._last_s = self._last_s, now_s
         if not circuit_open or self.time_constant_s == 0:
             self._open_since_s = None
             return
+        if abs(measured_a) > self.max_a:
+            return  # no offset reads that much: a fault, or feedback that lags the circuit
         if self._open_since_s is None:
             self._open_since_s = now_s
         if now_s - self._open_since_s < SETTLE_S or last is None:

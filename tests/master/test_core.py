@@ -282,3 +282,20 @@ def test_no_inverter_frame_before_the_first_estimate() -> None:
     assert core.algorithms.estimate is None
     assert 0x351 not in {f.arbitration_id for f in sent}
     assert 0x100 in {f.arbitration_id for f in sent}  # the VCU's frames go out meanwhile
+
+
+def test_protection_sees_the_raw_current_not_the_one_with_the_learned_zero_removed() -> None:
+    core = MasterCore(small(), now_s=0.0)
+    peers = Peers()
+    core.on_pack_frame(peers.feedback(OPEN), 0.0)
+    for n in range(1, 4000):  # 40 s with every contactor open: the sensor reads +1.5 A
+        core.on_pack_frame(peers.current(1.5), n * 0.01)
+    assert core.current_zero.offset_a == pytest.approx(1.5, abs=0.01)
+    limit_a = core.limits.charge_overcurrent_a.maximum
+    core.on_pack_frame(peers.feedback(Contactors(True, True, False)), 40.0)
+    # 1 A over the maximum safety limit as read; 0.5 A under it once the zero is removed
+    for n in range(10):
+        core.on_pack_frame(peers.current(limit_a + 1.0), 40.0 + n * 0.01)
+    assert core.pack_current_a is not None
+    assert core.pack_current_a.value == pytest.approx(limit_a - 0.5, abs=0.01)
+    assert core.engine.is_active(DiagId.CHARGE_OVERCURRENT_MSL, PACK)
