@@ -11,7 +11,13 @@ from bms.settings import load_settings
 from dbc.charger_frames import ChargerFlag, command_id, status_id
 from dbc.frames import MasterState
 from dbc.inverter_frames import InverterLimits, PylonRequests
-from dbc.sim_frames import InjectCharger, VcuCommand, VcuCommandRequest
+from dbc.sim_frames import (
+    CellQuantity,
+    InjectCell,
+    InjectCharger,
+    VcuCommand,
+    VcuCommandRequest,
+)
 from master.charger_control import ChargePhase
 from master.diagnosis.table import DiagId, Severity
 from master.events import PACK
@@ -129,7 +135,7 @@ def test_the_charger_stops_by_itself_without_commands() -> None:
     assert p.charger.flags(p.now_s) & ChargerFlag.COMMUNICATION_TIMEOUT
 
 
-def test_a_fatal_fault_stops_the_charger_command() -> None:
+def test_leaving_charge_stops_the_charger_command() -> None:
     p = ev_pack()
     p.run_until(lambda: p.charger is not None and p.charger.current_a > 1.0, 20.0)
     p.inject(VcuCommand(VcuCommandRequest.STANDBY))
@@ -183,3 +189,15 @@ def test_a_silent_inverter_is_a_warning() -> None:
     assert 4.0 <= took <= 6.5
     assert "Inverter" in p.master.bms_status().warning_groups
     assert p.master.state is MasterState.NORMAL  # a warning: the pack stays connected
+
+
+def test_a_fatal_fault_stops_the_charger() -> None:
+    p = ev_pack()
+    p.run_until(lambda: p.charger is not None and p.charger.current_a > 1.0, 20.0)
+    p.inject(InjectCell(0, 3, CellQuantity.VOLTAGE, 4400.0))  # over the maximum safety limit
+    p.run_until(lambda: p.master.state is MasterState.ERROR, 5.0)
+    assert DiagId.CELL_OVERVOLTAGE_MSL in fatal(p)
+    p.run_until(lambda: p.charger is not None and p.charger.command is not None
+                and not p.charger.command.start, 1.5)  # the next command says stop
+    p.run_until(lambda: p.charger is not None and p.charger.current_a == 0.0, 1.0)
+    assert not p.master.bms_status().charge_complete
