@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dbc import e2e
 from dbc.charger_frames import CHARGER_FRAME_TYPES
@@ -25,9 +25,9 @@ from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
 DECODE_CACHE_SIZE = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class CanFrame:
-    """A classic CAN frame as the cores see it: no transport, no timestamp."""
+class CanFrame(NamedTuple):
+    """A classic CAN frame as the cores see it: no transport, no timestamp. (A named tuple:
+    a third of a frozen dataclass's cost to build, on the path of every frame.)"""
 
     arbitration_id: int
     data: bytes

@@ -8,7 +8,7 @@ frame is counted, never trusted, never raised.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dbc.codec import CanFrame, Codec
 from dbc.e2e import AliveCounters, E2EChecker, E2EStatistics, E2EStatus
@@ -28,8 +28,7 @@ class FrameSender:
         return self.codec.encode(frame, module_id, counter)
 
 
-@dataclass(frozen=True, slots=True)
-class Reception:
+class Reception(NamedTuple):
     """One received frame: ``frame`` is None when E2E rejected it."""
 
     layout: MessageLayout

@@ -6,7 +6,7 @@ the diagnosis what it saw. Pure: the core calls it with the values it holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bms.chemistry import cell_capacity_ah
 from bms.limits import Limits
@@ -65,7 +65,7 @@ class Endpoints:
         """A frame of the charger at the configured address, with the id the DBC knows."""
         if self.charger is None or self.settings.charger_address == DBC_ADDRESS:
             return frame
-        return replace(frame, arbitration_id=readdress(
+        return frame._replace(arbitration_id=readdress(
             frame.arbitration_id, self.settings.charger_address, DBC_ADDRESS))
 
     def on_frame(self, decoded: Frame, now_s: float) -> None:
@@ -97,7 +97,7 @@ class Endpoints:
                 allowed, inputs.charge_limit_a, inputs.voltage_v, inputs.current_a,
                 inputs.soc_max or 0.0))
             frame = sender.encode(command)
-            out.append(replace(frame, arbitration_id=readdress(
+            out.append(frame._replace(arbitration_id=readdress(
                 frame.arbitration_id, DBC_ADDRESS, self.settings.charger_address)))
         if self.inverter is not None and inputs.soc_max is not None:
             # nothing before the first estimate: an inverter reads SOC 0 as "force charge"

@@ -7,9 +7,8 @@ channel in candump ``.log`` files; formats that only carry channel numbers get 1
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import can
 
@@ -24,8 +23,7 @@ class LogError(BmsError):
     """A log file cannot be read or written."""
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedFrame:
+class LoggedFrame(NamedTuple):
     time_s: float  # seconds since the first frame of the log
     channel: str | None  # "pack", "vehicle", "sim" when the log says so, else as written
     frame: CanFrame

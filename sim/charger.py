@@ -12,7 +12,6 @@ second; the current it delivers goes to the HV box on the simulation bus.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from bms.chemistry import series_cell
 from bms.settings import Settings
@@ -67,7 +66,7 @@ class ChargerSim:
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> None:
         if frame.arbitration_id != command_id(self.address):
             return  # another charger's, or not a charger frame
-        frame = replace(frame, arbitration_id=COMMAND_ID)
+        frame = frame._replace(arbitration_id=COMMAND_ID)
         reception = self.receiver.receive(frame)
         if reception is not None and isinstance(reception.frame, ElconCommand):
             self.command, self.command_at_s = reception.frame, now_s
@@ -121,6 +120,6 @@ class ChargerSim:
         if self._status.due(now_s):
             frame = self.sender.encode(ElconStatus(self.bus_voltage_v, self.current_a,
                                                    self.flags(now_s)))
-            vehicle.append(replace(frame, arbitration_id=readdress(
+            vehicle.append(frame._replace(arbitration_id=readdress(
                 frame.arbitration_id, DBC_ADDRESS, self.address)))
         return PeerOutputs(vehicle, sim)
