@@ -21,7 +21,7 @@ from dbc.database import load_file
 from dbc.e2e import E2EChecker, read_counter
 from dbc.errors import DbcError
 from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
-from replay.logfile import LoggedFrame
+from replay.logged import LoggedFrame
 
 E2E_SIGNALS = (E2E_CRC_SIGNAL, E2E_COUNTER_SIGNAL)
 

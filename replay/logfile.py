@@ -8,26 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import can
 
 from bms.errors import BmsError
 from dbc.codec import CanFrame
+from replay.candump import CandumpError, read_candump
+from replay.logged import LoggedFrame
 
 SUPPORTED = (".log", ".asc", ".blf", ".csv", ".trc")
 CHANNEL_NUMBERS = {"pack": 1, "vehicle": 2, "sim": 3}
+CANDUMP_CHANNELS = {str(number): name for name, number in CHANNEL_NUMBERS.items()}
 
 
 class LogError(BmsError):
     """A log file cannot be read or written."""
-
-
-class LoggedFrame(NamedTuple):
-    time_s: float  # seconds since the first frame of the log
-    channel: str | None  # "pack", "vehicle", "sim" when the log says so, else as written
-    frame: CanFrame
-    is_error_frame: bool = False
 
 
 def check_format(path: Path) -> None:
@@ -41,6 +37,14 @@ def read_log(path: Path) -> Iterator[LoggedFrame]:
     check_format(path)
     if not path.exists():
         raise LogError(f"{path}: no such log file")
+    if path.suffix.lower() == ".log":
+        try:
+            yield from read_candump(path, CANDUMP_CHANNELS)
+        except CandumpError as exc:
+            raise LogError(f"malformed log: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LogError(f"{path}: malformed log: {exc}") from exc
+        return
     try:
         reader = can.LogReader(str(path))
     except (OSError, ValueError) as exc:

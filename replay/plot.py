@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from replay.decoder import LogDecoder, RowFilter, signal_matches
-from replay.logfile import LoggedFrame
+from replay.logged import LoggedFrame
 
 MAX_LEGEND_ENTRIES = 24
 

@@ -11,7 +11,8 @@ import can
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bms.can_port import open_bus
-from replay.logfile import LoggedFrame, read_log
+from replay.logfile import read_log
+from replay.logged import LoggedFrame
 
 
 @dataclass

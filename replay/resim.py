@@ -18,7 +18,7 @@ from dbc.errors import DbcError
 from dbc.frames import BalancingCommand, ContactorCommand, Contactors, MasterHeartbeat
 from dbc.vehicle_frames import BmsStatus
 from master.core import MasterCore, Outputs
-from replay.logfile import LoggedFrame
+from replay.logged import LoggedFrame
 
 MASTER = "Master"
 

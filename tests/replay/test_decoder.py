@@ -13,7 +13,7 @@ from dbc.endpoint import FrameSender
 from dbc.frames import CellVoltages, MasterHeartbeat, MasterState
 from replay.decoder import LogDecoder, RowFilter, parse_ids
 from replay.formats import write_csv, write_jsonl, write_table
-from replay.logfile import LoggedFrame
+from replay.logged import LoggedFrame
 
 EXTRA_DBC = '''VERSION ""
 NS_ :
