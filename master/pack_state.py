@@ -31,6 +31,14 @@ class PackSummary:
     sensors_valid: int
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    count: int
+    total: float
+    low: Extreme | None
+    high: Extreme | None
+
+
 class MeasurementTable:
     """One row per module; None is an invalid or never-received value."""
 
@@ -59,6 +67,32 @@ class MeasurementTable:
             if value is not None and t >= oldest
         ]
 
+    def figures(self, now_s: float, max_age_s: float) -> Figures:
+        """Count, sum and extremes of the valid values no older than ``max_age_s``: what
+        `fresh` would give, row by row with the builtins (the master asks several times a
+        measurement period). A tie goes to the first in module and index order."""
+        oldest = now_s - max_age_s
+        count, total = 0, 0.0
+        low: Extreme | None = None
+        high: Extreme | None = None
+        for module_id, (row, times) in enumerate(zip(self.values, self.times_s, strict=True)):
+            if None in row or min(times) < oldest:
+                kept = [i for i, (v, t) in enumerate(zip(row, times, strict=True))
+                        if v is not None and t >= oldest]
+                if not kept:
+                    continue
+                values: list[float] = [row[i] for i in kept]  # type: ignore[misc]
+            else:
+                kept, values = list(range(len(row))), row  # type: ignore[assignment]
+            count += len(values)
+            total += sum(values)
+            row_low, row_high = min(values), max(values)
+            if low is None or row_low < low.value:
+                low = Extreme(row_low, module_id, kept[values.index(row_low)])
+            if high is None or row_high > high.value:
+                high = Extreme(row_high, module_id, kept[values.index(row_high)])
+        return Figures(count, total, low, high)
+
     def age_s(self, module_id: int, index: int, now_s: float) -> float:
         return now_s - self.times_s[module_id][index]
 
@@ -70,23 +104,18 @@ class PackState:
 
     def summary(self, now_s: float, cell_max_age_s: float,
                 temperature_max_age_s: float) -> PackSummary:
-        cells = self.cell_mv.fresh(now_s, cell_max_age_s)
-        sensors = self.temperature_degc.fresh(now_s, temperature_max_age_s)
+        cells = self.cell_mv.figures(now_s, cell_max_age_s)
+        sensors = self.temperature_degc.figures(now_s, temperature_max_age_s)
         expected = len(self.cell_mv.values) * self.cell_mv.per_module
-        low = min(cells, key=lambda c: c[2], default=None)
-        high = max(cells, key=lambda c: c[2], default=None)
-        cold = min(sensors, key=lambda c: c[2], default=None)
-        hot = max(sensors, key=lambda c: c[2], default=None)
-        total_mv = sum(c[2] for c in cells)
         return PackSummary(
             cells_expected=expected,
-            cells_valid=len(cells),
-            min_cell_mv=Extreme(low[2], low[0], low[1]) if low else None,
-            max_cell_mv=Extreme(high[2], high[0], high[1]) if high else None,
-            avg_cell_mv=total_mv / len(cells) if cells else None,
-            sum_of_cells_v=total_mv / MV_PER_V if len(cells) == expected else None,
-            min_temperature_degc=Extreme(cold[2], cold[0], cold[1]) if cold else None,
-            max_temperature_degc=Extreme(hot[2], hot[0], hot[1]) if hot else None,
+            cells_valid=cells.count,
+            min_cell_mv=cells.low,
+            max_cell_mv=cells.high,
+            avg_cell_mv=cells.total / cells.count if cells.count else None,
+            sum_of_cells_v=cells.total / MV_PER_V if cells.count == expected else None,
+            min_temperature_degc=sensors.low,
+            max_temperature_degc=sensors.high,
             sensors_expected=len(self.temperature_degc.values) * self.temperature_degc.per_module,
-            sensors_valid=len(sensors),
+            sensors_valid=sensors.count,
         )

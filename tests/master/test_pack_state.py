@@ -1,8 +1,10 @@
 """Pack figures from the latest valid, fresh values."""
 
+import random
+
 import pytest
 
-from master.pack_state import PackState
+from master.pack_state import MeasurementTable, PackState
 
 
 def test_summary_with_locations() -> None:
@@ -34,3 +36,26 @@ def test_empty_pack() -> None:
     assert s.min_cell_mv is None
     assert s.avg_cell_mv is None
     assert s.cells_valid == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_figures_agree_with_the_fresh_values(seed: int) -> None:
+    """Row by row with the builtins gives what the element-by-element list gives, ties to
+    the first location included."""
+    rng = random.Random(seed)
+    table = MeasurementTable(modules=5, per_module=6)
+    for module in range(5):
+        for index in range(6):
+            if rng.random() < 0.9:
+                table.update(module, index, (rng.choice((None, 3600, 3650, 3700, 3701)),),
+                             now_s=rng.choice((0.0, 0.9, 1.0)))
+    fresh = table.fresh(1.0, 0.5)
+    figures = table.figures(1.0, 0.5)
+    assert figures.count == len(fresh)
+    assert figures.total == sum(v for _, _, v in fresh)
+    low = min(fresh, key=lambda c: c[2], default=None)
+    high = max(fresh, key=lambda c: c[2], default=None)
+    assert (figures.low and (figures.low.module_id, figures.low.index, figures.low.value)) == \
+        (low and (low[0], low[1], low[2]))
+    assert (figures.high and (figures.high.module_id, figures.high.index, figures.high.value)) \
+        == (high and (high[0], high[1], high[2]))
