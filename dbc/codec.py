@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from dbc import e2e
+from dbc.array_decoder import Decoder
 from dbc.charger_frames import CHARGER_FRAME_TYPES
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
@@ -63,6 +64,7 @@ class Codec:
         # Typed frames are immutable: a payload seen again (by another listener of the same
         # frame, or a repeated value) is decoded once.
         self._decoded: dict[tuple[str, bytes], Frame] = {}
+        self._direct: dict[str, Decoder] = {}  # generated decoders of the hot messages
         for frame_type in frame_types:
             self._register(frame_type)
 
@@ -80,6 +82,10 @@ class Codec:
         if layout is None:
             raise ContractError(f"{frame_type.__name__}: no message {frame_type.MESSAGE}")
         self._encoders[frame_type] = layout
+        direct = getattr(frame_type, "direct_decoder", None)
+        decoder = direct(layout) if direct is not None else None
+        if decoder is not None:
+            self._direct[layout.name] = decoder
         page = getattr(frame_type, "page", None)
         if page is None:
             self._decoders[layout.name] = frame_type
@@ -157,6 +163,10 @@ class Codec:
                 f"{layout.name}: {len(data)} bytes, the DBC says {layout.length}",
             )
         try:
+            direct = self._direct.get(layout.name)
+            if direct is not None:
+                frame: Frame = direct(data)
+                return frame
             signals = layout.fast.decode(data)
             decoder = self._decoders[layout.name]
             if isinstance(decoder, dict):

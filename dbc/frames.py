@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
+from dbc.array_decoder import Decoder, compile_array_decoder
 from dbc.layout import MessageLayout
 
 Signals = dict[str, Any]
@@ -167,6 +168,12 @@ class _ArrayFrame:
 
     MESSAGE: ClassVar[str]
     PREFIX: ClassVar[str]
+    INTEGER_VALUES: ClassVar[bool] = False
+
+    @classmethod
+    def direct_decoder(cls, layout: MessageLayout) -> Decoder | None:
+        """bytes -> frame in one generated function (the hot path); see array_decoder."""
+        return compile_array_decoder(layout, cls.PREFIX, cls, cls.INTEGER_VALUES)
 
     @classmethod
     def group_of(cls, layout: MessageLayout, first: int) -> tuple[int, tuple[int, ...]]:
@@ -201,6 +208,7 @@ class _ArrayFrame:
 class CellVoltages(_ArrayFrame):
     MESSAGE: ClassVar[str] = "CellVoltages"
     PREFIX: ClassVar[str] = "CellVoltage"
+    INTEGER_VALUES: ClassVar[bool] = True
     first_cell: int
     voltages_mv: tuple[int | None, ...]
 

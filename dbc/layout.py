@@ -133,6 +133,10 @@ class MessageLayout:
         """Decimal places that represent the signal's resolution exactly."""
         return max(0, -math.floor(math.log10(self.resolution(name)) + 1e-9))
 
+    def invalid_raw(self, name: str) -> int | None:
+        """Raw value of the signal's "Invalid" marker, if it has one."""
+        return self._invalid_raw.get(name)
+
     @functools.cache  # noqa: B019
     def invalid_value(self, name: str) -> float | None:
         """Physical value of the signal's "Invalid" marker, if it has one."""

@@ -1,0 +1,51 @@
+"""The generated array decoders give exactly what the general path gives."""
+
+import random
+
+import pytest
+
+from dbc.codec import pack_codec
+from dbc.frames import CellTemperatures, CellVoltages
+
+ARRAYS = [CellVoltages, CellTemperatures]
+
+
+@pytest.mark.parametrize("frame_type", ARRAYS, ids=lambda t: t.__name__)
+def test_same_frames_as_the_general_path(frame_type) -> None:  # type: ignore[no-untyped-def]
+    layout = pack_codec().layout(frame_type.MESSAGE)
+    direct = frame_type.direct_decoder(layout)
+    assert direct is not None
+    rng = random.Random(frame_type.__name__)
+    names = layout.indexed_signals(frame_type.PREFIX)
+    invalid = {layout.invalid_raw(name) for name in names.values()} - {None}
+    assert invalid  # the invalid marker is among the payloads below
+    pages = list(layout.array_groups(frame_type.PREFIX))
+    checked = invalid_seen = 0
+    for _ in range(2000):
+        data = bytearray(rng.randrange(256) for _ in range(layout.length))
+        if rng.random() < 0.5:  # an invalid element now and then
+            data[rng.randrange(2, layout.length)] = 0xFF
+            data[rng.randrange(2, layout.length)] = 0xFF
+        page = int(layout.fast.multiplexer.read(int.from_bytes(data, "little"), 0))
+        if page not in pages:
+            with pytest.raises(KeyError):
+                direct(bytes(data))
+            continue
+        expected = frame_type.from_signals(layout.fast.decode(bytes(data)), layout)
+        got = direct(bytes(data))
+        assert got == expected
+        values = got.voltages_mv if isinstance(got, CellVoltages) else got.temperatures_degc
+        assert [type(v) for v in values] == [
+            type(v) for v in (expected.voltages_mv if isinstance(expected, CellVoltages)
+                              else expected.temperatures_degc)]
+        invalid_seen += None in values
+        checked += 1
+    assert checked > 300 and invalid_seen > 50
+
+
+def test_the_codec_decodes_arrays_with_them() -> None:
+    codec = pack_codec()
+    frame = codec.encode(CellVoltages(4, (3700, None, 3650, 4000)), module_id=3, counter=5)
+    assert codec.decode(frame).frame == CellVoltages(4, (3700, None, 3650, 4000))
+    frame = codec.encode(CellTemperatures(0, (25.3, -12.5, None, 40.0)), module_id=1)
+    assert codec.decode(frame).frame == CellTemperatures(0, (25.3, -12.5, None, 40.0))
