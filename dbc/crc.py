@@ -39,6 +39,10 @@ class Crc8:
             crc = table[crc ^ byte]
         return crc ^ self.xor_out
 
+    @property
+    def table(self) -> tuple[int, ...]:
+        return self._table
+
 
 # SAE J1850: check value 0x4B over b"123456789".
 CRC8_SAE_J1850 = Crc8(polynomial=0x1D, init=0xFF, xor_out=0xFF)

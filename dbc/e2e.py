@@ -48,10 +48,20 @@ _ACCEPTED = frozenset({E2EStatus.INITIAL, E2EStatus.OK, E2EStatus.OK_SOME_LOST})
 _ERRORS = frozenset({E2EStatus.REPEATED, E2EStatus.WRONG_SEQUENCE, E2EStatus.ERROR})
 
 
+_STARTS: dict[int, int] = {}  # the register after the DataID bytes, by DataID
+
+
 def compute_crc(data_id: int, data: bytes | bytearray) -> int:
-    """Profile 1 CRC of a frame (byte 0 is excluded)."""
-    start = CRC8_E2E_P01.compute(bytes((data_id & 0xFF, (data_id >> 8) & 0xFF)))
-    return CRC8_E2E_P01.compute(memoryview(data)[1:], start=start)
+    """Profile 1 CRC of a frame (byte 0 is excluded). Computed for every frame sent and
+    received: the DataID part is kept per DataID and the loop is written out here."""
+    crc = _STARTS.get(data_id)
+    if crc is None:
+        crc = _STARTS[data_id] = CRC8_E2E_P01.compute(
+            bytes((data_id & 0xFF, (data_id >> 8) & 0xFF)), start=CRC8_E2E_P01.init)
+    table = CRC8_E2E_P01.table
+    for byte in data[1:]:
+        crc = table[crc ^ byte]
+    return crc ^ CRC8_E2E_P01.xor_out
 
 
 def protect(data: bytearray, data_id: int, counter: int) -> None:

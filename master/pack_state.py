@@ -49,13 +49,11 @@ class MeasurementTable:
 
     def update(self, module_id: int, first: int, values: tuple[float | None, ...],
                now_s: float) -> None:
-        row, times = self.values[module_id], self.times_s[module_id]
-        for offset, value in enumerate(values):
-            index = first + offset
-            if index >= self.per_module:
-                break  # groups are padded with invalid markers past the last element
-            row[index] = value
-            times[index] = now_s
+        # groups are padded with invalid markers past the last element
+        end = min(first + len(values), self.per_module)
+        if end > first:
+            self.values[module_id][first:end] = values[:end - first]
+            self.times_s[module_id][first:end] = [now_s] * (end - first)
 
     def fresh(self, now_s: float, max_age_s: float) -> list[tuple[int, int, float]]:
         """(module, index, value) of every valid value no older than ``max_age_s``."""

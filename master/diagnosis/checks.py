@@ -6,6 +6,8 @@ that means. Tiered checks observe three entries, one per tier.
 
 from __future__ import annotations
 
+from typing import cast
+
 from bms.limits import Limits, TierLimits
 from dbc.frames import ModuleFault
 from dbc.ivt import IvtFlag
@@ -64,12 +66,14 @@ class Checks:
     def cell_voltages(self, module: int, first_cell: int, voltages_mv: tuple[int | None, ...],
                       cells_per_module: int, now_s: float) -> None:
         deep = self.limits.deep_discharge_mv
-        values = _complete(voltages_mv[:max(0, cells_per_module - first_cell)])
-        # the common case: every reading inside the operating limits, nothing pending
-        if values and not self.engine.module_has_state(module) and \
-                max(values) <= self.limits.cell_overvoltage_mv.operating and \
-                min(values) >= max(self.limits.cell_undervoltage_mv.operating, deep):
-            return
+        values = voltages_mv[:max(0, cells_per_module - first_cell)]
+        # the common case: every reading valid and inside the operating limits, nothing
+        # pending (checked for every CellVoltages frame)
+        if values and None not in values and not self.engine.module_has_state(module):
+            readings = cast("tuple[int, ...]", values)
+            if max(readings) <= self.limits.cell_overvoltage_mv.operating and \
+                    min(readings) >= max(self.limits.cell_undervoltage_mv.operating, deep):
+                return
         for offset, mv in enumerate(voltages_mv):
             cell = first_cell + offset
             if cell >= cells_per_module:
