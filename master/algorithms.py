@@ -148,7 +148,6 @@ class PackAlgorithms:
 def _matrix(values: list[list[float | None]], times_s: list[list[float]], now_s: float,
             max_age_s: float) -> Array:
     """Modules x elements; NaN where invalid or older than ``max_age_s``."""
-    oldest = now_s - max_age_s
-    return np.array([[v if v is not None and t >= oldest else np.nan
-                      for v, t in zip(row, times, strict=True)]
-                     for row, times in zip(values, times_s, strict=True)], dtype=float)
+    matrix = np.array(values, dtype=float)  # None becomes NaN
+    matrix[np.array(times_s) < now_s - max_age_s] = np.nan
+    return matrix

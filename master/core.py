@@ -250,7 +250,7 @@ class MasterCore:
         elif isinstance(decoded, IvtVoltage1):
             if decoded.valid:
                 self.pack_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
-                total = self.summary(now_s).sum_of_cells_v
+                total = self.pack.sum_of_cells_v(now_s, self.settings.master.slave_stale_timeout_s)
                 if total is not None:
                     self.checks.pack_voltage(total, self.pack_voltage_v.value, now_s)
         elif isinstance(decoded, ContactorFeedback):

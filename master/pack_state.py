@@ -91,6 +91,17 @@ class MeasurementTable:
                 high = Extreme(row_high, module_id, kept[values.index(row_high)])
         return Figures(count, total, low, high)
 
+    def complete_total(self, now_s: float, max_age_s: float) -> float | None:
+        """The sum of every value when all are valid and fresh, else None (as `figures`
+        adds them)."""
+        oldest = now_s - max_age_s
+        total = 0.0
+        for row, times in zip(self.values, self.times_s, strict=True):
+            if None in row or min(times) < oldest:
+                return None
+            total += sum(row)  # type: ignore[arg-type]
+        return total
+
     def age_s(self, module_id: int, index: int, now_s: float) -> float:
         return now_s - self.times_s[module_id][index]
 
@@ -99,6 +110,11 @@ class PackState:
     def __init__(self, modules: int, cells_per_module: int, sensors_per_module: int) -> None:
         self.cell_mv = MeasurementTable(modules, cells_per_module)
         self.temperature_degc = MeasurementTable(modules, sensors_per_module)
+
+    def sum_of_cells_v(self, now_s: float, cell_max_age_s: float) -> float | None:
+        """`summary`'s sum_of_cells_v alone (the master compares it with every IVT voltage)."""
+        total_mv = self.cell_mv.complete_total(now_s, cell_max_age_s)
+        return None if total_mv is None else total_mv / MV_PER_V
 
     def summary(self, now_s: float, cell_max_age_s: float,
                 temperature_max_age_s: float) -> PackSummary:

@@ -133,25 +133,32 @@ def resimulate(frames: Iterable[LoggedFrame], settings: Settings) -> Resimulatio
         for event in core.drain_events():
             timeline.append(Decision(event.time_s, _kind(event), event.describe()))
 
+    # (channel, id, extended) -> (bus or None, sent by the master?): resolved once per id
+    routes: dict[tuple[str | None, int, bool], tuple[str | None, bool]] = {}
     for logged in frames:
         count += 1
-        while next_tick_s <= logged.time_s:
+        time_s, frame = logged.time_s, logged.frame
+        while next_tick_s <= time_s:
             emitted(core.tick(next_tick_s), next_tick_s)
             next_tick_s = round(next_tick_s + tick_s, 9)
         if logged.is_error_frame:
-            emitted(core.on_pack_bus_error(logged.frame.arbitration_id, logged.frame.data,
-                                           logged.time_s), logged.time_s)
+            emitted(core.on_pack_bus_error(frame.arbitration_id, frame.data, time_s), time_s)
             continue
-        bus = bus_of(logged)
+        key = (logged.channel, frame.arbitration_id, frame.is_extended_id)
+        route = routes.get(key)
+        if route is None:
+            bus = bus_of(logged)
+            route = routes[key] = (bus, bus is not None and sent_by_master(bus, frame))
+        bus, by_master = route
         if bus is None:
             continue
-        if sent_by_master(bus, logged.frame):
-            recorded += theirs.observe(bus, logged.frame, logged.time_s)
+        if by_master:
+            recorded += theirs.observe(bus, frame, time_s)
             continue
-        if bus == "pack":
-            emitted(core.on_pack_frame(logged.frame, logged.time_s), logged.time_s)
-        else:
-            emitted(core.on_vehicle_frame(logged.frame, logged.time_s), logged.time_s)
+        out = core.on_pack_frame(frame, time_s) if bus == "pack" else \
+            core.on_vehicle_frame(frame, time_s)
+        if out.pack or out.vehicle or core.new_events:
+            emitted(out, time_s)
     unheard = [m for m, link in enumerate(core.registry.links) if link.last_valid_s is None]
     return Resimulation(timeline, on_bus, recorded, count, unheard)
 

@@ -59,3 +59,15 @@ def test_figures_agree_with_the_fresh_values(seed: int) -> None:
         (low and (low[0], low[1], low[2]))
     assert (figures.high and (figures.high.module_id, figures.high.index, figures.high.value)) \
         == (high and (high[0], high[1], high[2]))
+
+
+def test_the_sum_alone_is_the_summary_s() -> None:
+    pack = PackState(modules=2, cells_per_module=2, sensors_per_module=1)
+    pack.cell_mv.update(0, 0, (3700, 3650), now_s=1.0)
+    assert pack.sum_of_cells_v(1.0, 0.25) is None  # module 1 never measured
+    pack.cell_mv.update(1, 0, (3690, 3721), now_s=0.9)
+    assert pack.sum_of_cells_v(1.0, 0.25) == pack.summary(1.0, 0.25, 1.0).sum_of_cells_v \
+        == pytest.approx(14.761)
+    assert pack.sum_of_cells_v(1.2, 0.25) is None  # module 1 is stale by then
+    pack.cell_mv.update(1, 1, (None,), now_s=1.2)
+    assert pack.sum_of_cells_v(1.2, 0.25) is None
