@@ -7,12 +7,12 @@ reverse and applies the E2E protection of protected messages. Both raise `DbcErr
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from dbc import e2e
-from dbc.array_decoder import Decoder
+from dbc.array_codec import Decoder
 from dbc.charger_frames import CHARGER_FRAME_TYPES
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
@@ -64,7 +64,9 @@ class Codec:
         # Typed frames are immutable: a payload seen again (by another listener of the same
         # frame, or a repeated value) is decoded once.
         self._decoded: dict[tuple[str, bytes], Frame] = {}
-        self._direct: dict[str, Decoder] = {}  # generated decoders of the hot messages
+        # generated decoders and encoders of the hot messages
+        self._direct: dict[str, Decoder] = {}
+        self._direct_encoders: dict[str, Callable[[Any], bytes]] = {}
         for frame_type in frame_types:
             self._register(frame_type)
 
@@ -82,10 +84,14 @@ class Codec:
         if layout is None:
             raise ContractError(f"{frame_type.__name__}: no message {frame_type.MESSAGE}")
         self._encoders[frame_type] = layout
-        direct = getattr(frame_type, "direct_decoder", None)
-        decoder = direct(layout) if direct is not None else None
+        make_decoder = getattr(frame_type, "direct_decoder", None)
+        decoder = make_decoder(layout) if make_decoder is not None else None
         if decoder is not None:
             self._direct[layout.name] = decoder
+        make_encoder = getattr(frame_type, "direct_encoder", None)
+        encoder = make_encoder(layout) if make_encoder is not None else None
+        if encoder is not None:
+            self._direct_encoders[layout.name] = encoder
         page = getattr(frame_type, "page", None)
         if page is None:
             self._decoders[layout.name] = frame_type
@@ -182,12 +188,16 @@ class Codec:
             raise EncodeError(f"{type(frame).__name__} is not a frame of this bus")
         if module_id < 0 or (module_id and module_id >= layout.module_id_range):
             raise EncodeError(f"{layout.name}: module id {module_id} out of range")
-        signals = frame.to_signals(layout)
-        if layout.e2e_protected:
-            signals[E2E_CRC_SIGNAL] = 0
-            signals[E2E_COUNTER_SIGNAL] = counter
+        direct = self._direct_encoders.get(layout.name)
         try:
-            data = bytearray(layout.encoder.encode(signals))
+            if direct is not None:
+                data = bytearray(direct(frame))
+            else:
+                signals = frame.to_signals(layout)
+                if layout.e2e_protected:
+                    signals[E2E_CRC_SIGNAL] = 0
+                    signals[E2E_COUNTER_SIGNAL] = counter
+                data = bytearray(layout.encoder.encode(signals))
         except (KeyError, ValueError) as exc:  # FastEncodeError is a ValueError
             raise EncodeError(f"{layout.name}: {exc}") from exc
         if layout.e2e_protected:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
-from dbc.array_decoder import Decoder, compile_array_decoder
+from dbc.array_codec import Decoder, Encoder, compile_array_decoder, compile_array_encoder
 from dbc.layout import MessageLayout
 
 Signals = dict[str, Any]
@@ -170,10 +170,17 @@ class _ArrayFrame:
     PREFIX: ClassVar[str]
     INTEGER_VALUES: ClassVar[bool] = False
 
+    FIELDS: ClassVar[tuple[str, str]]  # the attributes of the first index and the values
+
     @classmethod
     def direct_decoder(cls, layout: MessageLayout) -> Decoder | None:
-        """bytes -> frame in one generated function (the hot path); see array_decoder."""
+        """bytes -> frame in one generated function (the hot path); see array_codec."""
         return compile_array_decoder(layout, cls.PREFIX, cls, cls.INTEGER_VALUES)
+
+    @classmethod
+    def direct_encoder(cls, layout: MessageLayout) -> Encoder | None:
+        """frame -> bytes in one generated function (the hot path); see array_codec."""
+        return compile_array_encoder(layout, cls.PREFIX, *cls.FIELDS)
 
     @classmethod
     def group_of(cls, layout: MessageLayout, first: int) -> tuple[int, tuple[int, ...]]:
@@ -209,6 +216,7 @@ class CellVoltages(_ArrayFrame):
     MESSAGE: ClassVar[str] = "CellVoltages"
     PREFIX: ClassVar[str] = "CellVoltage"
     INTEGER_VALUES: ClassVar[bool] = True
+    FIELDS: ClassVar[tuple[str, str]] = ("first_cell", "voltages_mv")
     first_cell: int
     voltages_mv: tuple[int | None, ...]
 
@@ -225,6 +233,7 @@ class CellVoltages(_ArrayFrame):
 class CellTemperatures(_ArrayFrame):
     MESSAGE: ClassVar[str] = "CellTemperatures"
     PREFIX: ClassVar[str] = "Temperature"
+    FIELDS: ClassVar[tuple[str, str]] = ("first_sensor", "temperatures_degc")
     first_sensor: int
     temperatures_degc: tuple[float | None, ...]
 

@@ -89,7 +89,7 @@ def test_encode_refuses_what_the_dbc_cannot_carry() -> None:
         codec.encode(MasterHeartbeat(MasterState.INIT, False), module_id=1)
     with pytest.raises(EncodeError):
         codec.encode(BalancingCommand(1 << 18, 1))  # only 18 cells per module
-    with pytest.raises(ValueError, match="no group starts"):
+    with pytest.raises(EncodeError, match="no group starts"):  # a DbcError, as every refusal
         codec.encode(CellVoltages(1, (3700,)))
     with pytest.raises(EncodeError, match="not a frame of this bus"):
         codec.encode("hello")  # type: ignore[arg-type]
