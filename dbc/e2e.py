@@ -37,14 +37,14 @@ class E2EStatus(enum.Enum):
 
     @property
     def accepted(self) -> bool:
-        return self in _ACCEPTED
+        return self in ACCEPTED
 
     @property
     def is_error(self) -> bool:
         return self in _ERRORS
 
 
-_ACCEPTED = frozenset({E2EStatus.INITIAL, E2EStatus.OK, E2EStatus.OK_SOME_LOST})
+ACCEPTED = frozenset({E2EStatus.INITIAL, E2EStatus.OK, E2EStatus.OK_SOME_LOST})
 _ERRORS = frozenset({E2EStatus.REPEATED, E2EStatus.WRONG_SEQUENCE, E2EStatus.ERROR})
 
 

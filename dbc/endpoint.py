@@ -11,7 +11,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from dbc.codec import CanFrame, Codec
-from dbc.e2e import AliveCounters, E2EChecker, E2EStatistics, E2EStatus
+from dbc.e2e import ACCEPTED, AliveCounters, E2EChecker, E2EStatistics, E2EStatus
 from dbc.errors import DecodeError, DecodeFailure
 from dbc.frames import Frame
 from dbc.layout import MessageLayout
@@ -47,6 +47,8 @@ class FrameReceiver:
         self.accepted_messages = codec.received_by(node)
         self.max_lost_frames = max_lost_frames
         self.checkers: dict[tuple[str, int], E2EChecker] = {}
+        self._routes: dict[tuple[int, bool], tuple[MessageLayout | None, int,
+                                                   E2EChecker | None]] = {}
         self.failures: Counter[DecodeFailure] = Counter()
         self.decoded: Counter[str] = Counter()  # accepted frames by message name
         self.not_for_node = 0
@@ -56,14 +58,17 @@ class FrameReceiver:
         """Check and decode a frame; None (and counted) when it is not for this node or
         cannot be decoded at all."""
         try:
-            layout, module_id = self.codec.lookup(frame.arbitration_id, frame.is_extended_id)
-            if layout.name not in self.accepted_messages:
+            route = self._routes.get((frame.arbitration_id, frame.is_extended_id))
+            if route is None:
+                route = self._route(frame)
+            layout, module_id, checker = route
+            if layout is None:
                 self.not_for_node += 1
                 return None
             status: E2EStatus | None = None
-            if layout.e2e_protected and len(frame.data) == layout.length:
-                status = self._checker(layout, module_id).check(frame.data)
-                if not status.accepted:
+            if checker is not None and len(frame.data) == layout.length:
+                status = checker.check(frame.data)
+                if status not in ACCEPTED:
                     return Reception(layout, module_id, None, status)
             decoded = self.codec.decode_payload(layout, frame.data)
             self.decoded[layout.name] += 1
@@ -72,6 +77,20 @@ class FrameReceiver:
             self.failures[exc.failure] += 1
             self.last_failure = str(exc)
             return None
+
+    def _route(self, frame: CanFrame) -> tuple[MessageLayout | None, int, E2EChecker | None]:
+        """What an id is for this node, resolved once: (layout or None when the node does
+        not receive it, module id, E2E checker of the sender or None). DecodeError for an id
+        the bus does not know (not remembered: such ids are not expected to repeat)."""
+        layout, module_id = self.codec.lookup(frame.arbitration_id, frame.is_extended_id)
+        route: tuple[MessageLayout | None, int, E2EChecker | None]
+        if layout.name not in self.accepted_messages:
+            route = (None, module_id, None)
+        else:
+            route = (layout, module_id,
+                     self._checker(layout, module_id) if layout.e2e_protected else None)
+        self._routes[(frame.arbitration_id, frame.is_extended_id)] = route
+        return route
 
     def _checker(self, layout: MessageLayout, module_id: int) -> E2EChecker:
         key = (layout.name, module_id)

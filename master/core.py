@@ -124,6 +124,7 @@ class MasterCore:
         self.vehicle_sender = FrameSender(vehicle_codec())
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
                                       m.slave_lost_timeout_s, now_s)
+        self._module_locations = [Location(m) for m in range(self.modules)]
         self.pack = PackState(self.modules, settings.pack.cells_per_module,
                               settings.pack.temperature_sensors_per_module)
         self.module_status: list[ModuleStatus | None] = [None] * self.modules
@@ -218,7 +219,7 @@ class MasterCore:
         if reception.e2e is None or reception.layout.module_id_range == 0:
             return
         if reception.module_id < self.modules:
-            self.engine.observe(DiagId.SLAVE_E2E, Location(reception.module_id),
+            self.engine.observe(DiagId.SLAVE_E2E, self._module_locations[reception.module_id],
                                 reception.e2e.is_error, now_s)
 
     def _store(self, module_id: int, decoded: Frame, now_s: float) -> None:
@@ -456,9 +457,10 @@ class MasterCore:
 
     def _react_if_due(self, now_s: float) -> Outputs:
         """React within the frame that completed a fatal debounce, not at the next tick."""
-        if self.state is not MasterState.ERROR and self.engine.fatal_due(now_s) is not None:
+        if self.engine.fatal_due(now_s) is not None and self.state is not MasterState.ERROR:
             return self._step(now_s)
-        self._journal()
+        if self.engine.events or self.machine.events:
+            self._journal()
         return Outputs()
 
     def _inputs(self, now_s: float) -> StateInputs:
