@@ -9,12 +9,11 @@ raw with the reason; nothing raises.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
 from dbc.database import load_file
@@ -26,15 +25,13 @@ from replay.logged import LoggedFrame
 E2E_SIGNALS = (E2E_CRC_SIGNAL, E2E_COUNTER_SIGNAL)
 
 
-@dataclass(frozen=True, slots=True)
-class SignalValue:
+class SignalValue(NamedTuple):  # named tuples: one row and several values per frame
     name: str
     value: float | int | str
     unit: str
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedRow:
+class DecodedRow(NamedTuple):
     time_s: float
     channel: str | None
     bus: str | None
@@ -79,7 +76,7 @@ class RowFilter:
         kept = tuple(s for s in row.signals if self.signal_matches(row, s.name))
         if not kept:
             return None
-        return dataclasses.replace(row, signals=kept)
+        return row._replace(signals=kept)
 
 
 def signal_matches(pattern: str, message: str | None, signal: str) -> bool:
