@@ -21,6 +21,8 @@ from master.core import MasterCore, Outputs
 from replay.logged import LoggedFrame
 
 MASTER = "Master"
+DECISION_MESSAGES = frozenset(t.MESSAGE for t in (MasterHeartbeat, BmsStatus, ContactorCommand,
+                                                  BalancingCommand))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +55,12 @@ class BusDecisions:
     def observe(self, bus: str, frame: CanFrame, time_s: float) -> list[Decision]:
         codec = pack_codec() if bus == "pack" else vehicle_codec()
         try:
-            decoded = codec.decode(frame)
+            layout, module_id = codec.lookup(frame.arbitration_id, frame.is_extended_id)
+            if layout.name not in DECISION_MESSAGES:
+                return []  # limits, SOC, status pages: not decisions compared here
+            typed, decisions = codec.decode_payload(layout, frame.data), []
         except DbcError:
             return []
-        typed, decisions = decoded.frame, []
         if isinstance(typed, MasterHeartbeat) and typed.state.name != self._state:
             self._state = typed.state.name
             decisions.append(Decision(time_s, "state", self._state))
@@ -71,11 +75,10 @@ class BusDecisions:
         if isinstance(typed, ContactorCommand) and typed.contactors != self._contactors:
             self._contactors = typed.contactors
             decisions.append(Decision(time_s, "contactors", contactor_text(typed.contactors)))
-        if isinstance(typed, BalancingCommand) and \
-                self._balancing.get(decoded.module_id) != typed:
-            self._balancing[decoded.module_id] = typed
+        if isinstance(typed, BalancingCommand) and self._balancing.get(module_id) != typed:
+            self._balancing[module_id] = typed
             decisions.append(Decision(time_s, "balancing",
-                                      f"module {decoded.module_id}: cells 0x{typed.cells_mask:05X}"
+                                      f"module {module_id}: cells 0x{typed.cells_mask:05X}"
                                       f" for {typed.duration_s} s"))
         return decisions
 
