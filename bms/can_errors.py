@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 
+CAN_ERR_FLAG = 0x20000000  # in the id of an error frame, with the error class below it
 CAN_ERR_CRTL = 0x00000004  # controller problem, details in data[1]
 CAN_ERR_BUSOFF = 0x00000040
 CAN_ERR_RESTARTED = 0x00000100

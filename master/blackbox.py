@@ -17,7 +17,8 @@ class Recorded:
     time_s: float  # loop time
     wall_s: float  # for the log's timestamps
     bus: str
-    frame: CanFrame
+    frame: CanFrame  # of an error frame: the error class as the id, and its data
+    is_error_frame: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,9 @@ class BlackBox:
         self._frames: deque[Recorded] = deque()
         self._pending: list[tuple[str, float, float]] = []  # reason, loop time, wall time
 
-    def record(self, bus: str, frame: CanFrame, now_s: float, wall_s: float) -> None:
-        self._frames.append(Recorded(now_s, wall_s, bus, frame))
+    def record(self, bus: str, frame: CanFrame, now_s: float, wall_s: float,
+               is_error_frame: bool = False) -> None:
+        self._frames.append(Recorded(now_s, wall_s, bus, frame, is_error_frame))
         # keep the pre-trigger window of every capture not written yet, and of the next one
         oldest = min((at - self.pre_s for _, at, _ in self._pending), default=now_s) \
             if self._pending else now_s - self.pre_s

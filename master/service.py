@@ -17,6 +17,7 @@ from typing import Any
 
 import can
 
+from bms.can_errors import CAN_ERR_FLAG
 from bms.can_port import CanPort, KernelPeriodic
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
@@ -127,6 +128,9 @@ class MasterShell:
     def on_pack_error(self, message: can.Message, now: float) -> None:
         log.warning("pack bus error frame: class 0x%X data %s", message.arbitration_id,
                     bytes(message.data).hex())
+        if self.blackbox is not None:  # a bus-off trip's capture must carry the bus-off
+            self.blackbox.record("pack", CanFrame(message.arbitration_id, bytes(message.data)),
+                                 now, time.time(), is_error_frame=True)
         self.send(self.core.on_pack_bus_error(message.arbitration_id, bytes(message.data), now),
                   now)
 
@@ -302,6 +306,13 @@ def write_capture(path: Path, capture: Capture) -> None:
     with can.Logger(str(path)) as writer:
         for recorded in capture.frames:
             frame = recorded.frame
+            if recorded.is_error_frame:
+                # as candump writes it, error class in the id (python-can's writer would
+                # write every error frame as a plain bus error)
+                writer.on_message_received(can.Message(
+                    timestamp=recorded.wall_s, arbitration_id=CAN_ERR_FLAG | frame.arbitration_id,
+                    data=frame.data, is_extended_id=True, channel=recorded.bus))
+                continue
             writer.on_message_received(can.Message(
                 timestamp=recorded.wall_s, arbitration_id=frame.arbitration_id,
                 data=frame.data, is_extended_id=frame.is_extended_id, channel=recorded.bus))

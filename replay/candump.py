@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from bms.can_errors import CAN_ERR_FLAG
 from bms.errors import BmsError
 from dbc.codec import CanFrame
 from replay.logged import LoggedFrame
 
-CAN_ERR_FLAG = 0x20000000
 CAN_ID_MASK = 0x1FFFFFFF
 DIRECTIONS = ("R", "T", "r", "t")
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bms.can_errors import CAN_ERR_BUSOFF
 from bms.settings import load_settings
 from dbc.codec import CanFrame, pack_codec
 from dbc.frames import CellVoltages, MasterState
@@ -121,3 +122,33 @@ def test_a_black_box_capture_reproduces_the_trip(tmp_path: Path) -> None:
     assert trips
     assert "module 1 #3" in trips[0].text
     assert trips[0].time_s == pytest.approx(3.0, abs=0.15)
+
+
+def test_a_bus_off_capture_carries_the_bus_off_and_reproduces_the_trip(tmp_path: Path) -> None:
+    """The black box keeps the pack bus's error frames with their class, and the capture is
+    written the way candump writes them: the re-simulated master trips on the bus-off."""
+    settings = load_settings(None, SETTINGS)
+    pack = LockstepPack(settings)
+    box = BlackBox(pre_s=3.0, post_s=1.0)
+    for bus in ("pack", "vehicle"):
+        pack.wires.listen(bus, lambda frame, now, bus=bus: box.record(bus, frame, now, now))
+    while pack.master.state is not MasterState.NORMAL or pack.now_s < 5.0:
+        pack.step()
+    box.record("pack", CanFrame(CAN_ERR_BUSOFF, bytes(8)), pack.now_s, pack.now_s,
+               is_error_frame=True)  # as MasterShell.on_pack_error does
+    pack.error_frame(CAN_ERR_BUSOFF, bytes(8))
+    assert pack.master.state is MasterState.ERROR
+    box.trigger("pack_bus_off", pack.now_s, pack.now_s)
+    tripped_at = pack.now_s
+    while pack.now_s < tripped_at + 1.5:
+        pack.step()
+    (capture,) = box.due(pack.now_s)
+    path = tmp_path / "blackbox.log"
+    write_capture(path, capture)
+    errors = [f for f in read_log(path) if f.is_error_frame]
+    assert [(f.frame.arbitration_id, f.channel) for f in errors] == [(CAN_ERR_BUSOFF, "pack")]
+    result = resimulate(read_log(path), settings)
+    trips = [d for d in result.timeline if d.text.startswith("pack_bus_off set")]
+    assert trips
+    assert trips[0].time_s == pytest.approx(errors[0].time_s, abs=1e-6)
+    assert any("-> ERROR" in d.text for d in result.timeline if d.time_s >= trips[0].time_s)
