@@ -84,12 +84,16 @@ class PackAlgorithms:
                                cell_max_age_s) / MV_PER_V
         temperatures = _matrix(pack.temperature_degc.values, pack.temperature_degc.times_s,
                                now_s, temperature_max_age_s)
-        known = np.asarray(~np.isnan(temperatures).all(axis=1), dtype=bool)
-        self._module_temperature = np.full(self.shape[0], np.nan)
-        self._module_temperature[known] = np.nanmax(temperatures[known], axis=1)
-        cell_temperature = np.repeat(np.where(
-            known, np.nanmean(np.where(known[:, None], temperatures, 0.0), axis=1),
-            UNKNOWN_TEMPERATURE_DEGC), self.shape[1])
+        # per module: the hottest valid sensor, and the mean of the valid ones (what nanmax
+        # and nanmean give, without their copies and checks: every measurement period)
+        valid = ~np.isnan(temperatures)
+        counts = valid.sum(axis=1)
+        known = counts > 0
+        self._module_temperature = np.where(
+            known, np.where(valid, temperatures, -np.inf).max(axis=1), np.nan)
+        mean = np.divide(np.where(valid, temperatures, 0.0).sum(axis=1), counts,
+                         out=np.full(self.shape[0], UNKNOWN_TEMPERATURE_DEGC), where=known)
+        cell_temperature = np.repeat(mean, self.shape[1])
         if current_a is not None and self._measured_under is not None:
             charge = self.integral.up_to(now_s)
             mean_a = current_a
@@ -107,10 +111,9 @@ class PackAlgorithms:
     def _bleed_a(self) -> Array:
         """Per cell: the passive bleed current the plan draws (V / R)."""
         masks = self.planner.plan.masks
-        bits = np.array([[mask >> i & 1 for i in range(self.shape[1])] for mask in masks],
-                        dtype=bool)
-        if not bits.any():
+        if not any(masks):
             return np.zeros(self.shape)
+        bits = (np.array(masks, dtype=np.int64)[:, None] >> np.arange(self.shape[1])) & 1 == 1
         voltage = np.nan_to_num(self._cell_v, nan=0.0)
         return np.where(bits, voltage / self.settings.balancing.resistor_ohm, 0.0)
 
