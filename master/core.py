@@ -178,7 +178,8 @@ class MasterCore:
         reception = self.receiver.receive(frame)
         if reception is None:
             return Outputs()
-        self._check_e2e(reception, now_s)
+        if reception.e2e is not None:
+            self._check_e2e(reception, now_s)
         if reception.frame is not None:
             self._store(reception.module_id, reception.frame, now_s)
         return self._react_if_due(now_s)
@@ -217,27 +218,35 @@ class MasterCore:
 
     def _check_e2e(self, reception: Reception, now_s: float) -> None:
         if reception.e2e is None or reception.layout.module_id_range == 0:
-            return
+            return  # not protected, or not a slave's
         if reception.module_id < self.modules:
             self.engine.observe(DiagId.SLAVE_E2E, self._module_locations[reception.module_id],
                                 reception.e2e.is_error, now_s)
 
+    def _heard(self, module_id: int, now_s: float) -> bool:
+        """A slave's frame: its link is online; False (and counted) beyond the pack."""
+        if module_id >= self.modules:
+            self.statistics.frames_ignored += 1
+            return False
+        change = self.registry.heard(module_id, now_s)
+        if change:
+            self.statistics.link_changes.append(change)
+        return True
+
     def _store(self, module_id: int, decoded: Frame, now_s: float) -> None:
-        cells, sensors = self.settings.pack.cells_per_module, \
-            self.settings.pack.temperature_sensors_per_module
-        if isinstance(decoded, (CellVoltages, CellTemperatures, ModuleStatus)):
-            if module_id >= self.modules:
-                self.statistics.frames_ignored += 1
+        if type(decoded) is CellVoltages:  # most frames: straight through
+            if not self._heard(module_id, now_s):
                 return
-            change = self.registry.heard(module_id, now_s)
-            if change:
-                self.statistics.link_changes.append(change)
-            if isinstance(decoded, CellVoltages):
-                self.pack.cell_mv.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
-                self.algorithms.on_cell_voltages()
-                self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
-                                          cells, now_s)
-            elif isinstance(decoded, CellTemperatures):
+            self.pack.cell_mv.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
+            self.algorithms.on_cell_voltages()
+            self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
+                                      self.pack.cell_mv.per_module, now_s)
+            return
+        sensors = self.settings.pack.temperature_sensors_per_module
+        if isinstance(decoded, (CellTemperatures, ModuleStatus)):
+            if not self._heard(module_id, now_s):
+                return
+            if isinstance(decoded, CellTemperatures):
                 self.pack.temperature_degc.update(
                     module_id, decoded.first_sensor, decoded.temperatures_degc, now_s)
                 self.checks.temperatures(module_id, decoded.first_sensor,
