@@ -97,6 +97,8 @@ class ModulePlant:
 
     def cell_currents_a(self, pack_current_a: float) -> list[tuple[float, float]]:
         """(current, extra heat) of every cell."""
+        if not self.balancing_mask:  # nothing bleeds: the pack current through every cell
+            return [(pack_current_a + 0.0, 0.0)] * len(self.cells)
         bleeding = self.bleed_currents()
         returned = self._return_a(bleeding)
         bleed = {b.cell: b for b in bleeding}
