@@ -7,12 +7,12 @@ reverse and applies the E2E protection of protected messages. Both raise `DbcErr
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from dbc import e2e
-from dbc.array_codec import Decoder
+from dbc.array_codec import Decoder, Encoder
 from dbc.charger_frames import CHARGER_FRAME_TYPES
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
@@ -66,7 +66,7 @@ class Codec:
         self._decoded: dict[tuple[str, bytes], Frame] = {}
         # generated decoders and encoders of the hot messages
         self._direct: dict[str, Decoder] = {}
-        self._direct_encoders: dict[str, Callable[[Any], bytes]] = {}
+        self._direct_encoders: dict[str, Encoder] = {}
         for frame_type in frame_types:
             self._register(frame_type)
 

@@ -6,7 +6,8 @@ lines: classic frames (3 hex digits: standard id, 8: extended), remote frames an
 frames (both skipped, as `read_log` does for every format), and error frames, whose
 error class stays in the id (as SocketCAN and candump write it; python-can's reader drops
 it). A channel written as a number is the bus of that number in our other formats.
-A line it cannot read is a `LogError` naming the file and line.
+A line it cannot read is a `CandumpError` naming the file and line (`read_log` makes it a
+`LogError`).
 """
 
 from __future__ import annotations
