@@ -112,8 +112,18 @@ class LogDecoder:
         self._checkers: dict[tuple[str, str, int], E2EChecker] = {}
         # per message: signal -> (unit, value table by raw value, scaling)
         self._described: dict[str, dict[str, tuple[str, dict[int, str], Any]]] = {}
+        self._resolved: dict[tuple[str | None, int, bool],
+                             tuple[str, MessageLayout, int] | None] = {}
 
     def resolve(self, logged: LoggedFrame) -> tuple[str, MessageLayout, int] | None:
+        """The bus, message and module of a frame; resolved once per channel and id."""
+        frame = logged.frame
+        key = (logged.channel, frame.arbitration_id, frame.is_extended_id)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(logged)
+        return self._resolved[key]
+
+    def _resolve(self, logged: LoggedFrame) -> tuple[str, MessageLayout, int] | None:
         frame = logged.frame
         candidates = [(logged.channel, self.by_name[logged.channel])] \
             if logged.channel in self.by_name else self.buses
