@@ -100,6 +100,13 @@ def parse_ids(texts: Iterable[str]) -> set[int]:
     return ids
 
 
+def _to_raw(signal: Any) -> Any:
+    """physical -> raw of a signal (for its value table); plain int() when unscaled."""
+    if signal.scale == 1 and signal.offset == 0:
+        return int
+    return signal.conversion.numeric_scaled_to_raw
+
+
 class LogDecoder:
     def __init__(self, extra_dbcs: Iterable[Path] = (), max_lost_frames: int = 2) -> None:
         self.buses: list[tuple[str, Codec]] = [("pack", pack_codec()),
@@ -110,7 +117,7 @@ class LogDecoder:
         self.by_name = dict(self.buses)
         self.max_lost_frames = max_lost_frames
         self._checkers: dict[tuple[str, str, int], E2EChecker] = {}
-        # per message: signal -> (unit, value table by raw value, scaling)
+        # per message: signal -> (unit, value table by raw value, physical -> raw)
         self._described: dict[str, dict[str, tuple[str, dict[int, str], Any]]] = {}
         self._resolved: dict[tuple[str | None, int, bool],
                              tuple[str, MessageLayout, int] | None] = {}
@@ -171,19 +178,21 @@ class LogDecoder:
             return row(bus, layout.name, module, e2e, problem=f"malformed: {exc}")
         return row(bus, layout.name, module, e2e, tuple(self._signals(layout, decoded)))
 
-    def _signals(self, layout: MessageLayout, decoded: dict[str, Any]) -> Iterator[SignalValue]:
+    def _signals(self, layout: MessageLayout, decoded: dict[str, Any]) -> list[SignalValue]:
         described = self._described.get(layout.name)
         if described is None:
             described = self._described[layout.name] = {
-                s.name: (s.unit or "", layout.choices(s.name), s.conversion)
+                s.name: (s.unit or "", layout.choices(s.name), _to_raw(s))
                 for s in layout.message.signals}
+        values = []
         for name, value in decoded.items():
             if name in E2E_SIGNALS:
                 continue
-            unit, named, conversion = described[name]
+            unit, named, to_raw = described[name]
             if named:  # a value table (keyed by the raw value): show the name, as cantools does
-                value = named.get(int(conversion.numeric_scaled_to_raw(value)), value)
-            yield SignalValue(name, value, unit)
+                value = named.get(int(to_raw(value)), value)
+            values.append(SignalValue(name, value, unit))
+        return values
 
     def rows(self, frames: Iterable[LoggedFrame], row_filter: RowFilter) -> Iterator[DecodedRow]:
         for logged in frames:
