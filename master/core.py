@@ -428,19 +428,24 @@ class MasterCore:
                                           hot.index))
         return frames
 
-    def _timeouts(self, now_s: float) -> None:
-        m = self.settings.master
-        self.statistics.link_changes.extend(self.registry.update(now_s))
-        starting = now_s - self.start_s < m.startup_grace_s
+    def _link_timeouts(self, starting: bool, now_s: float) -> None:
         for module_id, link in enumerate(self.registry.links):
             if link.state is LinkState.ONLINE and not self.engine.module_has_state(module_id):
-                continue  # the common case: nothing to observe, nothing to clear
-            location = Location(module_id)
+                continue  # nothing to observe, nothing to clear
+            location = self._module_locations[module_id]
             waiting_too_long = link.state is LinkState.WAITING and not starting
             self.engine.observe(DiagId.SLAVE_LOST, location,
                                 link.state is LinkState.LOST or waiting_too_long, now_s)
             self.engine.observe(DiagId.SLAVE_STALE, location,
                                 link.state in (LinkState.STALE, LinkState.LOST), now_s)
+
+    def _timeouts(self, now_s: float) -> None:
+        m = self.settings.master
+        self.statistics.link_changes.extend(self.registry.update(now_s))
+        starting = now_s - self.start_s < m.startup_grace_s
+        # the common case, every control period: every module online, nothing pending at any
+        if not self.registry.all_online() or self.engine.any_module_has_state():
+            self._link_timeouts(starting, now_s)
         current = self.pack_current_a
         frozen = self._ivt_counter is not None and \
             now_s - self._ivt_counter[1] > m.current_counter_timeout_s

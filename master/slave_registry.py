@@ -37,6 +37,7 @@ class SlaveRegistry:
         self.stale_timeout_s = stale_timeout_s
         self.lost_timeout_s = lost_timeout_s
         self.links = [ModuleLink(since_s=now_s) for _ in range(modules)]
+        self._online = 0  # links ONLINE now (asked every control period)
 
     def heard(self, module_id: int, now_s: float) -> LinkChange | None:
         """A valid frame from the module: it is online from now."""
@@ -68,6 +69,7 @@ class SlaveRegistry:
         if link.state is state:
             return None
         change = LinkChange(module_id, link.state, state, now_s)
+        self._online += (state is LinkState.ONLINE) - (link.state is LinkState.ONLINE)
         link.state = state
         link.since_s = now_s
         return change
@@ -79,4 +81,4 @@ class SlaveRegistry:
         return sum(1 << m for m, link in enumerate(self.links) if link.state is state)
 
     def all_online(self) -> bool:
-        return all(link.state is LinkState.ONLINE for link in self.links)
+        return self._online == len(self.links)

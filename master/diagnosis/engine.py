@@ -105,6 +105,10 @@ class DiagnosisEngine:
         """Whether any entry is active or counting at this module (or the pack, for None)."""
         return self._states_per_module.get(module, 0) > 0
 
+    def any_module_has_state(self) -> bool:
+        """Whether any entry is active or counting at any module (the pack's not counted)."""
+        return any(n > 0 for module, n in self._states_per_module.items() if module is not None)
+
     def _event(self, entry: DiagId, change: DiagnosisChange, location: Location,
                state: EntryState, now_s: float) -> None:
         self.events.append(DiagnosisEvent(now_s, entry, change, self.table[entry].severity,

@@ -45,3 +45,22 @@ def test_counts_and_masks() -> None:
 def test_timeouts_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="stale timeout < lost timeout"):
         SlaveRegistry(1, 0.5, 0.4, 0.0)
+
+
+def test_all_online_follows_every_transition() -> None:
+    registry = SlaveRegistry(2, 0.25, 0.35, now_s=0.0)
+    assert not registry.all_online()  # waiting
+    registry.heard(0, 0.0)
+    assert not registry.all_online()
+    registry.heard(1, 0.1)
+    assert registry.all_online()
+    registry.update(0.3)  # module 0 stale
+    assert not registry.all_online()
+    registry.heard(0, 0.3)
+    assert registry.all_online()
+    registry.update(1.0)  # both lost
+    assert not registry.all_online()
+    assert registry.count(LinkState.LOST) == 2
+    registry.heard(0, 1.0)
+    registry.heard(1, 1.0)
+    assert registry.all_online()
