@@ -120,6 +120,27 @@ def test_a_silent_slave_becomes_stale_then_lost() -> None:
     assert core.engine.is_active(DiagId.SLAVE_LOST, Location(1))
 
 
+def test_a_slave_back_from_stale_clears_its_entry_once_every_module_is_online() -> None:
+    """With every module online again, the stale entry still counting down must be seen by
+    the control period until it clears (it skips the per-module checks only when nothing is
+    pending at any module)."""
+    core = MasterCore(small(), now_s=0.0)
+    peers = Peers()
+    t, silent = 0.0, (0.5, 0.8)  # module 1 silent for 300 ms: stale, not lost
+    while t < 2.0:
+        core.on_pack_frame(peers.voltages(0), t)
+        if not silent[0] <= t < silent[1]:
+            core.on_pack_frame(peers.voltages(1), t)
+        if t == silent[1]:  # back: every module online, the stale entry still to clear
+            assert core.registry.all_online()
+            assert core.engine.has_state(DiagId.SLAVE_STALE, Location(1))
+        core.tick(t)
+        t = round(t + 0.01, 3)
+    assert "slave_stale:set" in core.statistics.event_counts
+    assert "slave_stale:cleared" in core.statistics.event_counts
+    assert not core.engine.has_state(DiagId.SLAVE_STALE, Location(1))
+
+
 def test_corrupted_and_repeated_frames_do_not_count_as_alive() -> None:
     core = MasterCore(small(), now_s=0.0)
     frame = Peers().voltages(0)
