@@ -1,9 +1,6 @@
-"""Drift-free periodic schedules: a pure `Schedule` for cores and an async `ticks` for shells."""
+"""Drift-free periodic schedules for the pure cores (the shells' async clock: `bms.ticks`)."""
 
 from __future__ import annotations
-
-import asyncio
-from collections.abc import AsyncIterator
 
 
 class Schedule:
@@ -23,15 +20,3 @@ class Schedule:
         self.next_s += (missed + 1) * self.period_s
         return True
 
-
-async def ticks(period_s: float) -> AsyncIterator[float]:
-    """Yield the loop time every ``period_s``, without drift; late ticks are not queued up."""
-    loop = asyncio.get_running_loop()
-    schedule = Schedule(period_s, loop.time())
-    while True:
-        delay = schedule.next_s - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        now = loop.time()
-        schedule.due(now)
-        yield now

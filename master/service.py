@@ -22,7 +22,8 @@ from bms.can_port import CanPort, KernelPeriodic
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.systemd import Notifier
-from bms.timing import Schedule, ticks
+from bms.ticks import ticks
+from bms.timing import Schedule
 from dbc.codec import CanFrame, pack_codec, vehicle_codec
 from dbc.errors import DbcError
 from dbc.frames import ContactorFeedback

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from bms.can_port import CanPort
 from bms.settings import Settings, bus_kwargs
-from bms.timing import ticks
+from bms.ticks import ticks
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
 from sim.inverter import InverterSim

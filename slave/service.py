@@ -18,7 +18,7 @@ from bms.can_port import CanPort
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.systemd import Notifier
-from bms.timing import ticks
+from bms.ticks import ticks
 from dbc.codec import pack_codec
 from slave.afe.registry import create_afe
 from slave.core import SlaveCore
