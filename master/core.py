@@ -201,9 +201,6 @@ class MasterCore:
         self.vcu_request, self.vcu_at_s = reception.frame, now_s
         return self._step(now_s) if changed else Outputs()
 
-    # alias: the lockstep wire and tools treat the pack bus as the master's main bus
-    on_frame = on_pack_frame
-
     def on_pack_bus_error(self, error_class: int, data: bytes, now_s: float) -> Outputs:
         """An error frame of the pack bus's controller: bus-off is fatal."""
         condition = classify(error_class, data)

@@ -102,8 +102,6 @@ class HvBox:
             self._last_command_s = now_s
             self._command(reception.frame.contactors, now_s)
 
-    on_frame = on_pack_frame
-
     def on_sim_frame(self, frame: CanFrame, now_s: float) -> None:
         reception = self.sim_receiver.receive(frame)
         decoded = reception.frame if reception is not None else None
