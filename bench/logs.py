@@ -8,6 +8,7 @@ than a saturated 500 kbit/s bus, about 100,000 frames per second.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 import can
 
+from bms.compiled import PURE_ENV, status
 from bms.settings import load_settings
 from dbc.busload import max_frames_per_s
 from dbc.database import dbc_path
@@ -55,13 +57,13 @@ def make_log(path: Path, minutes: float) -> int:
     return count
 
 
-def timed(command: list[str], stdin: Path | None = None) -> float:
+def timed(command: list[str], stdin: Path | None = None, pure: bool = False) -> float:
+    env = {k: v for k, v in os.environ.items() if k != PURE_ENV}
+    if pure:
+        env[PURE_ENV] = "1"
     started = time.monotonic()
-    if stdin is None:
-        subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
-    else:
-        with stdin.open("rb") as source:
-            subprocess.run(command, stdin=source, stdout=subprocess.DEVNULL, check=True)
+    with (stdin or Path(os.devnull)).open("rb") as source:
+        subprocess.run(command, stdin=source, stdout=subprocess.DEVNULL, env=env, check=True)
     return time.monotonic() - started
 
 
@@ -78,16 +80,21 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
           f"({frames / span_s:.0f} frames/s), {path.stat().st_size / 1e6:.0f} MB")
     bms = [sys.executable, "-m", "bms"]
     sets = [arg for o in overrides() for arg in ("--set", o)]
-    results: dict[str, Any] = {"frames": frames, "log_span_s": span_s}
-    for name, command, stdin in (
+    results: dict[str, Any] = {"frames": frames, "log_span_s": span_s, "code": status}
+    print(f"   the bms commands: {status}")
+    resim_command = [*bms, "log", "resim", str(path), *sets]
+    for name, command, stdin, pure in (
         # one line per frame, like cantools decode --single-line
-        ("bms log decode", [*bms, "log", "decode", str(path)], None),
+        ("bms log decode", [*bms, "log", "decode", str(path)], None, False),
         ("cantools decode", [sys.executable, "-m", "cantools", "decode", "--single-line",
-                             str(dbc_path("pack.dbc"))], path),
-        ("bms log resim", [*bms, "log", "resim", str(path), *sets], None),
+                             str(dbc_path("pack.dbc"))], path, False),
+        ("bms log resim", resim_command, None, False),
+        ("resim, plain", resim_command, None, True),
     ):
+        if pure and not status.startswith("compiled"):
+            continue  # the run above was plain Python already
         print(f"   {name} ...", end="", flush=True)
-        took = timed(command, stdin)
+        took = timed(command, stdin, pure)
         fps = frames / took
         results[name] = {"seconds": took, "frames_per_s": fps, "x_real_time": span_s / took}
         print(f"\r   {name:16} {took:7.1f} s  {fps:9,.0f} frames/s  "
@@ -96,6 +103,9 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
     resim = results["bms log resim"]
     ratio = decode["frames_per_s"] / cantools_fps
     print(f"\n   decode vs cantools decode (same log): {ratio:.2f} x")
+    if "resim, plain" in results:
+        print(f"   resim compiled vs plain Python (same log): "
+              f"{resim['frames_per_s'] / results['resim, plain']['frames_per_s']:.2f} x")
     print(f"   resim: {resim['frames_per_s'] / SATURATED_FPS:.1f} x a saturated 500 kbit/s bus "
           f"({SATURATED_FPS:,.0f} frames/s); target {TARGET_FPS:,} frames/s -> ratio "
           f"{resim['frames_per_s'] / TARGET_FPS:.2f} "

@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "sim.inject_cli",
     "replay.cli",
     "bms.config_cli",
+    "bms.compiled_cli",
     "dbc.cli",
     "master.events_cli",
     "master.telemetry.monitor_cli",

@@ -1,5 +1,7 @@
 """The engine: up/down debounce, hysteresis, latching, reaction delay, table overrides."""
 
+import dataclasses
+
 import pytest
 
 from bms.errors import ConfigError
@@ -14,7 +16,7 @@ HERE = Location(0, 1)
 
 def engine(**spec: object) -> DiagnosisEngine:
     base = EntrySpec(Group.CELL_VOLTAGE, Severity.FATAL, debounce_set=3, debounce_clear=2)
-    return DiagnosisEngine({E: EntrySpec(**{**base.__dict__, **spec})})  # type: ignore[arg-type]
+    return DiagnosisEngine({E: dataclasses.replace(base, **spec)})  # type: ignore[arg-type]
 
 
 def feed(e: DiagnosisEngine, pattern: str, start_s: float = 0.0) -> list[bool]:

@@ -1,0 +1,189 @@
+"""The optional compiled build of the hot path, and the import hook that serves it.
+
+The modules in `COMPILED` stay plain Python and the only source of truth. `./run` compiles
+them with mypyc into ``build/compiled/`` (``bms compiled build``); every package of
+the project imports `bms` first, whose ``__init__`` calls `use_build`, so that the compiled
+modules are served in place of their sources before anything imports them. Served only
+when the build was made from exactly the sources present (a digest of every source file of
+the project and of the interpreter): after any edit, and where no build exists (an install
+without ``./run``, a machine without a C compiler), everything is plain Python.
+``BMS_PURE_PYTHON=1`` forces plain Python (the test suite runs so, and compares both).
+The build is all or nothing: compiled modules import each other natively.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / "build" / "compiled"
+STAMP = "stamp.json"
+PACKAGES = ("bms", "dbc", "master", "replay", "sim", "slave")
+PURE_ENV = "BMS_PURE_PYTHON"
+# the master's core with what it calls per frame and per tick, and the log reader: what
+# `bms log resim` spends its time in (numpy-bound estimation gains little and stays out)
+COMPILED = (
+    "bms/timing.py",
+    "dbc/codec.py", "dbc/crc.py", "dbc/e2e.py", "dbc/endpoint.py", "dbc/fast_decode.py",
+    "dbc/fast_encode.py", "dbc/layout.py",
+    "master/algorithms.py", "master/core.py", "master/diagnosis/checks.py",
+    "master/diagnosis/engine.py", "master/diagnosis/table.py", "master/pack_state.py",
+    "master/slave_registry.py", "master/state_machine.py",
+    "replay/candump.py", "replay/logfile.py", "replay/resim.py",
+)
+
+# what `use_build` found: "compiled (N modules)" or "plain Python (why)"
+status = "plain Python (use_build not called)"
+
+
+class CompileError(RuntimeError):
+    """The build failed; the plain Python modules are used."""
+
+
+def source_digest(root: Path = ROOT) -> str:
+    """Every source file of the project's packages and the interpreter it was built for."""
+    digest = hashlib.sha256(sys.implementation.cache_tag.encode())
+    digest.update(repr(COMPILED).encode())
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class BuildFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules of a build (module name -> file in ``directory``), nothing else."""
+
+    def __init__(self, directory: Path, files: dict[str, str]) -> None:
+        self.directory = directory
+        self.files = files
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        file = self.files.get(fullname)
+        if file is None:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self.directory / file)
+
+
+def read_stamp(directory: Path) -> dict[str, object] | None:
+    try:
+        stamp = json.loads((directory / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def servable(directory: Path, root: Path) -> tuple[dict[str, str] | None, str]:
+    """The build's files (module name -> file) when it may be served, else None; and the
+    status that says which and why."""
+    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+        return None, f"plain Python ({PURE_ENV} is set)"
+    stamp = read_stamp(directory)
+    if stamp is None:
+        return None, f"plain Python (no compiled build in {directory})"
+    if stamp.get("digest") != source_digest(root):
+        return None, "plain Python (the compiled build is older than the sources: ./run " \
+                     "rebuilds it)"
+    files = stamp.get("files")
+    if not isinstance(files, dict):
+        return None, f"plain Python (unreadable {directory / STAMP})"
+    modules = sum(1 for name in files if not name.endswith("__mypyc"))  # and their runtime
+    return files, f"compiled ({modules} modules from {directory})"
+
+
+def use_build(directory: Path = BUILD_DIR, root: Path = ROOT) -> str:
+    """Serve the build in ``directory`` when it matches the sources under ``root``; returns
+    (and keeps in `status`) what is used. Does nothing when a build is served already."""
+    global status
+    if not any(isinstance(finder, BuildFinder) for finder in sys.meta_path):
+        files, status = servable(directory, root)
+        if files is not None:
+            sys.meta_path.insert(0, BuildFinder(directory, files))
+    return status
+
+
+def is_fresh(directory: Path = BUILD_DIR, root: Path = ROOT) -> bool:
+    stamp = read_stamp(directory)
+    return stamp is not None and stamp.get("digest") == source_digest(root)
+
+
+@contextmanager
+def build_lock(directory: Path = BUILD_DIR) -> Iterator[None]:
+    """One build at a time (two ./run commands may start together)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with (directory.parent / "compiled.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
+    """Compile `COMPILED` with mypyc into ``directory`` (replaced whole, once complete)."""
+    try:
+        from mypyc.build import mypycify
+        from setuptools import setup
+    except ImportError as exc:
+        raise CompileError(f"mypyc or setuptools is missing ({exc}): pip install -e '.[dev]'"
+                           ) from exc
+    digest = source_digest(root)
+    work = Path(tempfile.mkdtemp(prefix="bms-compile-"))
+    here = Path.cwd()
+    log = directory.parent / "compiled.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chdir(root)  # mypyc names the modules after their paths from here
+        with _output_to(log):
+            extensions = mypycify(list(COMPILED), opt_level="3", target_dir=str(work / "c"))
+            setup(name="bms-compiled", ext_modules=extensions, script_args=[
+                "build_ext", "--build-lib", str(work / "lib"), "--build-temp", str(work / "t")])
+    except (SystemExit, Exception) as exc:  # mypyc exits on a type error
+        raise CompileError(f"mypyc could not build the hot modules ({exc!r}; its output: "
+                           f"{log})") from exc
+    finally:
+        os.chdir(here)
+    lib = work / "lib"
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    files = {path.relative_to(lib).as_posix()[:-len(suffix)].replace("/", "."):
+             path.relative_to(lib).as_posix() for path in lib.rglob("*" + suffix)}
+    missing = [p for p in COMPILED if p[:-3].replace("/", ".") not in files]
+    if missing:
+        raise CompileError(f"the build lacks {', '.join(missing)}")
+    (lib / STAMP).write_text(json.dumps({"digest": digest, "files": files}, indent=1))
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(lib), str(directory))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def _output_to(log: Path) -> Iterator[None]:
+    """This process's and its children's stdout and stderr (the C compiler's) into ``log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log.open("wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
