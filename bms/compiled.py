@@ -35,15 +35,22 @@ STAMP = "stamp.json"
 PACKAGES = ("bms", "dbc", "master", "replay", "sim", "slave")
 PURE_ENV = "BMS_PURE_PYTHON"
 # the master's core with what it calls per frame and per tick, and the log reader: what
-# `bms log resim` spends its time in (numpy-bound estimation gains little and stays out)
+# `bms log resim` spends its time in (numpy-bound estimation gains little and stays out);
+# the slave's core, its simulated AFE and the plant: what the lockstep harness runs. Not the
+# settings (read by introspection) nor the frame classes (ClassVar-based dataclasses).
 COMPILED = (
-    "bms/timing.py",
+    "bms/chemistry.py", "bms/timing.py",
     "dbc/codec.py", "dbc/crc.py", "dbc/e2e.py", "dbc/endpoint.py", "dbc/fast_decode.py",
     "dbc/fast_encode.py", "dbc/layout.py",
-    "master/algorithms.py", "master/core.py", "master/diagnosis/checks.py",
+    "master/algorithms.py", "master/balancing_planner.py", "master/charger_control.py",
+    "master/core.py", "master/endpoints.py", "master/events.py", "master/inverter_endpoint.py",
+    "master/thermal.py", "master/diagnosis/checks.py",
     "master/diagnosis/engine.py", "master/diagnosis/table.py", "master/pack_state.py",
     "master/slave_registry.py", "master/state_machine.py",
     "replay/candump.py", "replay/logfile.py", "replay/resim.py",
+    "sim/cell.py", "sim/charger.py", "sim/current_sensor.py", "sim/hv_box.py",
+    "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/vcu.py",
+    "slave/afe/sim.py", "slave/balancing.py", "slave/core.py", "slave/injection.py",
 )
 
 # what `use_build` found: "compiled (N modules)" or "plain Python (why)"

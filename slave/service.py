@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -49,7 +50,7 @@ async def run_slave(settings: Settings, module_id: int, stats_path: Path | None 
                 if stats_path is not None:
                     write_json_atomically(stats_path, {
                         "role": "slave", "module": module_id, "cpu_time_s": time.process_time(),
-                        **vars(core.statistics), "port": vars(port.statistics),
+                        **dataclasses.asdict(core.statistics), "port": vars(port.statistics),
                     })
     finally:
         afe.close()
