@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bms.chemistry import REFERENCE_CELLS
+from bms.compiled import PURE_ENV, status
 from bms.settings import Settings, load_settings
 from master.estimation.ocv_curve import OcvCurve
 from sim.lockstep import LockstepPack
@@ -95,24 +99,37 @@ def balancing_figures(out: Path) -> dict[str, Any]:
             "ideal_s": ideal, "ratio": ratio}
 
 
+def harness_x_real_time(modules: int) -> float:
+    """Simulated seconds per CPU second of a driving ``modules`` x 16 pack."""
+    settings = load_settings(None, [f"pack.modules={modules}", "pack.cells_per_module=16",
+                                    "sim.vcu.start_delay_s=0.5"])
+    pack = LockstepPack(settings)
+    list(pack.run(5.0))  # start-up and precharge: the pack drives from here on
+    started = time.process_time()
+    list(pack.run(SPEED_SECONDS))
+    return SPEED_SECONDS / (time.process_time() - started)
+
+
 def speed_figures() -> dict[str, Any]:
-    results = {}
+    results: dict[str, Any] = {}
     for modules in (2, 8, 32):
-        settings = load_settings(None, [f"pack.modules={modules}", "pack.cells_per_module=16",
-                                        "sim.vcu.start_delay_s=0.5"])
-        pack = LockstepPack(settings)
-        list(pack.run(5.0))  # start-up and precharge: the pack drives from here on
-        started = time.process_time()
-        list(pack.run(SPEED_SECONDS))
-        cpu_s = time.process_time() - started
-        cells = settings.pack.cells
-        results[f"{modules}x16"] = {"cells": cells, "x_real_time": SPEED_SECONDS / cpu_s,
-                                    "cell_seconds_per_s": cells * SPEED_SECONDS / cpu_s}
-        print(f"   {modules} x 16 = {cells} cells, driving: {SPEED_SECONDS / cpu_s:.1f} x real "
-              f"time, {cells * SPEED_SECONDS / cpu_s:,.0f} cell-s per CPU second", flush=True)
+        x = harness_x_real_time(modules)
+        cells = modules * 16
+        results[f"{modules}x16"] = {"cells": cells, "x_real_time": x,
+                                    "cell_seconds_per_s": cells * x}
+        print(f"   {modules} x 16 = {cells} cells, driving: {x:.1f} x real "
+              f"time, {cells * x:,.0f} cell-s per CPU second", flush=True)
     big = results["32x16"]["x_real_time"]
     print(f"   512 cells: {big:.1f} x real time -> ratio {big / TARGET_SPEED:.2f} to the "
           f"{TARGET_SPEED:.0f} x target", flush=True)
+    if status.startswith("compiled"):  # the same in plain Python, for the ratio
+        code = "from bench.estimation import harness_x_real_time as x; print(x(32))"
+        plain = float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, check=True,
+                                     env={**os.environ, PURE_ENV: "1"}).stdout)
+        results["32x16_plain_python"] = {"x_real_time": plain}
+        print(f"   512 cells in plain Python: {plain:.1f} x real time (compiled: "
+              f"{big / plain:.2f} x that)", flush=True)
     return results
 
 

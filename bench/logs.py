@@ -80,7 +80,7 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
           f"({frames / span_s:.0f} frames/s), {path.stat().st_size / 1e6:.0f} MB")
     bms = [sys.executable, "-m", "bms"]
     sets = [arg for o in overrides() for arg in ("--set", o)]
-    results: dict[str, Any] = {"frames": frames, "log_span_s": span_s, "code": status}
+    results: dict[str, Any] = {"frames": frames, "log_span_s": span_s}
     print(f"   the bms commands: {status}")
     resim_command = [*bms, "log", "resim", str(path), *sets]
     for name, command, stdin, pure in (
