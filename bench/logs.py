@@ -17,7 +17,7 @@ from typing import Any
 
 import can
 
-from bms.compiled import PURE_ENV, status
+from bms.compiled import PURE_ENV
 from bms.settings import load_settings
 from dbc.busload import max_frames_per_s
 from dbc.database import dbc_path
@@ -57,6 +57,12 @@ def make_log(path: Path, minutes: float) -> int:
     return count
 
 
+def code_of(bms: list[str]) -> str:
+    """What a new bms process runs on: the compiled build or plain Python."""
+    return subprocess.run([*bms, "compiled", "status"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def timed(command: list[str], stdin: Path | None = None, pure: bool = False) -> float:
     env = {k: v for k, v in os.environ.items() if k != PURE_ENV}
     if pure:
@@ -81,6 +87,7 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
     bms = [sys.executable, "-m", "bms"]
     sets = [arg for o in overrides() for arg in ("--set", o)]
     results: dict[str, Any] = {"frames": frames, "log_span_s": span_s}
+    status = code_of(bms)
     print(f"   the bms commands: {status}")
     resim_command = [*bms, "log", "resim", str(path), *sets]
     for name, command, stdin, pure in (
@@ -99,6 +106,8 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
         results[name] = {"seconds": took, "frames_per_s": fps, "x_real_time": span_s / took}
         print(f"\r   {name:16} {took:7.1f} s  {fps:9,.0f} frames/s  "
               f"{span_s / took:6.0f} x real time")
+    if code_of(bms) != status:
+        print("   WARNING: the sources changed during the run (the timings mix compiled and plain)")
     decode, cantools_fps = results["bms log decode"], results["cantools decode"]["frames_per_s"]
     resim = results["bms log resim"]
     ratio = decode["frames_per_s"] / cantools_fps

@@ -7,8 +7,8 @@ modules are served in place of their sources before anything imports them. Serve
 when the build was made from exactly the sources present (a digest of every source file of
 the project and of the interpreter): after any edit, and where no build exists (an install
 without ``./run``, a machine without a C compiler), everything is plain Python.
-``BMS_PURE_PYTHON=1`` forces plain Python (the test suite runs so, and compares both).
-The build is all or nothing: compiled modules import each other natively.
+``BMS_PURE_PYTHON=1`` forces plain Python. The build is all or nothing: compiled modules
+import each other natively, so a stale one cannot be mixed with fresh ones.
 """
 
 from __future__ import annotations
@@ -152,28 +152,31 @@ def build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
     log = directory.parent / "compiled.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.chdir(root)  # mypyc names the modules after their paths from here
-        with _output_to(log):
-            extensions = mypycify(list(COMPILED), opt_level="3", target_dir=str(work / "c"))
-            setup(name="bms-compiled", ext_modules=extensions, script_args=[
-                "build_ext", "--build-lib", str(work / "lib"), "--build-temp", str(work / "t")])
-    except (SystemExit, Exception) as exc:  # mypyc exits on a type error
-        raise CompileError(f"mypyc could not build the hot modules ({exc!r}; its output: "
-                           f"{log})") from exc
+        try:
+            os.chdir(root)  # mypyc names the modules after their paths from here
+            with _output_to(log):
+                extensions = mypycify(list(COMPILED), opt_level="3",
+                                      target_dir=str(work / "c"))
+                setup(name="bms-compiled", ext_modules=extensions, script_args=[
+                    "build_ext", "--build-lib", str(work / "lib"),
+                    "--build-temp", str(work / "t")])
+        except (SystemExit, Exception) as exc:  # mypyc exits on a type error
+            raise CompileError(f"mypyc could not build the hot modules ({exc!r}; its "
+                               f"output: {log})") from exc
+        finally:
+            os.chdir(here)
+        lib = work / "lib"
+        suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+        files = {path.relative_to(lib).as_posix()[:-len(suffix)].replace("/", "."):
+                 path.relative_to(lib).as_posix() for path in lib.rglob("*" + suffix)}
+        missing = [p for p in COMPILED if p[:-3].replace("/", ".") not in files]
+        if missing:
+            raise CompileError(f"the build lacks {', '.join(missing)} (see {log})")
+        (lib / STAMP).write_text(json.dumps({"digest": digest, "files": files}, indent=1))
+        shutil.rmtree(directory, ignore_errors=True)
+        shutil.move(str(lib), str(directory))
     finally:
-        os.chdir(here)
-    lib = work / "lib"
-    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    files = {path.relative_to(lib).as_posix()[:-len(suffix)].replace("/", "."):
-             path.relative_to(lib).as_posix() for path in lib.rglob("*" + suffix)}
-    missing = [p for p in COMPILED if p[:-3].replace("/", ".") not in files]
-    if missing:
-        raise CompileError(f"the build lacks {', '.join(missing)}")
-    (lib / STAMP).write_text(json.dumps({"digest": digest, "files": files}, indent=1))
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(lib), str(directory))
-    shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
