@@ -49,7 +49,7 @@ COMPILED = (
     "master/slave_registry.py", "master/state_machine.py",
     "replay/candump.py", "replay/logfile.py", "replay/resim.py",
     "sim/cell.py", "sim/charger.py", "sim/current_sensor.py", "sim/hv_box.py",
-    "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/vcu.py",
+    "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py", "sim/vcu.py",
     "slave/afe/sim.py", "slave/balancing.py", "slave/core.py", "slave/injection.py",
 )
 

@@ -31,6 +31,9 @@ _FLAG_SIGNALS: dict[IvtFlag, str] = {
     IvtFlag.SYSTEM_ERROR: "SystemError",
 }
 INVALIDATING_FLAGS = IvtFlag.CHANNEL_ERROR | IvtFlag.MEASUREMENT_ERROR | IvtFlag.SYSTEM_ERROR
+# the same as plain ints for the per-frame checks: an enum flag operator runs as Python code
+INVALIDATING_BITS = int(INVALIDATING_FLAGS)
+OVER_CURRENT_BIT = int(IvtFlag.OVER_CURRENT)
 
 
 class _IvtResult:
@@ -44,7 +47,7 @@ class _IvtResult:
 
     @property
     def valid(self) -> bool:
-        return not self.flags & INVALIDATING_FLAGS
+        return not int(self.flags) & INVALIDATING_BITS
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         q = self.QUANTITY

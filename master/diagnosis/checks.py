@@ -10,7 +10,7 @@ from typing import cast
 
 from bms.limits import Limits, TierLimits
 from dbc.frames import ModuleFault
-from dbc.ivt import IvtFlag
+from dbc.ivt import INVALIDATING_BITS, OVER_CURRENT_BIT, IvtFlag
 from master.diagnosis.engine import DiagnosisEngine
 from master.diagnosis.table import DiagId
 from master.events import PACK, Location
@@ -115,11 +115,11 @@ class Checks:
                     self.tiered_ok(name, location, now_s)
 
     def current(self, current_a: float, flags: IvtFlag, now_s: float) -> None:
-        invalid = bool(flags & (IvtFlag.CHANNEL_ERROR | IvtFlag.MEASUREMENT_ERROR
-                                | IvtFlag.SYSTEM_ERROR))
+        bits = int(flags)
+        invalid = bool(bits & INVALIDATING_BITS)
         self.engine.observe(DiagId.CURRENT_SENSOR_INVALID, PACK, invalid, now_s)
-        self.engine.observe(DiagId.CURRENT_SENSOR_FLAGGED, PACK,
-                            bool(flags & IvtFlag.OVER_CURRENT), now_s)
+        self.engine.observe(DiagId.CURRENT_SENSOR_FLAGGED, PACK, bool(bits & OVER_CURRENT_BIT),
+                            now_s)
         if invalid:
             return
         self.tiered("discharge_overcurrent_a", PACK, -current_a, now_s)

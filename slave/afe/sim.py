@@ -11,6 +11,7 @@ from bms.chemistry import cell_capacity_ah
 from bms.settings import Settings
 from dbc.frames import ModuleFault
 from sim.module_plant import ModulePlant, module_rng
+from sim.noise import GaussNoise
 from slave.afe.base import AfeMeasurement
 
 # The AFE quantises cell voltages to 100 uV (LTC681x LSB, PROTOCOLS.md section 6).
@@ -29,7 +30,7 @@ class SimAfe:
             settings.pack.temperature_sensors_per_module,
             cell_capacity_ah(settings),
         )
-        self._noise = module_rng(settings.sim.cells.seed, module_id, "noise")
+        self._noise = GaussNoise(module_rng(settings.sim.cells.seed, module_id, "noise"))
         self._voltage_noise_mv = settings.sim.cells.voltage_noise_mv
         self._temperature_noise_degc = settings.sim.cells.temperature_noise_degc
         self._pack_current_a = 0.0
