@@ -64,6 +64,8 @@ class Codec:
         # Typed frames are immutable: a payload seen again (by another listener of the same
         # frame, or a repeated value) is decoded once.
         self._decoded: dict[tuple[str, bytes], Frame] = {}
+        # the last frame decoded: the other listeners of the same frame get it at once
+        self._last: tuple[MessageLayout | None, bytes, Frame | None] = (None, b"", None)
         # generated decoders and encoders of the hot messages
         self._direct: dict[str, Decoder] = {}
         self._direct_encoders: dict[str, Encoder] = {}
@@ -152,23 +154,27 @@ class Codec:
         return Decoded(module_id, self.decode_payload(layout, frame.data), layout)
 
     def decode_payload(self, layout: MessageLayout, data: bytes) -> Frame:
+        last_layout, last_data, last_frame = self._last
+        if data is last_data and layout is last_layout and last_frame is not None:
+            return last_frame
         direct = self._direct.get(layout.name)
+        frame: Frame | None
         if direct is not None and len(data) == layout.length:
-            # measurements: one listener each, and a payload rarely seen twice (the alive
-            # counter and the noise): cheaper to decode than to look up
+            # measurements: a payload is rarely seen twice (the alive counter and the noise),
+            # cheaper to decode than to look up
             try:
-                frame: Frame = direct(data)
+                frame = direct(data)
             except KeyError as exc:
                 raise DecodeError(DecodeFailure.MALFORMED, f"{layout.name}: {exc!r}") from exc
-            return frame
-        key = (layout.name, data)
-        known = self._decoded.get(key)
-        if known is not None:
-            return known
-        frame = self._decode_payload(layout, data)
-        if len(self._decoded) >= DECODE_CACHE_SIZE:
-            self._decoded.clear()
-        self._decoded[key] = frame
+        else:
+            key = (layout.name, data)
+            frame = self._decoded.get(key)
+            if frame is None:
+                frame = self._decode_payload(layout, data)
+                if len(self._decoded) >= DECODE_CACHE_SIZE:
+                    self._decoded.clear()
+                self._decoded[key] = frame
+        self._last = (layout, data, frame)  # bytes: the same object is the same payload
         return frame
 
     def _decode_payload(self, layout: MessageLayout, data: bytes) -> Frame:

@@ -99,3 +99,19 @@ def test_layout_queries_are_memoised() -> None:
     """Uncached layout lookups made decoding seven times slower; keep them cached."""
     layout = pack_codec().layout("CellVoltages")
     assert layout.array_slots("CellVoltage") is layout.array_slots("CellVoltage")  # memoised
+
+
+@pytest.mark.parametrize("frame", [CellVoltages(4, (3700, 3701, None, 3703)),
+                                   IvtCurrent(3, IvtFlag.NONE, -2500)],
+                         ids=["direct", "general"])
+def test_the_listeners_of_one_frame_share_its_decoding(frame: CellVoltages | IvtCurrent) -> None:
+    codec = pack_codec()
+    layout = codec.layout(frame.MESSAGE)
+    data = codec.encode(frame).data
+    first = codec.decode_payload(layout, data)
+    assert first == frame
+    assert codec.decode_payload(layout, data) is first  # the same payload object: no work
+    changed = bytearray(data)
+    changed[4] ^= 0x01
+    assert codec.decode_payload(layout, bytes(changed)) != frame
+
