@@ -105,11 +105,11 @@ class MessageLayout:
     def has_signal(self, name: str) -> bool:
         return name in self._signals
 
-    @functools.cache  # noqa: B019 - layouts live as long as the process
     def saturate(self, name: str, value: float) -> float:
         """A physical value brought within what the signal can carry."""
         return self.range_of(name).clamp(value)
 
+    @functools.cache  # noqa: B019 - layouts live as long as the process
     def range_of(self, name: str) -> SignalRange:
         signal = self.signal(name)
         if signal.minimum is None or signal.maximum is None:

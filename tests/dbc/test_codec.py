@@ -1,11 +1,21 @@
 """Decoding never trusts a frame: every kind of bad input is a counted DecodeError."""
 
+import tracemalloc
+
 import pytest
 
 from dbc.codec import CanFrame, pack_codec
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.errors import DecodeError, DecodeFailure, EncodeError
-from dbc.frames import BalancingCommand, CellVoltages, MasterHeartbeat, MasterState
+from dbc.frames import (
+    AfeState,
+    BalancingCommand,
+    CellVoltages,
+    MasterHeartbeat,
+    MasterState,
+    ModuleFault,
+    ModuleStatus,
+)
 from dbc.ivt import IvtCurrent, IvtFlag
 
 
@@ -79,6 +89,24 @@ def test_values_beyond_the_dbc_range_saturate() -> None:
     codec = pack_codec()
     frame = codec.decode(codec.encode(CellVoltages(0, (9999, -5, 4594, 500)))).frame
     assert frame == CellVoltages(0, (4594, 500, 4594, 500))
+
+
+def test_sending_new_values_for_ever_takes_no_memory() -> None:
+    """A node runs for months and sends a new module voltage every 200 ms: encoding must
+    remember nothing per value (a cache of saturated values grew without end)."""
+    codec = pack_codec()
+    status = [ModuleStatus(AfeState.MEASURING, 0, 50.0 + i * 0.001, ModuleFault.NONE)
+              for i in range(20_000)]
+    codec.encode(status[0], module_id=1)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for frame in status:
+            codec.encode(frame, module_id=1)
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 100_000  # bytes; the cache took about 2 MB here
 
 
 def test_encode_refuses_what_the_dbc_cannot_carry() -> None:
