@@ -142,4 +142,3 @@ def test_the_listeners_of_one_frame_share_its_decoding(frame: CellVoltages | Ivt
     changed = bytearray(data)
     changed[4] ^= 0x01
     assert codec.decode_payload(layout, bytes(changed)) != frame
-
