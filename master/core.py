@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from bms.can_errors import BusCondition, classify
 from bms.limits import resolve_limits
@@ -64,11 +65,11 @@ from master.slave_registry import LinkChange, LinkState, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
 from master.thermal import ThermalDemand
 
-MA_PER_A = 1000.0
-MV_PER_V = 1000.0
-PCT = 100.0
-W_PER_KW = 1000.0
-JOURNAL_LENGTH = 2000
+MA_PER_A: Final = 1000.0
+MV_PER_V: Final = 1000.0
+PCT: Final = 100.0
+W_PER_KW: Final = 1000.0
+JOURNAL_LENGTH: Final = 2000
 CONTACTOR_NAMES = ("main_plus", "main_minus", "precharge")
 
 
@@ -100,11 +101,18 @@ class RemoteRequests:
         self.reset_until_s = now_s + pulse_s
 
 
-@dataclass
+@dataclass(init=False)
 class Outputs:
-    pack: list[CanFrame] = field(default_factory=list)
-    vehicle: list[CanFrame] = field(default_factory=list)
-    reaction: DiagId | None = None  # the fatal entry these frames react to
+    pack: list[CanFrame]
+    vehicle: list[CanFrame]
+    reaction: DiagId | None  # the fatal entry these frames react to
+
+    def __init__(self, pack: list[CanFrame] | None = None,
+                 vehicle: list[CanFrame] | None = None, reaction: DiagId | None = None) -> None:
+        # written out: compiled, it is native (one per received frame and per tick)
+        self.pack = [] if pack is None else pack
+        self.vehicle = [] if vehicle is None else vehicle
+        self.reaction = reaction
 
     def extend(self, other: Outputs) -> None:
         self.pack += other.pack

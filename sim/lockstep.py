@@ -31,12 +31,21 @@ BUSES = ("pack", "vehicle", "sim")
 FEEDBACK_ID = pack_codec().layout_of(ContactorFeedback).base_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False)
 class WireFrame:
+    """One frame on a wire. (Its ``__init__`` is written out: compiled, it is native, where
+    the one dataclass writes is interpreted; two thousand of these a simulated second.)"""
+
     time_s: float
     bus: str
     node: str  # DBC node of the sender
     frame: CanFrame
+
+    def __init__(self, time_s: float, bus: str, node: str, frame: CanFrame) -> None:
+        self.time_s = time_s
+        self.bus = bus
+        self.node = node
+        self.frame = frame
 
 
 @dataclass
@@ -90,7 +99,7 @@ class LockstepPack:
         w = self.wires
         w.listen("pack", self._master_pack)
         w.listen("vehicle", self._master_vehicle)
-        w.listen("pack", self.box.on_pack_frame)
+        w.listen("pack", self.box.on_pack_frame, self.box.wanted_ids)
         w.listen("sim", self.box.on_sim_frame)
         w.listen("vehicle", self.vcu.on_vehicle_frame)
         w.listen("sim", self.vcu.on_sim_frame)
@@ -105,7 +114,8 @@ class LockstepPack:
             w.listen("sim", slave.on_sim_frame)
 
     def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
-        self._queue.extend(WireFrame(self.now_s, bus, node, f) for f in frames)
+        now_s = self.now_s
+        self._queue.extend([WireFrame(now_s, bus, node, f) for f in frames])
 
     def _emit_outputs(self, out: Outputs) -> None:
         self._emit("pack", "Master", out.pack)

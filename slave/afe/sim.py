@@ -7,6 +7,8 @@ while the master sees the erroneous one.
 
 from __future__ import annotations
 
+from typing import Final
+
 from bms.chemistry import cell_capacity_ah
 from bms.settings import Settings
 from dbc.frames import ModuleFault
@@ -15,7 +17,7 @@ from sim.noise import GaussNoise
 from slave.afe.base import AfeMeasurement
 
 # The AFE quantises cell voltages to 100 uV (LTC681x LSB, PROTOCOLS.md section 6).
-AFE_LSB_MV = 0.1
+AFE_LSB_MV: Final = 0.1
 
 
 class SimAfe:
@@ -54,14 +56,14 @@ class SimAfe:
     def measure(self, now_s: float) -> AfeMeasurement:
         self._advance(now_s)
         gauss = self._noise.gauss
-        voltages = tuple(
-            round((v * 1000.0 + gauss(0.0, self._voltage_noise_mv)) / AFE_LSB_MV) * AFE_LSB_MV
+        voltage_noise_mv, temperature_noise_degc = \
+            self._voltage_noise_mv, self._temperature_noise_degc
+        voltages = tuple([
+            round((v * 1000.0 + gauss(0.0, voltage_noise_mv)) / AFE_LSB_MV) * AFE_LSB_MV
             for v in self.plant.cell_voltages_v(self._pack_current_a)
-        )
-        temperatures = tuple(
-            t + gauss(0.0, self._temperature_noise_degc)
-            for t in self.plant.sensor_temperatures_degc()
-        )
+        ])
+        temperatures = tuple([t + gauss(0.0, temperature_noise_degc)
+                              for t in self.plant.sensor_temperatures_degc()])
         return AfeMeasurement(voltages, temperatures, ModuleFault.NONE)
 
     def set_balancing(self, cells_mask: int) -> None:
