@@ -8,6 +8,7 @@ the pack.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -36,6 +37,15 @@ INVALIDATING_BITS = int(INVALIDATING_FLAGS)
 OVER_CURRENT_BIT = int(IvtFlag.OVER_CURRENT)
 
 
+@functools.cache
+def _signal_names(quantity: str) -> tuple[str, str, str, tuple[tuple[int, str], ...]]:
+    """The id, counter and value signals of a result message, and its flags' (bit, signal)."""
+    return (f"IVT_ID_Result_{quantity}", f"IVT_MsgCount_Result_{quantity}",
+            f"IVT_Result_{quantity}",
+            tuple((int(flag), f"IVT_{name}_Result_{quantity}")
+                  for flag, name in _FLAG_SIGNALS.items()))
+
+
 class _IvtResult:
     """Shared conversion: every result message has id, counter, four flags and one value."""
 
@@ -50,16 +60,16 @@ class _IvtResult:
         return not int(self.flags) & INVALIDATING_BITS
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        q = self.QUANTITY
-        id_name = f"IVT_ID_Result_{q}"
+        id_name, count_name, value_name, flag_names = _signal_names(self.QUANTITY)
         (result_id,) = layout.choices(id_name)
         signals: Signals = {
             id_name: result_id,
-            f"IVT_MsgCount_Result_{q}": self.counter & 0x0F,
-            f"IVT_Result_{q}": getattr(self, self.VALUE_FIELD),
+            count_name: self.counter & 0x0F,
+            value_name: getattr(self, self.VALUE_FIELD),
         }
-        for flag, name in _FLAG_SIGNALS.items():
-            signals[f"IVT_{name}_Result_{q}"] = int(flag in self.flags)
+        flags = int(self.flags)  # int arithmetic: a flag test costs a microsecond
+        for bit, name in flag_names:
+            signals[name] = 1 if flags & bit else 0
         return signals
 
     @classmethod

@@ -8,6 +8,8 @@ configured sensor error (offset, gain) is in every current result, not in the ph
 
 from __future__ import annotations
 
+from typing import Final
+
 from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, Codec, pack_codec
@@ -25,10 +27,10 @@ from dbc.ivt import (
     IvtVoltage3,
 )
 
-MA_PER_A = 1000
-MV_PER_V = 1000
-SECONDS_PER_HOUR = 3600.0
-COUNTER_MODULO = 16  # IVT-S message counter: 4 bits
+MA_PER_A: Final = 1000
+MV_PER_V: Final = 1000
+SECONDS_PER_HOUR: Final = 3600.0
+COUNTER_MODULO: Final = 16  # IVT-S message counter: 4 bits
 
 
 class CurrentSensorSim:
@@ -45,7 +47,7 @@ class CurrentSensorSim:
         self._counters: dict[str, int] = {}
         self._group_sums_mv: dict[tuple[int, int], float] = {}
         voltages = self.codec.layout_of(CellVoltages)
-        self._voltage_ids = range(voltages.base_id, voltages.base_id + voltages.module_id_range)
+        self.voltage_ids = range(voltages.base_id, voltages.base_id + voltages.module_id_range)
         self.offset_a = sensor.offset_a
         self.gain = 1.0 + sensor.gain_error_pct / 100.0
         self.current_a = 0.0  # the true current
@@ -60,7 +62,7 @@ class CurrentSensorSim:
         return sum(self._group_sums_mv.values()) / MV_PER_V
 
     def on_frame(self, frame: CanFrame, now_s: float) -> None:
-        if frame.arbitration_id not in self._voltage_ids:
+        if frame.arbitration_id not in self.voltage_ids:
             return
         reception = self.receiver.receive(frame)
         if reception is not None and isinstance(reception.frame, CellVoltages):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from bms.settings import Settings
 from bms.timing import Schedule
@@ -31,7 +32,7 @@ from dbc.sim_frames import (
 )
 from sim.current_sensor import CurrentSensorSim
 
-UF_PER_F = 1e6
+UF_PER_F: Final = 1e6
 SENSOR_FLAGS = {
     SensorFault.FLAG_OVER_CURRENT: IvtFlag.OVER_CURRENT,
     SensorFault.FLAG_CHANNEL_ERROR: IvtFlag.CHANNEL_ERROR,
@@ -79,6 +80,10 @@ class HvBox:
                                       "ContactorBox")
         self.sim_receiver = FrameReceiver(sim_codec(), 0, "HvBox")
         self.sender = FrameSender(pack_codec())
+        # what the box and its sensor read of the pack bus (a receive filter, as a sensor's
+        # CAN controller has one): the commands, and the cell voltages for U1
+        self.wanted_ids = frozenset(
+            {pack_codec().layout_of(ContactorCommand).base_id, *self.sensor.voltage_ids})
         self.relays = {contactor: Relay() for contactor in ContactorId}
         self.bus_voltage_v = 0.0
         self.current_a = 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from bms.settings import Settings
 from bms.timing import Schedule
@@ -31,10 +32,10 @@ from slave.afe.base import Afe, AfeMeasurement, PackCurrentListener
 from slave.balancing import BalancingExecutor
 from slave.injection import Injections
 
-MA_PER_A = 1000.0
-MV_PER_V = 1000.0
+MA_PER_A: Final = 1000.0
+MV_PER_V: Final = 1000.0
 # A tick later than this many periods counts as an overrun (reported in ModuleStatus).
-OVERRUN_PERIODS = 1.5
+OVERRUN_PERIODS: Final = 1.5
 
 
 @dataclass
@@ -150,8 +151,9 @@ class SlaveCore:
         if any(v is not None and not limits.minimum <= v <= limits.maximum
                for v in measurement.cell_voltages_mv):
             faults |= ModuleFault.MEASUREMENT_RANGE  # the frame carries the saturated value
-        self._faults = faults | measurement.faults
-        afe_failed = measurement.faults & ModuleFault.AFE_COMM
+        measured = measurement.faults  # mostly none: spare the flag arithmetic then
+        self._faults = faults | measured if measured else faults
+        afe_failed = measured and measured & ModuleFault.AFE_COMM
         self.afe_state = AfeState.FAULT if afe_failed else AfeState.MEASURING
         typed: list[Frame] = self._voltage_frames(measurement)
         if self._temperature_schedule.due(now_s):

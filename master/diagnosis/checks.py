@@ -126,8 +126,9 @@ class Checks:
         self.tiered("charge_overcurrent_a", PACK, current_a, now_s)
 
     def module_status(self, module: int, faults: ModuleFault, now_s: float) -> None:
-        self.engine.observe(DiagId.SLAVE_AFE_FAULT, Location(module), bool(faults & AFE_FAULTS),
-                            now_s, float(faults & AFE_FAULTS))
+        afe_faults = faults & AFE_FAULTS if faults else 0
+        self.engine.observe(DiagId.SLAVE_AFE_FAULT, Location(module), bool(afe_faults), now_s,
+                            float(afe_faults))
 
     def spreads(self, min_mv: float, max_mv: float, min_degc: float | None,
                 max_degc: float | None, now_s: float) -> None:
