@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, replace
+from typing import Final
 
 from bms.settings import Chemistry, Settings
 
@@ -47,10 +48,10 @@ class OcvTable:
         return s0 + (s1 - s0) * (voltage_v - v0) / (v1 - v0)
 
 
-GAS_CONSTANT_J_PER_MOL_K = 8.314
-ACTIVATION_ENERGY_J_PER_MOL = 20_000.0
-REFERENCE_TEMPERATURE_K = 298.15
-KELVIN_OFFSET = 273.15
+GAS_CONSTANT_J_PER_MOL_K: Final = 8.314
+ACTIVATION_ENERGY_J_PER_MOL: Final = 20_000.0
+REFERENCE_TEMPERATURE_K: Final = 298.15
+KELVIN_OFFSET: Final = 273.15
 
 
 def arrhenius_factor(temperature_degc: float) -> float:

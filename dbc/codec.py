@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from dbc import e2e
 from dbc.array_codec import Decoder, Encoder
@@ -23,7 +23,7 @@ from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
 from dbc.sim_frames import SIM_FRAME_TYPES
 from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
 
-DECODE_CACHE_SIZE = 4096
+DECODE_CACHE_SIZE: Final = 4096
 
 
 class CanFrame(NamedTuple):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Final
 
 from dbc.crc import CRC8_E2E_P01
 
-COUNTER_MODULO = 15  # profile 1 counts 0..14; 15 is not a valid counter
-CRC_BYTE = 0
-COUNTER_BYTE = 1
+COUNTER_MODULO: Final = 15  # profile 1 counts 0..14; 15 is not a valid counter
+CRC_BYTE: Final = 0
+COUNTER_BYTE: Final = 1
 COUNTER_MASK = 0x0F
 
 

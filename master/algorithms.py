@@ -6,6 +6,7 @@ every measurement period and `plan_balancing` every BalancingCommand period.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -19,11 +20,11 @@ from master.estimation.pack_estimator import PackEstimate, PackEstimator, resist
 from master.estimation.power_limits import CurrentLimits, LimitInputs, PowerLimiter
 from master.pack_state import PackState
 
-MV_PER_V = 1000.0
-UNKNOWN_TEMPERATURE_DEGC = 25.0  # for the resistance of a module without a valid sensor
+MV_PER_V: Final = 1000.0
+UNKNOWN_TEMPERATURE_DEGC: Final = 25.0  # for the resistance of a module without a valid sensor
 
 
-STEADY_A = 0.5  # two successive current samples closer than this: the current is steady
+STEADY_A: Final = 0.5  # two successive current samples closer than this: the current is steady
 
 
 @dataclass

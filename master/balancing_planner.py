@@ -16,6 +16,7 @@ voltage threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from bms.algorithm_settings import BalancingSettings
 from dbc.frames import MasterState
 from master.estimation.ocv_curve import Array
 
-PCT = 100.0
+PCT: Final = 100.0
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 from bms.endpoint_settings import EndpointSettings
 from dbc.charger_frames import ChargerFlag, ElconCommand, ElconStatus
 from master.diagnosis.table import DiagId
 
-END_HOLD_S = 10.0
-CHARGE_VOLTAGE_MARGIN_MV = 50.0  # the charge voltage stays this far below the operating limit
-CV_BAND = 0.995  # within 0.5 % of the charge voltage counts as the constant-voltage phase
-STATUS_TIMEOUT_S = 5.0
-DEFAULT_C_RATE = 0.5
-PCT = 100.0
+END_HOLD_S: Final = 10.0
+# the charge voltage stays this far below the operating limit
+CHARGE_VOLTAGE_MARGIN_MV: Final = 50.0
+CV_BAND: Final = 0.995  # within 0.5 % of the charge voltage counts as the constant-voltage phase
+STATUS_TIMEOUT_S: Final = 5.0
+DEFAULT_C_RATE: Final = 0.5
+PCT: Final = 100.0
 
 FLAG_ENTRIES: dict[ChargerFlag, DiagId] = {
     ChargerFlag.HARDWARE_FAILURE: DiagId.CHARGER_HARDWARE_FAILURE,

@@ -15,6 +15,7 @@ a warning (INVERTER_LOST). Pure: the core feeds it and sends what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from bms.endpoint_settings import EndpointSettings
 from dbc.frames import Frame
@@ -30,9 +31,9 @@ from dbc.inverter_frames import (
 )
 from master.diagnosis.table import DiagId
 
-PCT = 100.0
-HARDWARE_VERSION = 1
-SOFTWARE_VERSION = 1
+PCT: Final = 100.0
+HARDWARE_VERSION: Final = 1
+SOFTWARE_VERSION: Final = 1
 CHEMISTRY_CODES = {"nmc": "NM", "lfp": "LF"}
 
 # every diagnosis entry maps onto one SMA alarm (0x35A) and one Pylontech flag (0x359)

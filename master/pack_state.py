@@ -4,8 +4,9 @@ pack figures derived from them (min, max, average, sum, with locations)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-MV_PER_V = 1000.0
+MV_PER_V: Final = 1000.0
 
 
 @dataclass(frozen=True)

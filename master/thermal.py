@@ -4,13 +4,15 @@ request does not flap around a threshold."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from bms.limits import Limits
 from dbc.vehicle_frames import ThermalRequest
 
-COOLING_MARGIN_DEGC = 10.0  # cooling starts this far below the discharge operating limit
-CHARGE_COOLING_MARGIN_DEGC = 5.0  # ... or this far below the charge one, while charging
-HEATING_MARGIN_DEGC = 5.0  # heating starts this far above the charge under-temperature limit
-HYSTERESIS_DEGC = 2.0
+COOLING_MARGIN_DEGC: Final = 10.0  # cooling starts this far below the discharge operating limit
+CHARGE_COOLING_MARGIN_DEGC: Final = 5.0  # ... or this far below the charge one, while charging
+HEATING_MARGIN_DEGC: Final = 5.0  # heating starts this far above the charge under-temperature limit
+HYSTERESIS_DEGC: Final = 2.0
 
 
 class ThermalDemand:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from bms.chemistry import OcvTable, arrhenius_factor
 
-SECONDS_PER_HOUR = 3600.0
-SECONDS_PER_MONTH = 30 * 24 * 3600.0
+SECONDS_PER_HOUR: Final = 3600.0
+SECONDS_PER_MONTH: Final = 30 * 24 * 3600.0
 # Beyond the table the model keeps going (an overcharged cell keeps rising) but SOC is held
 # inside a physical band so that runaway numbers cannot appear.
-SOC_FLOOR = -0.05
-SOC_CEILING = 1.10
+SOC_FLOOR: Final = -0.05
+SOC_CEILING: Final = 1.10
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ second; the current it delivers goes to the HV box on the simulation bus.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from bms.chemistry import series_cell
 from bms.settings import Settings
@@ -31,8 +32,8 @@ from dbc.frames import ContactorFeedback
 from dbc.sim_frames import ChargerOutput, InjectCharger
 from sim.vcu import PeerOutputs
 
-AUTO_GAIN = 0.5  # of the pack's conductance: the voltage loop settles without ringing
-BATTERY_PRESENT_V = 10.0  # below this on its output the charger sees no battery
+AUTO_GAIN: Final = 0.5  # of the pack's conductance: the voltage loop settles without ringing
+BATTERY_PRESENT_V: Final = 10.0  # below this on its output the charger sees no battery
 STOPPING = ChargerFlag.HARDWARE_FAILURE | ChargerFlag.OVER_TEMPERATURE | \
     ChargerFlag.INPUT_VOLTAGE_WRONG | ChargerFlag.BATTERY_NOT_DETECTED | \
     ChargerFlag.COMMUNICATION_TIMEOUT

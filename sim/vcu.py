@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from bms.chemistry import cell_capacity_ah
 from bms.settings import CurrentStep, Settings
@@ -27,10 +28,10 @@ from dbc.sim_frames import LoadDemand, VcuCommand, VcuCommandRequest
 from dbc.vehicle_frames import BmsLimits, BmsStatus, RequestedState, VcuRequest
 from sim.current_profile import CurrentProfile
 
-RESET_PULSE_S = 0.5
-CHARGE_CURRENT_C_RATE = 0.5
-TERMINATION_C_RATE = 0.05  # a charge ends when the BMS allows less than C/20 ...
-TERMINATION_HOLD_S = 10.0  # ... for this long
+RESET_PULSE_S: Final = 0.5
+CHARGE_CURRENT_C_RATE: Final = 0.5
+TERMINATION_C_RATE: Final = 0.05  # a charge ends when the BMS allows less than C/20 ...
+TERMINATION_HOLD_S: Final = 10.0  # ... for this long
 REQUESTS = {"standby": RequestedState.STANDBY, "drive": RequestedState.DRIVE,
             "charge": RequestedState.CHARGE}
 COMMANDED = {VcuCommandRequest.STANDBY: RequestedState.STANDBY,
