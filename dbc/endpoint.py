@@ -8,7 +8,7 @@ frame is counted, never trusted, never raised.
 from __future__ import annotations
 
 from collections import Counter
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from dbc.codec import CanFrame, Codec
 from dbc.e2e import ACCEPTED, AliveCounters, E2EChecker, E2EStatistics, E2EStatus
@@ -28,13 +28,22 @@ class FrameSender:
         return self.codec.encode(frame, module_id, counter)
 
 
-class Reception(NamedTuple):
-    """One received frame: ``frame`` is None when E2E rejected it."""
+@dataclass(init=False)
+class Reception:
+    """One received frame: ``frame`` is None when E2E rejected it. (The ``__init__`` is
+    written out: compiled, it is native, where a named tuple's is interpreted.)"""
 
     layout: MessageLayout
     module_id: int
     frame: Frame | None
     e2e: E2EStatus | None  # None: the message is not E2E protected
+
+    def __init__(self, layout: MessageLayout, module_id: int, frame: Frame | None,
+                 e2e: E2EStatus | None) -> None:
+        self.layout = layout
+        self.module_id = module_id
+        self.frame = frame
+        self.e2e = e2e
 
 
 class FrameReceiver:
