@@ -50,6 +50,8 @@ _ERRORS = frozenset({E2EStatus.REPEATED, E2EStatus.WRONG_SEQUENCE, E2EStatus.ERR
 
 
 _STARTS: dict[int, int] = {}  # the register after the DataID bytes, by DataID
+_TABLE: Final = CRC8_E2E_P01.table  # Final: compiled, read without a globals lookup
+_XOR_OUT: Final = CRC8_E2E_P01.xor_out
 
 
 def compute_crc(data_id: int, data: bytes | bytearray) -> int:
@@ -59,10 +61,10 @@ def compute_crc(data_id: int, data: bytes | bytearray) -> int:
     if crc is None:
         crc = _STARTS[data_id] = CRC8_E2E_P01.compute(
             bytes((data_id & 0xFF, (data_id >> 8) & 0xFF)), start=CRC8_E2E_P01.init)
-    table = CRC8_E2E_P01.table
-    for byte in data[1:]:
-        crc = table[crc ^ byte]
-    return crc ^ CRC8_E2E_P01.xor_out
+    table = _TABLE
+    for index in range(1, len(data)):  # no slice: no copy
+        crc = table[crc ^ data[index]]
+    return crc ^ _XOR_OUT
 
 
 def protect(data: bytearray, data_id: int, counter: int) -> None:
