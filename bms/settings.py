@@ -153,6 +153,10 @@ class MasterSettings:
                                                 "empty: none")
     store_snapshot_period_s: float = setting(10.0, minimum=0.1, maximum=3600.0,
                                              doc="estimator state and counters saved this often")
+    store_max_events: int = setting(100_000, minimum=0, maximum=100_000_000,
+                                    doc="the store keeps this many of the latest events (about "
+                                        "0.5 kB each); older ones are deleted and counted; "
+                                        "0: all, without a bound")
 
     def __post_init__(self) -> None:
         if self.slave_lost_timeout_s <= self.slave_stale_timeout_s:

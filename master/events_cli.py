@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = Store.open(path, read_only=True)
         events = store.events(since, until, args.severity, args.module, args.kind, args.last)
+        pruned = store.events_pruned()
     except StoreError as exc:
         print(f"bms events: {exc}", file=sys.stderr)
         return 1
@@ -94,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
                   f"{event.severity or '':<7}  {event.text}")
     if args.format == "table":
         print(f"{len(events)} events from {path}", file=sys.stderr)
+    if pruned:
+        print(f"({pruned} older events were deleted to keep the store within "
+              f"master.store_max_events)", file=sys.stderr)
     return 0
 
 

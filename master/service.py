@@ -262,7 +262,7 @@ def open_store(core: MasterCore,
     if not path:
         return None
     try:
-        store = Store.open(Path(path))
+        store = Store.open(Path(path), max_events=core.settings.master.store_max_events)
     except StoreError as exc:
         log.error("store not available, running without persistence: %s", exc)
         return None

@@ -4,8 +4,9 @@ broker: written in the same transaction as their event, deleted once acknowledge
 
 WAL journal, ``synchronous=FULL``: a transaction that returned from commit is on disk, so a
 power cut or a ``kill -9`` loses nothing committed and corrupts nothing (SQLite's own
-guarantee; tests/master/test_store.py kills writers at random moments and checks). All
-methods are blocking: the master calls them from its writer thread, tools from anywhere.
+guarantee; tests/master/test_store.py kills writers at random moments and checks). The
+event history is bounded (``max_events``: the oldest go, counted). All methods are blocking:
+the master calls them from its writer thread, tools from anywhere.
 """
 
 from __future__ import annotations
@@ -69,12 +70,15 @@ class StoredEvent:
 
 
 class Store:
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, max_events: int = 0) -> None:
         self.connection = connection
         self.path = path
+        # the events kept: beyond this many the oldest are deleted (and counted in meta's
+        # events_pruned) in the transaction that adds new ones; 0: every event is kept
+        self.max_events = max_events
 
     @classmethod
-    def open(cls, path: Path, read_only: bool = False) -> Store:
+    def open(cls, path: Path, read_only: bool = False, max_events: int = 0) -> Store:
         try:
             if read_only:
                 if not path.exists():
@@ -97,7 +101,7 @@ class Store:
         if version is None or int(version[0]) != SCHEMA_VERSION:
             raise StoreError(f"{path}: schema version {version and version[0]}, this program "
                              f"reads {SCHEMA_VERSION}")
-        return cls(connection, path)
+        return cls(connection, path, max_events)
 
     def close(self) -> None:
         self.connection.close()
@@ -120,7 +124,19 @@ class Store:
                 ids.append(int(cursor.lastrowid or 0))
                 if outbox is not None:
                     self._enqueue(*outbox(replace(e, id=ids[-1])))
+            if ids and self.max_events > 0:
+                self._prune(ids[-1] - self.max_events)
         return ids
+
+    def _prune(self, up_to_id: int) -> None:
+        """Delete the events up to this id and count them (ids only grow: what is left is
+        at most ``max_events`` events, the latest)."""
+        pruned = self.connection.execute("DELETE FROM events WHERE id <= ?",
+                                         (up_to_id,)).rowcount
+        if pruned > 0:
+            self.connection.execute(
+                "INSERT INTO meta VALUES ('events_pruned', ?) ON CONFLICT (key) DO UPDATE SET "
+                "value = CAST(value AS INTEGER) + excluded.value", (pruned,))
 
     def enqueue(self, messages: Iterable[tuple[str, bytes]], keep_per_topic: int = 0) -> None:
         """Messages for the broker, in one transaction. ``keep_per_topic`` > 0 bounds how
@@ -193,6 +209,12 @@ class Store:
         return [StoredEvent(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                             json.loads(r[10]) if r[10] else None, r[0])
                 for r in self.connection.execute(query, args)]
+
+    def events_pruned(self) -> int:
+        """How many of the oldest events were deleted to keep the store within bounds."""
+        row = self.connection.execute(
+            "SELECT value FROM meta WHERE key = 'events_pruned'").fetchone()
+        return int(row[0]) if row else 0
 
     def outbox(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """Undelivered messages in order: (id, topic, payload)."""

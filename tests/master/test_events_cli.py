@@ -29,3 +29,18 @@ def test_refusals_name_the_reason(tmp_path: Path) -> None:
     bad_time = bms("--db", str(tmp_path / "none.sqlite"), "--since", "soon")
     assert bad_time.returncode == 2
     assert "'soon': not a time" in bad_time.stderr
+
+
+def test_the_listing_says_when_older_events_were_deleted(tmp_path: Path) -> None:
+    from master.store import Store, StoredEvent
+
+    store = Store.open(tmp_path / "bms.sqlite", max_events=3)
+    store.append([StoredEvent(1000.0 + n, float(n), "notice", f"note {n}") for n in range(10)])
+    store.close()
+    listed = subprocess.run([sys.executable, "-m", "bms", "events", "--db",
+                             str(tmp_path / "bms.sqlite")], capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0
+    assert [line.split()[-1] for line in listed.stdout.splitlines()] == ["7", "8", "9"]
+    assert "(7 older events were deleted to keep the store within master.store_max_events)" \
+        in listed.stderr

@@ -80,3 +80,18 @@ def test_freeze_frame_holds_the_pack_at_that_moment() -> None:
     assert frame["min_cell_mv"][0] <= frame["max_cell_mv"][0]
     assert 0 < frame["soc_min_pct"] <= frame["soc_max_pct"] < 100
     assert dataclasses.is_dataclass(pack.master.algorithms.limits)
+
+
+def test_the_master_opens_its_store_with_the_configured_bound(tmp_path: Path) -> None:
+    from master.core import MasterCore
+    from master.service import open_store
+
+    settings = load_settings(None, [*SMALL, f"master.store_path={tmp_path / 's.sqlite'}",
+                                    "master.store_max_events=50"])
+    writer = open_store(MasterCore(settings, 0.0))
+    assert writer is not None
+    try:
+        assert writer.store.max_events == 50
+    finally:
+        writer.close()
+    assert load_settings(None, SMALL).master.store_max_events == 100_000

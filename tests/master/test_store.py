@@ -128,3 +128,27 @@ def test_the_outbox_bounds_a_topic_but_never_events(tmp_path: Path) -> None:
     assert [payload for _, topic, payload in rows if topic == "bms/p/state"] == [
         bytes([7]), bytes([8]), bytes([9])]  # the latest three
     assert [topic for _, topic, _ in rows].count("bms/p/events") == 1
+
+
+def test_the_event_history_keeps_the_latest_events_within_its_bound(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "bms.sqlite", max_events=5)
+    for batch in ([1, 2, 3], [4], [5, 6, 7, 8], [9, 10, 11, 12]):
+        store.append([event(n) for n in batch],
+                     outbox=lambda e: ("bms/p/events", e.text.encode()))
+    assert [e.text for e in store.events()] == [f"event {n}" for n in range(8, 13)]
+    assert store.events_pruned() == 7
+    # the events' MQTT messages are not history: every one is still to be delivered
+    assert [payload for _, _, payload in store.outbox(limit=100)] == [
+        f"event {n}".encode() for n in range(1, 13)]
+    store.close()
+    reader = Store.open(tmp_path / "bms.sqlite", read_only=True)
+    assert reader.events_pruned() == 7
+    assert len(reader.events()) == 5
+    assert reader.integrity() == "ok"
+
+
+def test_without_a_bound_every_event_is_kept(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "bms.sqlite")
+    store.append([event(n) for n in range(1, 201)])
+    assert len(store.events()) == 200
+    assert store.events_pruned() == 0
