@@ -72,6 +72,8 @@ MODULE_FAULT_SIGNALS: dict[ModuleFault, str] = {
     ModuleFault.MEASUREMENT_OVERRUN: "MeasurementOverrun",
     ModuleFault.INTERNAL: "FaultInternal",
 }
+# the same as (bit, signal) pairs of plain ints: an enum's value is a Python-level property
+_MODULE_FAULT_BITS = tuple((int(flag), name) for flag, name in MODULE_FAULT_SIGNALS.items())
 
 
 def _optional_in(layout: MessageLayout, name: str, value: float | None) -> float | None:
@@ -146,8 +148,8 @@ class ModuleStatus:
             "ModuleVoltage": layout.saturate("ModuleVoltage", self.module_voltage_v),
         }
         faults = int(self.faults)  # int arithmetic: a flag test costs a microsecond
-        for flag, name in MODULE_FAULT_SIGNALS.items():
-            signals[name] = 1 if faults & flag.value else 0
+        for bit, name in _MODULE_FAULT_BITS:
+            signals[name] = 1 if faults & bit else 0
         return signals
 
     @classmethod
