@@ -19,7 +19,7 @@ from dbc.crc import CRC8_E2E_P01
 COUNTER_MODULO: Final = 15  # profile 1 counts 0..14; 15 is not a valid counter
 CRC_BYTE: Final = 0
 COUNTER_BYTE: Final = 1
-COUNTER_MASK = 0x0F
+COUNTER_MASK: Final = 0x0F
 
 
 class E2EStatus(enum.Enum):
