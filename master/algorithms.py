@@ -16,7 +16,12 @@ from bms.settings import Settings
 from dbc.frames import MasterState
 from master.balancing_planner import BalancingPlanner, Plan, PlanInputs
 from master.estimation.ocv_curve import Array
-from master.estimation.pack_estimator import PackEstimate, PackEstimator, resistance_factor
+from master.estimation.pack_estimator import (
+    PackEstimate,
+    PackEstimator,
+    nansum,
+    resistance_factor,
+)
 from master.estimation.power_limits import CurrentLimits, LimitInputs, PowerLimiter
 from master.pack_state import PackState
 
@@ -130,10 +135,12 @@ class PackAlgorithms:
             min_temperature_degc=float(valid_t.min()),
             max_temperature_degc=float(valid_t.max()),
             soc_min=estimate.soc_min, soc_max=estimate.soc_max,
-            min_cell_mv=float(np.nanmin(cell_mv)), max_cell_mv=float(np.nanmax(cell_mv)),
+            # fmin / fmax skip NaN: what nanmin / nanmax give (not all NaN, checked above)
+            min_cell_mv=float(np.fmin.reduce(cell_mv, axis=None)),
+            max_cell_mv=float(np.fmax.reduce(cell_mv, axis=None)),
             cell_ocv_v=f.curve.voltage(f.soc) + f.v_rc_v,
             cell_r0_ohm=f.resistance_ohm() * resistance_factor(cell_temperature),
-            pack_voltage_v=float(np.nansum(cell_mv)) / MV_PER_V,
+            pack_voltage_v=nansum(cell_mv) / MV_PER_V,
             allowed=allowed,
         )
 

@@ -48,8 +48,11 @@ class OcvCurve:
 
     def energy_wh_per_ah(self, soc: Array) -> Array:
         """Energy a cell delivers from ``soc`` down to 0, per Ah of its capacity."""
-        energy = np.interp(np.clip(soc, 0.0, 1.0), self._energy_grid, self._energy_wh_per_ah)
+        energy = np.interp(np.minimum(np.maximum(soc, 0.0), 1.0), self._energy_grid,
+                           self._energy_wh_per_ah)
         return np.asarray(energy, dtype=np.float64)
 
     def _segment(self, soc: Array) -> NDArray[np.intp]:
-        return np.clip(np.searchsorted(self.soc, soc, side="right") - 1, 0, len(self.soc) - 2)
+        # np.minimum / np.maximum: what np.clip gives, without its Python-level wrapper
+        index = np.searchsorted(self.soc, soc, side="right") - 1
+        return np.minimum(np.maximum(index, 0), len(self.soc) - 2)

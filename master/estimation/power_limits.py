@@ -16,6 +16,8 @@ falls at once and rises at ``ramp_up_c_per_s``.
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +57,24 @@ class LimitInputs:
 
 
 def _interp(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
-    return float(np.interp(x, xs, ys))
+    """np.interp of one value (the same arithmetic, tests compare them bit for bit) without
+    turning the tables into arrays on every call: six calls every measurement period."""
+    if len(xs) == 1:
+        return float(ys[0])
+    if math.isnan(x):
+        return math.nan
+    if x < xs[0]:
+        return float(ys[0])
+    if x >= xs[-1]:
+        return float(ys[-1])
+    j = bisect.bisect_right(xs, x) - 1
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    value = slope * (x - xs[j]) + ys[j]
+    if math.isnan(value):  # numpy's fallbacks for an infinite slope
+        value = slope * (x - xs[j + 1]) + ys[j + 1]
+        if math.isnan(value) and ys[j] == ys[j + 1]:
+            value = ys[j]
+    return float(value)
 
 
 class PowerLimiter:

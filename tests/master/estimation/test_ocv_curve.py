@@ -39,3 +39,16 @@ def test_a_reading_near_a_plateau_edge_is_not_steep() -> None:
     # just above the edge: 3 mV lower is the plateau, the SOC could be anything from 90 %
     assert steep.tolist() == [False, True, False]
     assert curve.slope(curve.soc_at(readings[:1]))[0] >= 0.2  # the point alone looks steep
+
+
+def test_nansum_is_np_nansum_bit_for_bit() -> None:
+    from master.estimation.pack_estimator import nansum
+
+    rng = np.random.default_rng(3)
+    for size in (1, 7, 128, 512, 1000):
+        values = rng.normal(3.6, 0.3, size) * 10.0 ** rng.integers(-3, 4, size)
+        values[rng.random(size) < 0.1] = np.nan
+        assert nansum(values) == float(np.nansum(values))
+    matrix = rng.normal(3600.0, 30.0, (32, 16))  # the master's cells: modules x cells
+    matrix[3, 5] = np.nan
+    assert nansum(matrix) == float(np.nansum(matrix))

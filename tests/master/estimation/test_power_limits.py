@@ -93,3 +93,23 @@ def test_configured_tables_are_checked() -> None:
                            discharge_temperature_factors=(1.0, 1.0))
     with pytest.raises(ValueError, match=r"within 0\.\.1"):
         PowerLimitSettings(charge_soc_factors=(1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 0.1))
+
+
+@pytest.mark.parametrize(("xs", "ys"), [
+    ((-20.0, -10.0, 45.0, 55.0), (0.0, 1.0, 1.0, 0.0)),  # a temperature table
+    ((0, 10, 80, 95, 100), (1, 1, 1, 0.5, 0)),  # SOC points as ints
+    ((0.0, 1.0), (3.0, 3.0)),  # flat
+    ((5.0,), (0.7,)),  # one point
+])
+def test_the_table_lookup_is_np_interp_bit_for_bit(xs: tuple[float, ...],
+                                                   ys: tuple[float, ...]) -> None:
+    from master.estimation.power_limits import _interp
+
+    rng = np.random.default_rng(7)
+    span = max(xs) - min(xs) + 10.0
+    values = [*rng.uniform(min(xs) - span, max(xs) + span, 20_000), *xs, float("nan"),
+              float("inf"), float("-inf"), *(np.nextafter(x, np.inf) for x in xs)]
+    for x in values:
+        expected = float(np.interp(x, xs, ys))
+        got = _interp(float(x), xs, ys)
+        assert got == expected or (np.isnan(got) and np.isnan(expected)), x
