@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar, cast
+
 import numpy as np
 from numpy.typing import NDArray
 
 from bms.chemistry import OcvTable
 
 Array = NDArray[np.float64]
+ArrayT = TypeVar("ArrayT", bound=NDArray[Any])
 ENERGY_POINTS = 201  # resolution of the tabulated energy integral
+
+
+def clip(values: ArrayT, low: float, high: float) -> ArrayT:
+    """What np.clip gives (NaN stays NaN, the dtype stays), without its Python-level
+    wrapper: several times every measurement period."""
+    return cast("ArrayT", np.minimum(np.maximum(values, low), high))
 
 
 class OcvCurve:
@@ -48,11 +57,9 @@ class OcvCurve:
 
     def energy_wh_per_ah(self, soc: Array) -> Array:
         """Energy a cell delivers from ``soc`` down to 0, per Ah of its capacity."""
-        energy = np.interp(np.minimum(np.maximum(soc, 0.0), 1.0), self._energy_grid,
-                           self._energy_wh_per_ah)
+        energy = np.interp(clip(soc, 0.0, 1.0), self._energy_grid, self._energy_wh_per_ah)
         return np.asarray(energy, dtype=np.float64)
 
     def _segment(self, soc: Array) -> NDArray[np.intp]:
-        # np.minimum / np.maximum: what np.clip gives, without its Python-level wrapper
         index = np.searchsorted(self.soc, soc, side="right") - 1
-        return np.minimum(np.maximum(index, 0), len(self.soc) - 2)
+        return clip(index, 0, len(self.soc) - 2)

@@ -22,7 +22,7 @@ from bms.chemistry import (
 )
 from bms.settings import Settings
 from master.estimation.health import HealthSettings, HealthTracker
-from master.estimation.ocv_curve import Array, OcvCurve
+from master.estimation.ocv_curve import Array, OcvCurve, clip
 from master.estimation.soc_ekf import SocFilter
 
 SECONDS_PER_HOUR = 3600.0
@@ -153,7 +153,7 @@ class PackEstimator:
         if now_s - self._corrected_s >= self.settings.correction_period_s - 1e-9:
             self._corrected_s = now_s
             self.filter.correct(cell_v, current_a - bleed_a, factor)
-        self.filter.soc = np.minimum(np.maximum(self.filter.soc, SOC_BAND[0]), SOC_BAND[1])
+        self.filter.soc = clip(self.filter.soc, *SOC_BAND)
         self.throughput_ah += cell_mean_a * dt_s / SECONDS_PER_HOUR
         self._count(mean_current_a, dt_s, cell_v)
         self._rest(now_s, at_rest, cell_v)
@@ -219,7 +219,7 @@ class PackEstimator:
     def estimate(self) -> PackEstimate | None:
         if not self.filter.initialised:
             return None
-        soc = np.minimum(np.maximum(self.filter.soc, 0.0), 1.0)
+        soc = clip(self.filter.soc, 0.0, 1.0)
         low, high = float(soc.min()), float(soc.max())
         usable = low / (low + 1.0 - high) if low + 1.0 - high > 0 else 0.0
         capacity = self.health.capacity_ratio()

@@ -52,3 +52,16 @@ def test_nansum_is_np_nansum_bit_for_bit() -> None:
     matrix = rng.normal(3600.0, 30.0, (32, 16))  # the master's cells: modules x cells
     matrix[3, 5] = np.nan
     assert nansum(matrix) == float(np.nansum(matrix))
+
+
+def test_clip_is_np_clip_bit_for_bit() -> None:
+    from master.estimation.ocv_curve import clip
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(0.5, 0.6, 1000)
+    values[::97] = np.nan
+    assert np.array_equal(clip(values, -0.05, 1.1), np.clip(values, -0.05, 1.1), equal_nan=True)
+    index = rng.integers(-3, 20, 100)
+    clipped = clip(index, 0, 11)
+    assert clipped.dtype == index.dtype
+    assert np.array_equal(clipped, np.clip(index, 0, 11))
