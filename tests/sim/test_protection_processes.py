@@ -109,8 +109,19 @@ async def test_a_precharge_that_cannot_finish_fails_after_the_configured_tries(
         pack.process.send_signal(signal.SIGINT)
         await finish(pack.process)
     events = pack.master_stats()["events"]
-    assert "precharge try 2 of 2 failed after 1 s: pack-bus gap 100.0 V" in events
+    for attempt in (1, 2):
+        # 2 A drawn through the 50 ohm resistor: a 100 V gap, give or take the pack's IR drop
+        # (pack and bus voltages come from two devices, sampled at slightly different moments)
+        assert 99.0 < failed_precharge_gap_v(events, attempt) < 101.0, events
     assert "state PRECHARGE -> ERROR: precharge failed 2 times" in events
+
+
+def failed_precharge_gap_v(events: list[str], attempt: int) -> float:
+    prefix = f"precharge try {attempt} of 2 failed after 1 s: pack-bus gap "
+    gaps = [event.removeprefix(prefix).removesuffix(" V") for event in events
+            if event.startswith(prefix)]
+    assert len(gaps) == 1, events
+    return float(gaps[0])
 
 
 @pytest.mark.parametrize(("timeout_s", "opens"), [(1.0, True), (0.0, False)],
