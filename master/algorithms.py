@@ -99,7 +99,8 @@ class PackAlgorithms:
             known, np.where(valid, temperatures, -np.inf).max(axis=1), np.nan)
         mean = np.divide(np.where(valid, temperatures, 0.0).sum(axis=1), counts,
                          out=np.full(self.shape[0], UNKNOWN_TEMPERATURE_DEGC), where=known)
-        cell_temperature = np.repeat(mean, self.shape[1])
+        # the cells' R0 relative to 25 degC: for the estimator and the limits alike
+        cell_r_factor = resistance_factor(np.repeat(mean, self.shape[1]))
         if current_a is not None and self._measured_under is not None:
             charge = self.integral.up_to(now_s)
             mean_a = current_a
@@ -108,10 +109,10 @@ class PackAlgorithms:
             self._last_charge = (now_s, charge)
             measured_a, steady = self._measured_under
             self.estimator.update(now_s, self._cell_v.ravel(), mean_a, measured_a,
-                                  cell_temperature, self._bleed_a().ravel(), steady)
+                                  cell_r_factor, self._bleed_a().ravel(), steady)
         self.estimate = self.estimator.estimate()
         self.limits = self.power.update(now_s, self._limit_inputs(
-            cell_temperature, allowed and self.estimate is not None))
+            cell_r_factor, allowed and self.estimate is not None))
         return self.limits
 
     def _bleed_a(self) -> Array:
@@ -123,7 +124,7 @@ class PackAlgorithms:
         voltage = np.nan_to_num(self._cell_v, nan=0.0)
         return np.where(bits, voltage / self.settings.balancing.resistor_ohm, 0.0)
 
-    def _limit_inputs(self, cell_temperature: Array, allowed: bool) -> LimitInputs:
+    def _limit_inputs(self, cell_r_factor: Array, allowed: bool) -> LimitInputs:
         estimate, e = self.estimate, self.estimator
         cell_mv = self._cell_v * MV_PER_V
         valid_t = self._module_temperature[~np.isnan(self._module_temperature)]
@@ -139,7 +140,7 @@ class PackAlgorithms:
             min_cell_mv=float(np.fmin.reduce(cell_mv, axis=None)),
             max_cell_mv=float(np.fmax.reduce(cell_mv, axis=None)),
             cell_ocv_v=f.curve.voltage(f.soc) + f.v_rc_v,
-            cell_r0_ohm=f.resistance_ohm() * resistance_factor(cell_temperature),
+            cell_r0_ohm=f.resistance_ohm() * cell_r_factor,
             pack_voltage_v=nansum(cell_mv) / MV_PER_V,
             allowed=allowed,
         )

@@ -133,10 +133,11 @@ class PackEstimator:
     # --- update ---------------------------------------------------------------------------
 
     def update(self, now_s: float, cell_v: Array, mean_current_a: float, current_a: float,
-               temperature_degc: Array, bleed_a: Array, steady: bool = True) -> None:
-        """``current_a``: the current the voltages were measured under; ``steady``: it had
-        not just changed (only then do voltage steps tell the resistance)."""
-        factor = resistance_factor(temperature_degc)
+               factor: Array, bleed_a: Array, steady: bool = True) -> None:
+        """``current_a``: the current the voltages were measured under; ``factor``: the
+        cells' R0 relative to 25 degC (`resistance_factor` of their temperatures);
+        ``steady``: the current had not just changed (only then do voltage steps tell the
+        resistance)."""
         at_rest = abs(current_a) < self.settings.rest_current_a
         if not self.filter.initialised:
             self._start(cell_v, current_a, factor, at_rest)
