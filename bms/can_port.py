@@ -1,9 +1,11 @@
-"""The async adapter around one python-can bus: the only code that touches python-can.
+"""The async adapter around one python-can bus (the services' only way to a bus).
 
 `CanPort` opens the bus from configuration (``can.Bus(**kwargs, ignore_config=True)``),
 delivers every received frame to its subscribers together with the loop time, and sends
 without ever blocking the event loop. A malformed or error frame is counted, never raised.
-Used as an async context manager; closing is idempotent.
+Subscribers that name their ids are filtered for in the kernel: by SocketCAN's filters, or
+by a socket filter on udp_multicast (`bms.multicast_filter`). Used as an async context
+manager; closing is idempotent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Self
 
 import can
 
+from bms import multicast_filter
 from bms.errors import BusError
 from bms.netns import multicast_refusal
 from dbc.codec import CanFrame
@@ -41,6 +44,7 @@ class PortStatistics:
     rx_errors: int = 0  # frames python-can could not read (malformed datagram, ...)
     tx_errors: int = 0  # frames that could not be sent (buffer full, bus down)
     error_frames: int = 0  # CAN error frames reported by the interface
+    kernel_filter_ids: int = 0  # ids the kernel filters for (0: every frame reaches Python)
 
 
 def open_bus(kwargs: Mapping[str, Any]) -> can.BusABC:
@@ -142,13 +146,18 @@ class CanPort:
         self._apply_filters()
 
     def _apply_filters(self) -> None:
-        if self._bus is None:
+        bus = self._bus
+        if bus is None:
             return
-        if self._wants_everything or not self._wanted_ids:
-            self._bus.set_filters(None)
-        else:
-            self._bus.set_filters([{"can_id": i, "can_mask": 0x7FF, "extended": False}
-                                   for i in sorted(self._wanted_ids)])
+        ids = None if self._wants_everything or not self._wanted_ids else self._wanted_ids
+        bus.set_filters(None if ids is None else [
+            {"can_id": i, "can_mask": 0x7FF, "extended": False} for i in sorted(ids)])
+        interface = self.kwargs.get("interface")
+        if interface == "socketcan":  # python-can sets them in the kernel itself
+            self.statistics.kernel_filter_ids = len(ids or ())
+        elif interface == "udp_multicast":
+            kernel = multicast_filter.apply(bus.fileno(), ids)
+            self.statistics.kernel_filter_ids = len(ids or ()) if kernel else 0
 
     def subscribe_errors(self, callback: Callable[[can.Message, float], None]) -> None:
         """Called with every CAN error frame the interface reports (bus-off, ...)."""
