@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import ssl
 import sys
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -63,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _monitor(args: argparse.Namespace, host: str, port: int, user: str | None,
                    tls: bool) -> int:
+    import ssl
+
     import aiomqtt
     from rich.console import Console
     from rich.live import Live

@@ -84,3 +84,16 @@ def test_python_dash_m_bms_is_the_command() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "pack.modules: expected an integer" in done.stderr
+
+
+@pytest.mark.parametrize(("command", "loads_openssl"), [("slave", False), ("master", True)])
+def test_only_commands_that_may_speak_tls_load_openssl(command: str,
+                                                       loads_openssl: bool) -> None:
+    # what a command's process has once its event loop's modules are in (asyncio takes ssl
+    # when it can): 5 MB of a slave's 35 MB budget
+    code = ("import sys\nfrom bms.cli import main\n"
+            f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+            "import asyncio.sslproto\nprint(sys.modules.get('ssl') is not None)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.splitlines()[-1] == str(loads_openssl), result.stderr
