@@ -124,6 +124,17 @@ def use_build(directory: Path = BUILD_DIR, root: Path = ROOT) -> str:
     return status
 
 
+def serve_plain(reason: str) -> str:
+    """Serve the plain modules from here on, unless a compiled one is in already; returns
+    `status`."""
+    global status
+    compiled_modules = {path.removesuffix(".py").replace("/", ".") for path in COMPILED}
+    if not compiled_modules & sys.modules.keys():
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, BuildFinder)]
+        status = f"plain Python ({reason})"
+    return status
+
+
 def is_fresh(directory: Path = BUILD_DIR, root: Path = ROOT) -> bool:
     stamp = read_stamp(directory)
     return stamp is not None and stamp.get("digest") == source_digest(root)

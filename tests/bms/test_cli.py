@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bms import compiled
 from bms.cli import main
 from bms.settings import load_settings
 
@@ -86,14 +87,26 @@ def test_python_dash_m_bms_is_the_command() -> None:
     assert "pack.modules: expected an integer" in done.stderr
 
 
-@pytest.mark.parametrize(("command", "loads_openssl"), [("slave", False), ("master", True)])
-def test_only_commands_that_may_speak_tls_load_openssl(command: str,
-                                                       loads_openssl: bool) -> None:
-    # what a command's process has once its event loop's modules are in (asyncio takes ssl
-    # when it can): 5 MB of a slave's 35 MB budget
+def lean_facts(command: str) -> list[str]:
+    """In a fresh process after `bms COMMAND --help`: whether OpenSSL is in once the event
+    loop's modules are (asyncio takes it when it can), and where the slave's core comes from."""
     code = ("import sys\nfrom bms.cli import main\n"
             f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
-            "import asyncio.sslproto\nprint(sys.modules.get('ssl') is not None)")
+            "import asyncio.sslproto\nimport slave.core\n"
+            "print(sys.modules.get('ssl') is not None, slave.core.__file__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
-    assert result.stdout.splitlines()[-1] == str(loads_openssl), result.stderr
+    return result.stdout.splitlines()[-1].split()
+
+
+def test_a_slave_process_keeps_to_its_memory_budget() -> None:
+    openssl, core = lean_facts("slave")
+    assert openssl == "False"
+    assert core.endswith(".py")  # plain, even where the compiled build is served
+
+
+def test_other_commands_keep_openssl_and_the_compiled_build() -> None:
+    openssl, core = lean_facts("master")
+    assert openssl == "True"
+    if compiled.status.startswith("compiled"):  # this process is served it: so is theirs
+        assert not core.endswith(".py"), core
