@@ -21,13 +21,14 @@ import array
 import functools
 import socket
 import struct
+import sys
 from collections.abc import Set
 from typing import Final
 
 import can
 from can.interfaces.udp_multicast.utils import pack_message
 
-SO_ATTACH_FILTER: Final = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux
+SO_ATTACH_FILTER: Final = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux's numbers
 SO_DETACH_FILTER: Final = getattr(socket, "SO_DETACH_FILTER", 27)
 UDP_HEADER_BYTES: Final = 8  # a UDP socket's filter sees the datagram from its UDP header
 ID_KEY: Final = b"\xaearbitration_id"  # msgpack: a 14-character string, then the id
@@ -128,6 +129,8 @@ def apply(fd: int, ids: Set[int] | None) -> bool:
     """Filter socket ``fd`` in the kernel for ``ids`` (None: no filter); True when a kernel
     filter is in place. Without one (too many ids, an unknown layout, a kernel that refuses)
     python-can's filter in the process does the same work, only later."""
+    if sys.platform != "linux":
+        return False  # socket filters (and the option numbers above) are Linux's
     offset = id_offset()
     if ids is None or offset is None or not 0 < len(ids) <= MAX_IDS:
         detach(fd)

@@ -99,6 +99,11 @@ def test_the_largest_id_set_still_jumps_within_reach() -> None:
         multicast_filter.program(frozenset(), offset)
 
 
+def test_elsewhere_than_linux_the_socket_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert not multicast_filter.apply(-1, WANTED)  # an invalid descriptor: never touched
+
+
 def multicast() -> dict[str, object]:
     # a group and port of its own, so that no other test's frames arrive
     return {"interface": "udp_multicast", "channel": "239.74.163.99",
