@@ -51,7 +51,9 @@ LEAN_COMMANDS = frozenset({"slave"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    """The command of this process (``argv`` None: its own arguments) or, given ``argv``,
+    one run inside another process, which keeps its modules as they are."""
+    words = sys.argv[1:] if argv is None else []
     if words[:1] and words[0] in LEAN_COMMANDS:
         if "ssl" not in sys.modules:
             sys.modules["ssl"] = None  # type: ignore[assignment]  # import ssl: ImportError

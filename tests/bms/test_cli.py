@@ -90,8 +90,8 @@ def test_python_dash_m_bms_is_the_command() -> None:
 def lean_facts(command: str) -> list[str]:
     """In a fresh process after `bms COMMAND --help`: whether OpenSSL is in once the event
     loop's modules are (asyncio takes it when it can), and where the slave's core comes from."""
-    code = ("import sys\nfrom bms.cli import main\n"
-            f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+    code = (f"import sys\nfrom bms.cli import main\nsys.argv = ['bms', {command!r}, '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "import asyncio.sslproto\nimport slave.core\n"
             "print(sys.modules.get('ssl') is not None, slave.core.__file__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
