@@ -100,8 +100,13 @@ def test_the_largest_id_set_still_jumps_within_reach() -> None:
 
 
 def test_elsewhere_than_linux_the_socket_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def touched(*args: object) -> None:
+        raise AssertionError("the socket was touched")
+
     monkeypatch.setattr("sys.platform", "darwin")
-    assert not multicast_filter.apply(-1, WANTED)  # an invalid descriptor: never touched
+    monkeypatch.setattr(multicast_filter, "attach", touched)
+    monkeypatch.setattr(multicast_filter, "detach", touched)
+    assert not multicast_filter.apply(3, WANTED)
 
 
 def multicast() -> dict[str, object]:
