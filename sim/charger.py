@@ -50,6 +50,7 @@ class ChargerSim:
         # a tap on the plant, not a pack-bus node: it listens as the observer does
         self.pack_receiver = FrameReceiver(pack_codec(), settings.master.e2e_max_lost_frames,
                                            "Observer")
+        self.wanted_pack_ids = frozenset({pack_codec().layout_of(ContactorFeedback).base_id})
         self.sim_receiver = FrameReceiver(sim_codec(), 0, "Charger")
         self.sender = FrameSender(vehicle_codec())
         self.sim_sender = FrameSender(sim_codec())

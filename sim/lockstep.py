@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, pack_codec, sim_codec
-from dbc.frames import ContactorFeedback, Frame
+from dbc.frames import Frame
 from master.core import MasterCore, Outputs
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
@@ -28,7 +28,6 @@ from slave.core import SlaveCore
 
 Listener = Callable[[CanFrame, float], object]
 BUSES = ("pack", "vehicle", "sim")
-FEEDBACK_ID = pack_codec().layout_of(ContactorFeedback).base_id
 
 
 @dataclass(init=False)
@@ -105,7 +104,7 @@ class LockstepPack:
         w.listen("sim", self.vcu.on_sim_frame)
         if self.charger is not None:
             w.listen("vehicle", self.charger.on_vehicle_frame)
-            w.listen("pack", self.charger.on_pack_frame, frozenset({FEEDBACK_ID}))
+            w.listen("pack", self.charger.on_pack_frame, self.charger.wanted_pack_ids)
             w.listen("sim", self.charger.on_sim_frame)
         if self.inverter is not None:
             w.listen("vehicle", self.inverter.on_vehicle_frame)

@@ -22,7 +22,7 @@ async def run_hv_box(settings: Settings) -> None:
     async with CanPort(bus_kwargs(settings, "pack"), "pack/hv-box") as pack, \
             CanPort(bus_kwargs(settings, "sim"), "sim/hv-box") as sim:
         box = HvBox(settings, loop.time())
-        pack.subscribe(box.on_pack_frame)
+        pack.subscribe(box.on_pack_frame, box.wanted_ids)
         sim.subscribe(box.on_sim_frame)
         log.info("HV box up (contactors, precharge, DC link, IVT-S sensor)")
 
@@ -90,7 +90,7 @@ async def run_charger(settings: Settings) -> None:
         charger = ChargerSim(settings, loop.time())
         vehicle.subscribe(charger.on_vehicle_frame)
         sim.subscribe(charger.on_sim_frame)
-        pack.subscribe(charger.on_pack_frame)
+        pack.subscribe(charger.on_pack_frame, charger.wanted_pack_ids)
         s = settings.sim.charger
         log.info("charger up: Elcon/TC at 0x%02X, %.0f W, %.0f A", charger.address,
                  s.max_power_w, s.max_current_a)
