@@ -11,8 +11,8 @@ The program never drops what python-can's own filter would keep: it passes every
 that does not have the layout it expects (so a change of python-can's format costs the
 saving, not frames; only a datagram too short to hold an id is dropped, which python-can
 could not have read either), and it passes extended frames whose id is in the set
-(python-can's filter, still applied, tells them apart). The layout is read from python-can's
-own ``pack_message`` at start, not written here.
+(python-can's filter, still applied, tells them apart). Where the id sits is read from
+python-can's own ``pack_message`` at start, not written here.
 
 What the kernel drops is counted where the kernel counts a socket's drops (``netstat -su``
 InErrors, the drops column of /proc/net/udp): about a thousand a second for each slave of a
