@@ -124,12 +124,16 @@ def use_build(directory: Path = BUILD_DIR, root: Path = ROOT) -> str:
     return status
 
 
+def module_of(path: str) -> str:
+    """The module a source path of `COMPILED` names: "dbc/codec.py" -> "dbc.codec"."""
+    return path.removesuffix(".py").replace("/", ".")
+
+
 def serve_plain(reason: str) -> str:
     """Serve the plain modules from here on, unless a compiled one is in already; returns
     `status`."""
     global status
-    compiled_modules = {path.removesuffix(".py").replace("/", ".") for path in COMPILED}
-    if not compiled_modules & sys.modules.keys():
+    if not {module_of(path) for path in COMPILED} & sys.modules.keys():
         sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, BuildFinder)]
         status = f"plain Python ({reason})"
     return status
@@ -180,7 +184,7 @@ def build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
         suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
         files = {path.relative_to(lib).as_posix()[:-len(suffix)].replace("/", "."):
                  path.relative_to(lib).as_posix() for path in lib.rglob("*" + suffix)}
-        missing = [p for p in COMPILED if p[:-3].replace("/", ".") not in files]
+        missing = [p for p in COMPILED if module_of(p) not in files]
         if missing:
             raise CompileError(f"the build lacks {', '.join(missing)} (see {log})")
         (lib / STAMP).write_text(json.dumps({"digest": digest, "files": files}, indent=1))
