@@ -31,7 +31,6 @@ from collections.abc import Set
 from typing import Final
 
 import can
-from can.interfaces.udp_multicast.utils import pack_message
 
 SO_ATTACH_FILTER: Final = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux's numbers
 SO_DETACH_FILTER: Final = getattr(socket, "SO_DETACH_FILTER", 27)
@@ -61,6 +60,9 @@ Instruction = tuple[int, int, int, int]  # code, jump if true, jump if false, k
 def id_offset() -> int | None:
     """Where python-can's datagram holds the arbitration id, counted from the UDP header;
     None when its layout is not the expected one (no kernel filter then)."""
+    # imported here: processes on other interfaces need neither it nor msgpack
+    from can.interfaces.udp_multicast.utils import pack_message
+
     probe = pack_message(can.Message(timestamp=1.5, arbitration_id=0x7F))
     at = probe.find(ID_KEY)
     if at < 0 or probe[at + len(ID_KEY)] != 0x7F:
