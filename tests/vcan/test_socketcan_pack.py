@@ -95,9 +95,16 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        await wait_for(lambda: (s := last_status(vehicle)) is not None
-                       and s.state is MasterState.NORMAL and s.contactors.main_plus,
-                       START_DEADLINE_S, "the contactors close on the VCU's request")
+        try:
+            await wait_for(lambda: (s := last_status(vehicle)) is not None
+                           and s.state is MasterState.NORMAL and s.contactors.main_plus,
+                           START_DEADLINE_S, "the contactors close on the VCU's request")
+        except AssertionError as exc:  # say what the pack said and where it stood
+            process.kill()
+            said, _ = await process.communicate()
+            raise AssertionError(f"{exc}; last BmsStatus {last_status(vehicle)}; "
+                                 f"{len(pack.snapshot())} pack frames; the pack's output:\n"
+                                 f"{said.decode(errors='replace')[-4000:]}") from exc
         online_s = time.monotonic() - started
         window_start = len(pack.snapshot())
         await asyncio.sleep(RUN_S)  # the measured window: the pack simply runs
