@@ -101,7 +101,9 @@ class HvBox:
     # --- inputs -------------------------------------------------------------------------
 
     def on_pack_frame(self, frame: CanFrame, now_s: float) -> None:
-        self.sensor.on_frame(frame, now_s)
+        if frame.arbitration_id in self.sensor.voltage_ids:  # for U1, nothing for the box
+            self.sensor.on_frame(frame, now_s)
+            return
         reception = self.receiver.receive(frame)
         if reception is not None and isinstance(reception.frame, ContactorCommand):
             self._last_command_s = now_s

@@ -18,6 +18,7 @@ from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, pack_codec, sim_codec
 from dbc.frames import Frame
+from dbc.ivt import IvtCurrent
 from master.core import MasterCore, Outputs
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
@@ -74,10 +75,10 @@ class LockstepPack:
     def __init__(self, settings: Settings, start_s: float = 0.0) -> None:
         self.settings = settings
         self.master = MasterCore(settings, start_s)
-        self.slaves = [
-            SlaveCore(settings, m, SimAfe(settings, m, start_s), pack_codec(), start_s)
-            for m in range(settings.pack.modules)
-        ]
+        self.afes = [SimAfe(settings, m, start_s) for m in range(settings.pack.modules)]
+        self.slaves = [SlaveCore(settings, m, afe, pack_codec(), start_s)
+                       for m, afe in enumerate(self.afes)]
+        self._plant_current_a = 0.0
         self.box = HvBox(settings, start_s)
         self.vcu = VcuSim(settings, start_s)
         endpoints = settings.endpoints
@@ -108,8 +109,11 @@ class LockstepPack:
             w.listen("sim", self.charger.on_sim_frame)
         if self.inverter is not None:
             w.listen("vehicle", self.inverter.on_vehicle_frame)
+        # the cells get the box's current from the box itself (`_currents`), not from the
+        # sensor's frames a slave process has to hear
+        sensor_ids = {pack_codec().layout_of(IvtCurrent).base_id}
         for slave in self.slaves:
-            w.listen("pack", slave.on_frame, slave.wanted_ids)
+            w.listen("pack", slave.on_frame, slave.wanted_ids - sensor_ids)
             w.listen("sim", slave.on_sim_frame)
 
     def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
@@ -158,6 +162,7 @@ class LockstepPack:
         if self._slave_schedule.due(now):
             for slave in self.alive_slaves():
                 self._emit("pack", "Slave", slave.tick(now))
+        self._currents(now)
         sent = []
         while self._queue:
             item = self._queue.popleft()
@@ -168,6 +173,16 @@ class LockstepPack:
                 listener(item.frame, now)
         self.now_s = round(now + self.step_s, 9)
         return sent
+
+    def _currents(self, now_s: float) -> None:
+        """The current the box lets flow from now on, in every module's cells (a killed
+        slave's too): exact, where a slave process takes it from the sensor's frames, with
+        their resolution and without them when the sensor is silent."""
+        current_a = self.box.current_a
+        if current_a != self._plant_current_a:
+            self._plant_current_a = current_a
+            for afe in self.afes:
+                afe.set_true_current(current_a, now_s)
 
     def run(self, duration_s: float) -> Iterator[WireFrame]:
         end = self.now_s + duration_s

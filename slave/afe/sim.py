@@ -1,8 +1,9 @@
 """The simulated AFE: measures a `ModulePlant` with noise, the pack current from the bus.
 
-The current comes from the IVT-S frames; the configured sensor error of the virtual current
-sensor (``sim.current_sensor``) is removed again, so that the cells see the true current
-while the master sees the erroneous one.
+In a slave process the current comes from the IVT-S frames; the configured sensor error of
+the virtual current sensor (``sim.current_sensor``) is removed again, so that the cells see
+the true current while the master sees the erroneous one. The lockstep harness, which holds
+the HV box in the same process, gives the cells the box's current itself.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ class SimAfe:
         self._sensor_gain = 1.0 + sensor.gain_error_pct / 100.0
 
     def set_pack_current(self, measured_a: float, now_s: float) -> None:
-        current_a = (measured_a - self._sensor_offset_a) / self._sensor_gain
+        """The current as the IVT-S measured it (a slave process hears it on the bus)."""
+        self.set_true_current((measured_a - self._sensor_offset_a) / self._sensor_gain, now_s)
+
+    def set_true_current(self, current_a: float, now_s: float) -> None:
+        """The current that flows from ``now_s`` on (the lockstep harness knows it)."""
         if current_a == self._pack_current_a:
             return  # nothing changes: the cells are advanced when they are measured
         self._advance(now_s)  # the old current flowed until now
