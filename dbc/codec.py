@@ -164,7 +164,7 @@ class Codec:
             # cheaper to decode than to look up
             try:
                 frame = direct(data)
-            except KeyError as exc:
+            except (KeyError, ValueError) as exc:  # an undefined page or enum value
                 raise DecodeError(DecodeFailure.MALFORMED, f"{layout.name}: {exc!r}") from exc
         else:
             key = (layout.name, data)
