@@ -9,11 +9,19 @@ from typing import Final
 MV_PER_V: Final = 1000.0
 
 
-@dataclass(frozen=True)
+@dataclass(init=False)
 class Extreme:
+    """(The ``__init__`` is written out: compiled, it is native; four of these every
+    summary.)"""
+
     value: float
     module_id: int
     index: int
+
+    def __init__(self, value: float, module_id: int, index: int) -> None:
+        self.value = value
+        self.module_id = module_id
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -32,12 +40,19 @@ class PackSummary:
     sensors_valid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False)
 class Figures:
     count: int
     total: float
     low: Extreme | None
     high: Extreme | None
+
+    def __init__(self, count: int, total: float, low: Extreme | None,
+                 high: Extreme | None) -> None:
+        self.count = count
+        self.total = total
+        self.low = low
+        self.high = high
 
 
 class MeasurementTable:

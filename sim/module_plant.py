@@ -23,11 +23,19 @@ def module_rng(seed: int, module_id: int, purpose: str) -> random.Random:
     return random.Random(f"{seed}:{module_id}:{purpose}")
 
 
-@dataclass(frozen=True)
+@dataclass(init=False)
 class BleedState:
+    """(The ``__init__`` is written out: compiled, it is native; a bleeding cell makes two
+    of these every measurement.)"""
+
     cell: int
     current_a: float
     heat_w: float
+
+    def __init__(self, cell: int, current_a: float, heat_w: float) -> None:
+        self.cell = cell
+        self.current_a = current_a
+        self.heat_w = heat_w
 
 
 class ModulePlant:
