@@ -5,6 +5,7 @@ every measurement period and `plan_balancing` every BalancingCommand period.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -88,19 +89,12 @@ class PackAlgorithms:
         """One measurement period: estimate, then limits."""
         self._cell_v = _matrix(pack.cell_mv.values, pack.cell_mv.times_s, now_s,
                                cell_max_age_s) / MV_PER_V
-        temperatures = _matrix(pack.temperature_degc.values, pack.temperature_degc.times_s,
-                               now_s, temperature_max_age_s)
-        # per module: the hottest valid sensor, and the mean of the valid ones (what nanmax
-        # and nanmean give, without their copies and checks: every measurement period)
-        valid = ~np.isnan(temperatures)
-        counts = valid.sum(axis=1)
-        known = counts > 0
-        self._module_temperature = np.where(
-            known, np.where(valid, temperatures, -np.inf).max(axis=1), np.nan)
-        mean = np.divide(np.where(valid, temperatures, 0.0).sum(axis=1), counts,
-                         out=np.full(self.shape[0], UNKNOWN_TEMPERATURE_DEGC), where=known)
+        hottest, mean = _module_temperatures(pack.temperature_degc.values,
+                                             pack.temperature_degc.times_s,
+                                             now_s - temperature_max_age_s)
+        self._module_temperature = np.array(hottest)
         # the cells' R0 relative to 25 degC: for the estimator and the limits alike
-        cell_r_factor = resistance_factor(np.repeat(mean, self.shape[1]))
+        cell_r_factor = resistance_factor(np.repeat(np.array(mean), self.shape[1]))
         if current_a is not None and self._measured_under is not None:
             charge = self.integral.up_to(now_s)
             mean_a = current_a
@@ -161,5 +155,25 @@ def _matrix(values: list[list[float | None]], times_s: list[list[float]], now_s:
             max_age_s: float) -> Array:
     """Modules x elements; NaN where invalid or older than ``max_age_s``."""
     matrix = np.array(values, dtype=float)  # None becomes NaN
-    matrix[np.array(times_s) < now_s - max_age_s] = np.nan
+    oldest = now_s - max_age_s
+    if any(min(row) < oldest for row in times_s):  # seldom: a module has gone quiet
+        matrix[np.array(times_s) < oldest] = np.nan
     return matrix
+
+
+def _module_temperatures(values: list[list[float | None]], times_s: list[list[float]],
+                         oldest_s: float) -> tuple[list[float], list[float]]:
+    """Per module: the hottest of the valid sensors measured since ``oldest_s``, and their
+    mean (NaN and `UNKNOWN_TEMPERATURE_DEGC` without one). A few sensors per module: plain
+    loops cost less than the array operations every measurement period."""
+    hottest: list[float] = []
+    mean: list[float] = []
+    for row, times in zip(values, times_s, strict=True):
+        valid = [v for v, t in zip(row, times, strict=True) if v is not None and t >= oldest_s]
+        if valid:
+            hottest.append(max(valid))
+            mean.append(sum(valid, 0.0) / len(valid))
+        else:
+            hottest.append(math.nan)
+            mean.append(UNKNOWN_TEMPERATURE_DEGC)
+    return hottest, mean
