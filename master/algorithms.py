@@ -87,8 +87,7 @@ class PackAlgorithms:
                temperature_max_age_s: float, current_a: float | None,
                allowed: bool) -> CurrentLimits:
         """One measurement period: estimate, then limits."""
-        self._cell_v = _matrix(pack.cell_mv.values, pack.cell_mv.times_s, now_s,
-                               cell_max_age_s) / MV_PER_V
+        self._cell_v = pack.cell_mv.matrix(now_s, cell_max_age_s) / MV_PER_V
         hottest, mean = _module_temperatures(pack.temperature_degc.values,
                                              pack.temperature_degc.times_s,
                                              now_s - temperature_max_age_s)
@@ -149,16 +148,6 @@ class PackAlgorithms:
             soc=f.soc.reshape(self.shape) if ready else None,
             capacity_ah=self.estimator.health.capacity_ah.reshape(self.shape) if ready else None,
             vcu_enabled=vcu_enabled, vcu_threshold_mv=vcu_threshold_mv))
-
-
-def _matrix(values: list[list[float | None]], times_s: list[list[float]], now_s: float,
-            max_age_s: float) -> Array:
-    """Modules x elements; NaN where invalid or older than ``max_age_s``."""
-    matrix = np.array(values, dtype=float)  # None becomes NaN
-    oldest = now_s - max_age_s
-    if any(min(row) < oldest for row in times_s):  # seldom: a module has gone quiet
-        matrix[np.array(times_s) < oldest] = np.nan
-    return matrix
 
 
 def _module_temperatures(values: list[list[float | None]], times_s: list[list[float]],

@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+from numpy.typing import NDArray
+
 MV_PER_V: Final = 1000.0
+Array = NDArray[np.float64]
 
 
 @dataclass(init=False)
@@ -62,6 +66,9 @@ class MeasurementTable:
         self.values: list[list[float | None]] = [[None] * per_module for _ in range(modules)]
         self.times_s: list[list[float]] = [[float("-inf")] * per_module for _ in range(modules)]
         self.per_module = per_module
+        self._updates = 0
+        # (time, age limit, updates) and the matrix made of them
+        self._matrix: tuple[tuple[float, float, int], Array] | None = None
 
     def update(self, module_id: int, first: int, values: tuple[float | None, ...],
                now_s: float) -> None:
@@ -70,6 +77,21 @@ class MeasurementTable:
         if end > first:
             self.values[module_id][first:end] = values[:end - first]
             self.times_s[module_id][first:end] = [now_s] * (end - first)
+            self._updates += 1
+
+    def matrix(self, now_s: float, max_age_s: float) -> Array:
+        """Modules x elements; NaN where invalid or older than ``max_age_s``. Made once per
+        instant (the summary and the estimator both ask each measurement period); read-only."""
+        key = (now_s, max_age_s, self._updates)
+        if self._matrix is not None and self._matrix[0] == key:
+            return self._matrix[1]
+        matrix = np.array(self.values, dtype=float)  # None becomes NaN
+        oldest = now_s - max_age_s
+        if any(min(row) < oldest for row in self.times_s):  # seldom: a module is quiet
+            matrix[np.array(self.times_s) < oldest] = np.nan
+        matrix.flags.writeable = False
+        self._matrix = (key, matrix)
+        return matrix
 
     def fresh(self, now_s: float, max_age_s: float) -> list[tuple[int, int, float]]:
         """(module, index, value) of every valid value no older than ``max_age_s``."""
@@ -83,29 +105,22 @@ class MeasurementTable:
 
     def figures(self, now_s: float, max_age_s: float) -> Figures:
         """Count, sum and extremes of the valid values no older than ``max_age_s``: what
-        `fresh` would give, row by row with the builtins (the master asks several times a
-        measurement period). A tie goes to the first in module and index order."""
-        oldest = now_s - max_age_s
-        count, total = 0, 0.0
-        low: Extreme | None = None
-        high: Extreme | None = None
-        for module_id, (row, times) in enumerate(zip(self.values, self.times_s, strict=True)):
-            if None in row or min(times) < oldest:
-                kept = [i for i, (v, t) in enumerate(zip(row, times, strict=True))
-                        if v is not None and t >= oldest]
-                if not kept:
-                    continue
-                values: list[float] = [row[i] for i in kept]  # type: ignore[misc]
-            else:
-                kept, values = list(range(len(row))), row  # type: ignore[assignment]
-            count += len(values)
-            total += sum(values)
-            row_low, row_high = min(values), max(values)
-            if low is None or row_low < low.value:
-                low = Extreme(row_low, module_id, kept[values.index(row_low)])
-            if high is None or row_high > high.value:
-                high = Extreme(row_high, module_id, kept[values.index(row_high)])
-        return Figures(count, total, low, high)
+        `fresh` would give, from the instant's `matrix`. The extremes are the stored values
+        themselves; a tie goes to the first in module and index order."""
+        matrix = self.matrix(now_s, max_age_s)
+        valid = ~np.isnan(matrix)
+        count = int(np.count_nonzero(valid))
+        if not count:
+            return Figures(0, 0.0, None, None)
+        low = self._extreme(int(np.argmin(np.where(valid, matrix, np.inf))))
+        high = self._extreme(int(np.argmax(np.where(valid, matrix, -np.inf))))
+        return Figures(count, float(matrix.sum(where=valid)), low, high)
+
+    def _extreme(self, flat_index: int) -> Extreme:
+        module_id, index = divmod(flat_index, self.per_module)
+        value = self.values[module_id][index]
+        assert value is not None  # a valid entry of the matrix
+        return Extreme(value, module_id, index)
 
     def complete_total(self, now_s: float, max_age_s: float) -> float | None:
         """The sum of every value when all are valid and fresh, else None (as `figures`
