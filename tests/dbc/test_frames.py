@@ -64,5 +64,5 @@ def test_the_codec_refuses_a_module_status_the_dbc_cannot_carry() -> None:
     assert codec.decode(frame).frame == ModuleStatus(AfeState.MEASURING, 5, 50.0,
                                                      ModuleFault.OPEN_WIRE)
     bad_state = bytes([frame.data[0], frame.data[1] | 0xF0, *frame.data[2:]])
-    with pytest.raises(DecodeError, match="malformed|AfeState"):
+    with pytest.raises(DecodeError, match="AfeState"):
         codec.decode(frame._replace(data=bad_state))
