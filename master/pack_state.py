@@ -123,8 +123,9 @@ class MeasurementTable:
         return Extreme(value, module_id, index)
 
     def complete_total(self, now_s: float, max_age_s: float) -> float | None:
-        """The sum of every value when all are valid and fresh, else None (as `figures`
-        adds them)."""
+        """The sum of every value when all are valid and fresh, else None: `figures`'
+        total then (exactly, for the integer millivolts of the cells), without the matrix
+        (asked at every IVT voltage frame)."""
         oldest = now_s - max_age_s
         total = 0.0
         for row, times in zip(self.values, self.times_s, strict=True):
