@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
 from dbc.array_codec import Decoder, Encoder, compile_array_decoder, compile_array_encoder
-from dbc.layout import MessageLayout
+from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
 
 Signals = dict[str, Any]
 
@@ -74,6 +74,10 @@ MODULE_FAULT_SIGNALS: dict[ModuleFault, str] = {
 }
 # the same as (bit, signal) pairs of plain ints: an enum's value is a Python-level property
 _MODULE_FAULT_BITS = tuple((int(flag), name) for flag, name in MODULE_FAULT_SIGNALS.items())
+# every signal of ModuleStatus: what its direct decoder and encoder are written for
+_MODULE_STATUS_SIGNALS = frozenset({E2E_CRC_SIGNAL, E2E_COUNTER_SIGNAL, "AfeState",
+                                    "BalancingCells", "ModuleVoltage",
+                                    *MODULE_FAULT_SIGNALS.values()})
 
 
 def _optional_in(layout: MessageLayout, name: str, value: float | None) -> float | None:
@@ -172,11 +176,13 @@ class ModuleStatus:
     def direct_decoder(cls, layout: MessageLayout) -> Decoder | None:
         """bytes -> frame, each signal read where the DBC puts it."""
         fields = {f.name: f for f in layout.fast.plain}
+        if set(fields) != _MODULE_STATUS_SIGNALS or layout.fast.multiplexer is not None:
+            return None  # a DBC this was not written for: the general path
         afe, cells, voltage = fields["AfeState"], fields["BalancingCells"], fields["ModuleVoltage"]
         flags = [fields[name] for _, name in _MODULE_FAULT_BITS]
-        if layout.fast.multiplexer is not None or any(
-                f.big_endian or f.sign_bit for f in (afe, cells, voltage, *flags)) or \
-                any(f.mask != 1 for f in flags) or not (afe.identity and cells.identity):
+        if any(f.big_endian or f.sign_bit for f in (afe, cells, voltage, *flags)) or \
+                any(f.mask != 1 or not f.identity for f in flags) or \
+                not (afe.identity and cells.identity):
             return None
         fault_shifts = tuple((bit, f.shift) for (bit, _), f in zip(_MODULE_FAULT_BITS, flags,
                                                                    strict=True))
@@ -198,10 +204,11 @@ class ModuleStatus:
         """frame -> payload with the E2E bytes zero, each signal checked and placed as the
         general path does."""
         fields = {f.name: f for f in layout.encoder.plain}
+        if set(fields) != _MODULE_STATUS_SIGNALS or layout.encoder.multiplexer is not None:
+            return None  # a DBC this was not written for: the general path
         afe, cells, voltage = fields["AfeState"], fields["BalancingCells"], fields["ModuleVoltage"]
         flags = [fields[name] for _, name in _MODULE_FAULT_BITS]
-        if layout.encoder.multiplexer is not None or any(
-                f.big_endian for f in (afe, cells, voltage, *flags)):
+        if any(f.big_endian for f in (afe, cells, voltage, *flags)):
             return None
         fault_bits = tuple((bit, f.raw(1) << f.shift)
                            for (bit, _), f in zip(_MODULE_FAULT_BITS, flags, strict=True))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import random
 
+import cantools
 import pytest
 
 from dbc.codec import pack_codec
+from dbc.database import dbc_path
 from dbc.errors import DecodeError, EncodeError
 from dbc.frames import AfeState, ModuleFault, ModuleStatus
+from dbc.layout import MessageLayout
 
 
 def test_module_status_decodes_as_the_general_path() -> None:
@@ -66,3 +69,15 @@ def test_the_codec_refuses_a_module_status_the_dbc_cannot_carry() -> None:
     bad_state = bytes([frame.data[0], frame.data[1] | 0xF0, *frame.data[2:]])
     with pytest.raises(DecodeError, match="AfeState"):
         codec.decode(frame._replace(data=bad_state))
+
+
+def test_module_status_with_a_signal_more_in_the_dbc_takes_the_general_path() -> None:
+    text = dbc_path("pack.dbc").read_text()
+    spare = ' SG_ FaultInternal : 54|1@1+ (1,0) [0|1] "" Master,Observer\n'
+    assert spare in text
+    text = text.replace(spare, spare + ' SG_ Spare : 55|1@1+ (1,0) [0|1] "" Master,Observer\n')
+    message = cantools.database.load_string(text, database_format="dbc").get_message_by_name(
+        "ModuleStatus")
+    layout = MessageLayout(message)
+    assert ModuleStatus.direct_decoder(layout) is None
+    assert ModuleStatus.direct_encoder(layout) is None
