@@ -91,9 +91,9 @@ class PackAlgorithms:
         hottest, mean = _module_temperatures(pack.temperature_degc.values,
                                              pack.temperature_degc.times_s,
                                              now_s - temperature_max_age_s)
-        self._module_temperature = np.array(hottest)
+        self._module_temperature = np.array(hottest, dtype=float)
         # the cells' R0 relative to 25 degC: for the estimator and the limits alike
-        cell_r_factor = resistance_factor(np.repeat(np.array(mean), self.shape[1]))
+        cell_r_factor = resistance_factor(np.repeat(np.array(mean, dtype=float), self.shape[1]))
         if current_a is not None and self._measured_under is not None:
             charge = self.integral.up_to(now_s)
             mean_a = current_a

@@ -63,6 +63,7 @@ class MeasurementTable:
     """One row per module; None is an invalid or never-received value."""
 
     def __init__(self, modules: int, per_module: int) -> None:
+        # read them freely; write them only through `update` (which `matrix` counts)
         self.values: list[list[float | None]] = [[None] * per_module for _ in range(modules)]
         self.times_s: list[list[float]] = [[float("-inf")] * per_module for _ in range(modules)]
         self.per_module = per_module
