@@ -57,7 +57,8 @@ def test_every_message_has_its_senders_and_receivers_in_the_code() -> None:
 
     master, slaves, charger, inverter = pack.master, pack.slaves, pack.charger, pack.inverter
     # the harness gives the cells the box's current itself; a slave process takes it from
-    # the sensor's frames (its simulated AFE carries the current): as one would
+    # the sensor's frames (its simulated AFE carries the current): as one would (that it
+    # hears them on a bus, the slave-process tests show)
     last = current_frames[-1]
     slaves[0].on_frame(last.frame, last.time_s)
     assert charger is not None
