@@ -180,23 +180,21 @@ class ModuleStatus:
             return None  # a DBC this was not written for: the general path
         afe, cells, voltage = fields["AfeState"], fields["BalancingCells"], fields["ModuleVoltage"]
         flags = [fields[name] for _, name in _MODULE_FAULT_BITS]
-        if any(f.big_endian or f.sign_bit for f in (afe, cells, voltage, *flags)) or \
-                any(f.mask != 1 or not f.identity for f in flags) or \
-                not (afe.identity and cells.identity):
-            return None
+        if any(f.big_endian for f in (afe, cells, voltage, *flags)) or \
+                any(f.mask != 1 or not f.identity for f in flags) or not afe.identity:
+            return None  # the state is its value table's raw value, the flags plain bits
         fault_shifts = tuple((bit, f.shift) for (bit, _), f in zip(_MODULE_FAULT_BITS, flags,
                                                                    strict=True))
-        decimals = layout.decimals("ModuleVoltage")
 
-        def decode(data: bytes) -> ModuleStatus:
+        def decode(data: bytes) -> ModuleStatus:  # from_signals, without the dict
             raw = int.from_bytes(data, "little")
             faults = 0
-            for bit, shift in fault_shifts:
+            for bit, shift in fault_shifts:  # one-bit flags
                 if raw >> shift & 1:
                     faults |= bit
-            volts = ((raw >> voltage.shift) & voltage.mask) * voltage.scale + voltage.offset
-            return cls(AfeState((raw >> afe.shift) & afe.mask), (raw >> cells.shift) & cells.mask,
-                       round(volts, decimals) if decimals else volts, ModuleFault(faults))
+            return cls(AfeState(int(afe.read(raw, 0))), int(cells.read(raw, 0)),
+                       _physical(layout, "ModuleVoltage", voltage.read(raw, 0)),
+                       ModuleFault(faults))
         return decode
 
     @classmethod
