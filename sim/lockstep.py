@@ -117,14 +117,13 @@ class LockstepPack:
             w.listen("sim", slave.on_sim_frame)
 
     def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
-        now_s = self.now_s
-        self._queue.extend([WireFrame(now_s, bus, node, f) for f in frames])
+        if frames:  # mostly nothing: a received frame rarely makes the master send
+            now_s = self.now_s
+            self._queue.extend([WireFrame(now_s, bus, node, f) for f in frames])
 
     def _emit_outputs(self, out: Outputs) -> None:
-        if out.pack:  # mostly nothing: a received frame rarely makes the master send
-            self._emit("pack", "Master", out.pack)
-        if out.vehicle:
-            self._emit("vehicle", "Master", out.vehicle)
+        self._emit("pack", "Master", out.pack)
+        self._emit("vehicle", "Master", out.vehicle)
 
     def _emit_peer(self, node: str, out: PeerOutputs) -> None:
         self._emit("vehicle", node, out.vehicle)
