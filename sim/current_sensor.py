@@ -1,7 +1,8 @@
 """The simulated IVT-S current sensor: publishes current, voltages, power, charge and energy.
 
 The current is what its owner (the HV box) says flows; U1 (battery voltage) is the sum of the
-cell voltages the slaves publish. Each result message has its own 4-bit message counter. A
+cell voltages the slaves publish, or, where its owner holds the cells (the lockstep harness),
+the modules' true voltages. Each result message has its own 4-bit message counter. A
 silenced sensor sends nothing; flags are set on every result while they are injected. The
 configured sensor error (offset, gain) is in every current result, not in the physics.
 """
@@ -60,6 +61,11 @@ class CurrentSensorSim:
 
     def battery_voltage_v(self) -> float:
         return sum(self._group_sums_mv.values()) / MV_PER_V
+
+    def set_module_voltage(self, module_id: int, voltage_v: float) -> None:
+        """A module's true voltage, from an owner that holds the cells: instead of hearing
+        the module's CellVoltages frames, not beside them."""
+        self._group_sums_mv[(module_id, 0)] = voltage_v * MV_PER_V
 
     def on_frame(self, frame: CanFrame, now_s: float) -> None:
         if frame.arbitration_id not in self.voltage_ids:

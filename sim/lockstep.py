@@ -99,7 +99,10 @@ class LockstepPack:
         w = self.wires
         w.listen("pack", self._master_pack)
         w.listen("vehicle", self._master_vehicle)
-        w.listen("pack", self.box.on_pack_frame, self.box.wanted_ids)
+        # the box's sensor gets the modules' true voltages (`_module_voltages`), not the
+        # cell voltages a box process has to hear
+        w.listen("pack", self.box.on_pack_frame,
+                 self.box.wanted_ids - frozenset(self.box.sensor.voltage_ids))
         w.listen("sim", self.box.on_sim_frame)
         w.listen("vehicle", self.vcu.on_vehicle_frame)
         w.listen("sim", self.vcu.on_sim_frame)
@@ -163,6 +166,7 @@ class LockstepPack:
         if self._slave_schedule.due(now):
             for slave in self.alive_slaves():
                 self._emit("pack", "Slave", slave.tick(now))
+            self._module_voltages()
         self._currents(now)
         sent = []
         while self._queue:
@@ -184,6 +188,13 @@ class LockstepPack:
             self._plant_current_a = current_a
             for afe in self.afes:
                 afe.set_true_current(current_a, now_s)
+
+    def _module_voltages(self) -> None:
+        """The cells' true voltages at their latest measurement, for the box's sensor (U1):
+        what its voltage input sees, where a box process sums the slaves' frames."""
+        sensor = self.box.sensor
+        for module_id, afe in enumerate(self.afes):
+            sensor.set_module_voltage(module_id, afe.module_voltage_v)
 
     def run(self, duration_s: float) -> Iterator[WireFrame]:
         end = self.now_s + duration_s

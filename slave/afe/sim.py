@@ -41,6 +41,9 @@ class SimAfe:
         sensor = settings.sim.current_sensor
         self._sensor_offset_a = sensor.offset_a
         self._sensor_gain = 1.0 + sensor.gain_error_pct / 100.0
+        # the true voltage across the module's cells at the latest measurement (what a
+        # current sensor's voltage input sees; the lockstep harness hands it over)
+        self.module_voltage_v = sum(self.plant.cell_voltages_v(0.0))
 
     def set_pack_current(self, measured_a: float, now_s: float) -> None:
         """The current as the IVT-S measured it (a slave process hears it on the bus)."""
@@ -63,9 +66,11 @@ class SimAfe:
         gauss = self._noise.gauss
         voltage_noise_mv, temperature_noise_degc = \
             self._voltage_noise_mv, self._temperature_noise_degc
+        true_v = self.plant.cell_voltages_v(self._pack_current_a)
+        self.module_voltage_v = sum(true_v)
         voltages = tuple([
             round((v * 1000.0 + gauss(0.0, voltage_noise_mv)) / AFE_LSB_MV) * AFE_LSB_MV
-            for v in self.plant.cell_voltages_v(self._pack_current_a)
+            for v in true_v
         ])
         temperatures = tuple([t + gauss(0.0, temperature_noise_degc)
                               for t in self.plant.sensor_temperatures_degc()])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bms.settings import load_settings
 from dbc.codec import pack_codec
-from dbc.frames import MasterState
+from dbc.frames import CellVoltages, MasterState
 from dbc.ivt import IvtCurrent
-from dbc.sim_frames import InjectCurrent, InjectSensor, SensorFault
+from dbc.sim_frames import CellQuantity, InjectCell, InjectCurrent, InjectSensor, SensorFault
+from sim.hv_box import HvBox
 from sim.lockstep import LockstepPack
 from slave.core import SlaveCore
 
@@ -46,3 +49,19 @@ def test_the_cells_follow_the_current_while_the_sensor_is_silent() -> None:
     pack.run_until(lambda: abs(pack.box.current_a + 12.0) < 0.1, 0.1)  # before any timeout
     for afe in (slave.afe for slave in pack.slaves):
         assert afe._pack_current_a == pack.box.current_a
+
+
+def test_the_box_sensor_reads_the_cells_true_voltage_not_their_frames() -> None:
+    pack = LockstepPack(load_settings(None, ["pack.modules=2"]))
+    pack.run_until(lambda: pack.master.state is MasterState.NORMAL, 10.0)
+    pack.inject(InjectCell(1, 3, CellQuantity.VOLTAGE, 2500.0, 5.0))  # a measurement fault
+    list(pack.run(1.0))
+    measured_v = sum(sum(v for v in slave._last.cell_voltages_mv if v is not None)
+                     for slave in pack.slaves if slave._last is not None) / 1000.0
+    true_v = sum(afe.module_voltage_v for afe in pack.afes)
+    assert pack.box.sensor.battery_voltage_v() == pytest.approx(true_v, abs=1e-9)
+    assert measured_v < true_v - 0.5  # the forced cell is in the slave's frames, not in U1
+    voltage_id = pack_codec().layout_of(CellVoltages).base_id
+    assert not [listener for module in range(2)
+                for listener in pack.wires.targets("pack", voltage_id + module)
+                if isinstance(getattr(listener, "__self__", None), HvBox)]
