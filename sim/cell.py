@@ -39,21 +39,23 @@ class CellParameters:
 
 
 class CellModel:
-    """State: SOC (0..1), RC-pair voltage, temperature."""
+    """State: SOC (0..1), RC-pair voltage, temperature (changed only by `step`, which keeps
+    the resistances' temperature factor with it: one exponential a step, not one a read)."""
 
-    __slots__ = ("p", "soc", "temperature_degc", "v_rc_v")
+    __slots__ = ("_r_factor", "p", "soc", "temperature_degc", "v_rc_v")
 
     def __init__(self, parameters: CellParameters, soc: float, temperature_degc: float) -> None:
         self.p = parameters
         self.soc = soc
         self.v_rc_v = 0.0
         self.temperature_degc = temperature_degc
+        self._r_factor = arrhenius_factor(temperature_degc)
 
     def ocv_v(self) -> float:
         return self.p.ocv.voltage(self.soc)
 
     def terminal_voltage_v(self, current_a: float) -> float:
-        r0 = self.p.r0_ohm * arrhenius_factor(self.temperature_degc)
+        r0 = self.p.r0_ohm * self._r_factor
         return self.ocv_v() + current_a * r0 + self.v_rc_v
 
     def step(self, dt_s: float, current_a: float, ambient_degc: float,
@@ -62,7 +64,7 @@ class CellModel:
         if dt_s <= 0.0:
             return
         p = self.p
-        factor = arrhenius_factor(self.temperature_degc)
+        factor = self._r_factor
         r0 = p.r0_ohm * factor
         r1 = p.r1_ohm * factor
         # exact solution of the RC pair for a constant current over the step
@@ -75,3 +77,4 @@ class CellModel:
         heat_w = current_a * current_a * r0 + current_a * self.v_rc_v + extra_heat_w
         cooling_w = p.thermal_conductance_w_per_k * (self.temperature_degc - ambient_degc)
         self.temperature_degc += (heat_w - cooling_w) * dt_s / p.thermal_capacity_j_per_k
+        self._r_factor = arrhenius_factor(self.temperature_degc)

@@ -120,11 +120,20 @@ class ModulePlant:
 
     def advance(self, dt_s: float, pack_current_a: float) -> None:
         """Let ``dt_s`` pass with the given pack current (positive charges)."""
+        ambient_degc = self.ambient_degc
+        if not self.balancing_mask:  # mostly: the pack current through every cell
+            current_a = pack_current_a + 0.0
+            for cell in self.cells:
+                cell.step(dt_s, current_a, ambient_degc, 0.0)
+            return
         for cell, (current, heat) in zip(self.cells, self.cell_currents_a(pack_current_a),
                                          strict=True):
-            cell.step(dt_s, current, self.ambient_degc, heat)
+            cell.step(dt_s, current, ambient_degc, heat)
 
     def cell_voltages_v(self, pack_current_a: float) -> list[float]:
+        if not self.balancing_mask:
+            current_a = pack_current_a + 0.0
+            return [cell.terminal_voltage_v(current_a) for cell in self.cells]
         return [cell.terminal_voltage_v(current) for cell, (current, _) in
                 zip(self.cells, self.cell_currents_a(pack_current_a), strict=True)]
 
