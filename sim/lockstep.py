@@ -117,7 +117,7 @@ class LockstepPack:
         sensor_ids = {pack_codec().layout_of(IvtCurrent).base_id}
         for slave in self.slaves:
             w.listen("pack", slave.on_frame, slave.wanted_ids - sensor_ids)
-            w.listen("sim", slave.on_sim_frame)
+            w.listen("sim", slave.on_sim_frame, slave.wanted_sim_ids)
 
     def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
         if frames:  # mostly nothing: a received frame rarely makes the master send

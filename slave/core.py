@@ -67,6 +67,8 @@ class SlaveCore:
         # checked once: a runtime Protocol check on every current frame is costly
         self._current_listener = afe if isinstance(afe, PackCurrentListener) else None
         self.sim_receiver = FrameReceiver(sim_codec(), 0, "Slave")
+        # of the simulation bus only the injections: the load demands stay unheard
+        self.wanted_sim_ids = sim_codec().ids_received_by("Slave")
         self.kill_requested = False
         self.master_state: MasterState | None = None
         self._period_s = settings.slave.measurement_period_s

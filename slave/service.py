@@ -39,7 +39,7 @@ async def run_slave(settings: Settings, module_id: int, stats_path: Path | None 
             if settings.slave.afe == "sim":
                 sim = await stack.enter_async_context(
                     CanPort(bus_kwargs(settings, "sim"), f"sim/m{module_id}"))
-                sim.subscribe(core.on_sim_frame)
+                sim.subscribe(core.on_sim_frame, core.wanted_sim_ids)
             log.info("slave %d up: %d cells, AFE %s", module_id, core.cells, settings.slave.afe)
             try:
                 async with asyncio.TaskGroup() as group:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 
 from bms.settings import load_settings
-from dbc.codec import pack_codec
-from dbc.frames import CellVoltages, MasterState
+from dbc.codec import pack_codec, sim_codec
+from dbc.frames import CellVoltages, Frame, MasterState
 from dbc.ivt import IvtCurrent
-from dbc.sim_frames import CellQuantity, InjectCell, InjectCurrent, InjectSensor, SensorFault
+from dbc.sim_frames import (
+    CellQuantity,
+    InjectCell,
+    InjectCurrent,
+    InjectSensor,
+    InjectSlave,
+    LoadDemand,
+    SensorFault,
+)
 from sim.hv_box import HvBox
 from sim.lockstep import LockstepPack
 from slave.core import SlaveCore
@@ -65,3 +73,16 @@ def test_the_box_sensor_reads_the_cells_true_voltage_not_their_frames() -> None:
     assert not [listener for module in range(2)
                 for listener in pack.wires.targets("pack", voltage_id + module)
                 if isinstance(getattr(listener, "__self__", None), HvBox)]
+
+
+def test_a_slave_hears_only_the_injections_of_the_simulation_bus() -> None:
+    pack = LockstepPack(load_settings(None, ["pack.modules=2"]))
+    codec = sim_codec()
+
+    def slaves_hearing(frame_type: type[Frame]) -> int:
+        listeners = pack.wires.targets("sim", codec.layout_of(frame_type).base_id)
+        return sum(isinstance(getattr(listener, "__self__", None), SlaveCore)
+                   for listener in listeners)
+
+    assert slaves_hearing(InjectCell) == slaves_hearing(InjectSlave) == 2
+    assert slaves_hearing(LoadDemand) == 0  # ten a second, for the box
