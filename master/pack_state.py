@@ -63,13 +63,9 @@ class MeasurementTable:
     """One row per module; None is an invalid or never-received value."""
 
     def __init__(self, modules: int, per_module: int) -> None:
-        # read them freely; write them only through `update` (which `matrix` counts)
         self.values: list[list[float | None]] = [[None] * per_module for _ in range(modules)]
         self.times_s: list[list[float]] = [[float("-inf")] * per_module for _ in range(modules)]
         self.per_module = per_module
-        self._updates = 0
-        # (time, age limit, updates) and the matrix made of them
-        self._matrix: tuple[tuple[float, float, int], Array] | None = None
 
     def update(self, module_id: int, first: int, values: tuple[float | None, ...],
                now_s: float) -> None:
@@ -78,20 +74,13 @@ class MeasurementTable:
         if end > first:
             self.values[module_id][first:end] = values[:end - first]
             self.times_s[module_id][first:end] = [now_s] * (end - first)
-            self._updates += 1
 
     def matrix(self, now_s: float, max_age_s: float) -> Array:
-        """Modules x elements; NaN where invalid or older than ``max_age_s``. Made once per
-        instant (the summary and the estimator both ask each measurement period); read-only."""
-        key = (now_s, max_age_s, self._updates)
-        if self._matrix is not None and self._matrix[0] == key:
-            return self._matrix[1]
+        """Modules x elements; NaN where invalid or older than ``max_age_s``."""
         matrix = np.array(self.values, dtype=float)  # None becomes NaN
         oldest = now_s - max_age_s
         if any(min(row) < oldest for row in self.times_s):  # seldom: a module is quiet
             matrix[np.array(self.times_s) < oldest] = np.nan
-        matrix.flags.writeable = False
-        self._matrix = (key, matrix)
         return matrix
 
     def fresh(self, now_s: float, max_age_s: float) -> list[tuple[int, int, float]]:
@@ -106,26 +95,34 @@ class MeasurementTable:
 
     def figures(self, now_s: float, max_age_s: float) -> Figures:
         """Count, sum and extremes of the valid values no older than ``max_age_s``: what
-        `fresh` would give, from the instant's `matrix`. The extremes are the stored values
-        themselves; a tie goes to the first in module and index order."""
-        matrix = self.matrix(now_s, max_age_s)
-        valid = ~np.isnan(matrix)
-        count = int(np.count_nonzero(valid))
+        `fresh` would give, in one plain loop (compiled: 30 us for 512 cells, where the array
+        operations on a matrix cost three times that in the harness, their caches cold).
+        The extremes are the stored values themselves; a tie goes to the first in module and
+        index order."""
+        oldest = now_s - max_age_s
+        count = 0
+        total = 0.0
+        low_v = high_v = 0.0
+        low_at = high_at = (0, 0)  # (module, index)
+        for module_id, (row, times) in enumerate(zip(self.values, self.times_s, strict=True)):
+            quiet = min(times) < oldest  # seldom: a value of the module is too old
+            for index, value in enumerate(row):
+                if value is None or (quiet and times[index] < oldest):
+                    continue
+                v: float = value
+                count += 1
+                total += v
+                if count == 1 or v < low_v:
+                    low_v, low_at = v, (module_id, index)
+                if count == 1 or v > high_v:
+                    high_v, high_at = v, (module_id, index)
         if not count:
             return Figures(0, 0.0, None, None)
-        low = self._extreme(int(np.argmin(np.where(valid, matrix, np.inf))))
-        high = self._extreme(int(np.argmax(np.where(valid, matrix, -np.inf))))
-        return Figures(count, float(matrix.sum(where=valid)), low, high)
-
-    def _extreme(self, flat_index: int) -> Extreme:
-        module_id, index = divmod(flat_index, self.per_module)
-        value = self.values[module_id][index]
-        assert value is not None  # a valid entry of the matrix
-        return Extreme(value, module_id, index)
+        return Figures(count, total, Extreme(low_v, *low_at), Extreme(high_v, *high_at))
 
     def complete_total(self, now_s: float, max_age_s: float) -> float | None:
         """The sum of every value when all are valid and fresh, else None: `figures`'
-        total then (exactly, for the integer millivolts of the cells), without the matrix
+        total then (exactly, for the integer millivolts of the cells), without the extremes
         (asked at every IVT voltage frame)."""
         oldest = now_s - max_age_s
         total = 0.0

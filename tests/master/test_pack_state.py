@@ -74,19 +74,13 @@ def test_the_sum_alone_is_the_summary_s() -> None:
     assert pack.sum_of_cells_v(1.2, 0.25) is None
 
 
-def test_the_matrix_is_made_once_per_instant_and_follows_every_update() -> None:
+def test_the_matrix_has_nan_where_a_value_is_invalid_or_too_old() -> None:
     table = MeasurementTable(modules=2, per_module=2)
     table.update(0, 0, (3700, None), now_s=1.0)
     table.update(1, 0, (3650, 3660), now_s=0.5)
-    first = table.matrix(1.0, 0.25)
-    assert table.matrix(1.0, 0.25) is first  # the summary and the estimator share it
-    assert first[0, 0] == 3700
-    assert math.isnan(first[0, 1])  # invalid
-    assert math.isnan(first[1, 0])  # too old
-    assert not first.flags.writeable
-    table.update(1, 0, (3651,), now_s=1.0)  # at the same instant: a new matrix
-    again = table.matrix(1.0, 0.25)
-    assert again[1, 0] == 3651
-    assert math.isnan(again[1, 1])
-    assert table.figures(1.0, 0.25).low.value == 3651
-    assert table.matrix(1.0, 1.0)[1, 1] == 3660  # another age limit, another matrix
+    matrix = table.matrix(1.0, 0.25)
+    assert matrix[0, 0] == 3700
+    assert math.isnan(matrix[0, 1])  # invalid
+    assert math.isnan(matrix[1, 0])  # too old
+    assert math.isnan(matrix[1, 1])
+    assert table.matrix(1.0, 1.0)[1, 1] == 3660  # another age limit
