@@ -61,7 +61,7 @@ def test_converges_from_a_20_point_error_with_realistic_sensor_errors() -> None:
     assert max(after_10_min) < 0.02
     assert errors[0] == pytest.approx(0.20)  # it really started wrong
     assert np.all(ekf.p_soc > 0)
-    assert np.all(np.linalg.eigvalsh(ekf.p) > -1e-15)  # covariances stay positive
+    assert np.all(np.linalg.eigvalsh(ekf.covariance()) > -1e-15)  # covariances stay positive
 
 
 def test_a_missing_voltage_leaves_that_cell_to_prediction() -> None:
@@ -79,3 +79,50 @@ def test_prediction_is_coulomb_counting() -> None:
     ekf.predict(3600.0, np.array([-NMC.capacity_ah / 2]), np.ones(1))  # C/2 for an hour
     assert ekf.soc[0] == pytest.approx(0.0)
     assert ekf.soc_sigma()[0] > 0.01  # uncertainty grows without measurements
+
+
+def test_the_stored_triangle_follows_the_textbook_matrix_filter() -> None:
+    """Predict and correct on the six stored elements give what the full 3 x 3 matrix
+    equations give (F P F' + Q; P - K H P, K = P H' / (H P H' + R)), a cell without a reading
+    included."""
+    rng = np.random.default_rng(7)
+    cells = 6
+    ekf = make_filter(cells)
+    ekf.start(rng.uniform(0.2, 0.9, cells), soc_sigma=0.05)
+    full = ekf.covariance()
+    soc, v_rc, dr0 = ekf.soc.copy(), ekf.v_rc_v.copy(), ekf.dr0_ohm.copy()
+    for _ in range(20):
+        current = rng.uniform(-20.0, 10.0, cells)
+        factor = rng.uniform(0.8, 1.5, cells)
+        r1 = (ekf.r0_ohm + dr0) * ekf.r1_per_r0 * factor
+        decay = np.exp(-DT_S / (r1 * ekf.c1_f))
+        scale = DT_S / (ekf.capacity_ah * 3600.0)
+        f = np.zeros((cells, 3, 3))
+        f[:, 0, 0] = f[:, 2, 2] = 1.0
+        f[:, 1, 1] = decay
+        q = np.zeros((cells, 3, 3))
+        q[:, 0, 0] = (ekf.current_sigma_a * scale) ** 2 + ekf.soc_drift_per_s ** 2 * DT_S
+        q[:, 1, 1] = (ekf.current_sigma_a * r1 * (1.0 - decay)) ** 2
+        q[:, 2, 2] = (0.02 * ekf.r0_ohm) ** 2 * DT_S / 3600.0
+        full = f @ full @ f.transpose(0, 2, 1) + q
+        soc = soc + current * scale
+        v_rc = v_rc * decay + r1 * (1.0 - decay) * current
+        ekf.predict(DT_S, current, factor)
+        np.testing.assert_allclose(ekf.covariance(), full, rtol=1e-12, atol=1e-18)
+
+        measured = ekf.model_voltage_v(current, factor) + rng.normal(0.0, 0.01, cells)
+        measured[rng.integers(cells)] = np.nan
+        h = np.stack([ekf.curve.slope(soc), np.ones(cells), current * factor], axis=1)
+        model = ekf.curve.voltage(soc) + (ekf.r0_ohm + dr0) * factor * current + v_rc
+        innovation = np.nan_to_num(measured - model)
+        ph = full @ h[:, :, None]
+        gain = ph[:, :, 0] / (h[:, None, :] @ ph + ekf.voltage_variance)[:, 0]
+        gain[np.isnan(measured)] = 0.0
+        full = full - gain[:, :, None] @ (h[:, None, :] @ full)
+        soc, v_rc, dr0 = (soc + gain[:, 0] * innovation, v_rc + gain[:, 1] * innovation,
+                          dr0 + gain[:, 2] * innovation)
+        ekf.correct(measured, current, factor)
+        np.testing.assert_allclose(ekf.covariance(), full, rtol=1e-9, atol=1e-18)
+        np.testing.assert_allclose(np.stack([ekf.soc, ekf.v_rc_v, ekf.dr0_ohm]),
+                                   np.stack([soc, v_rc, dr0]), rtol=1e-12, atol=1e-15)
+    assert np.all(ekf.covariance()[:, 0, 0] < 0.05 ** 2)  # the readings did inform it
