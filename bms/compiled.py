@@ -34,6 +34,7 @@ BUILD_DIR = ROOT / "build" / "compiled"
 STAMP = "stamp.json"
 PACKAGES = ("bms", "dbc", "master", "replay", "sim", "slave")
 PURE_ENV = "BMS_PURE_PYTHON"
+SOURCES = (".py", ".dbc")
 # the master's core with what it calls per frame and per tick, and the log reader: what
 # `bms log resim` spends its time in (numpy-bound estimation gains little and stays out);
 # the slave's core, its simulated AFE and the plant: what the lockstep harness runs. Not the
@@ -65,8 +66,8 @@ def source_digest(root: Path = ROOT) -> str:
     """Every source file of the project's packages and the interpreter it was built for."""
     digest = hashlib.sha256(sys.implementation.cache_tag.encode())
     digest.update(repr(COMPILED).encode())
-    for package in PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
+    for package in PACKAGES:  # the DBC files too: the build writes functions from them
+        for path in sorted(p for p in (root / package).rglob("*") if p.suffix in SOURCES):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -167,10 +168,11 @@ def build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
     log = directory.parent / "compiled.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
+        generated = _write_generated(work / "generated")
         try:
             os.chdir(root)  # mypyc names the modules after their paths from here
             with _output_to(log):
-                extensions = mypycify(list(COMPILED), opt_level="3",
+                extensions = mypycify([*COMPILED, str(generated)], opt_level="3",
                                       target_dir=str(work / "c"))
                 setup(name="bms-compiled", ext_modules=extensions, script_args=[
                     "build_ext", "--build-lib", str(work / "lib"),
@@ -192,6 +194,19 @@ def build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
         shutil.move(str(lib), str(directory))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_generated(directory: Path) -> Path:
+    """The module of the functions the codecs write from the DBC files (dbc/array_codec.py),
+    for mypyc: the codecs of every bus are made first, so that it holds them all."""
+    from dbc import array_codec
+    from dbc.codec import pack_codec, sim_codec, vehicle_codec
+
+    pack_codec(), vehicle_codec(), sim_codec()
+    directory.mkdir(parents=True)
+    path = directory / f"{array_codec.COMPILED_MODULE}.py"
+    path.write_text(array_codec.module_source())
+    return path
 
 
 @contextmanager

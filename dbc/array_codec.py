@@ -1,16 +1,22 @@
 """Straight-line decoders and encoders of the measurement arrays (CellVoltages,
-CellTemperatures), made from the DBC when the codec is built.
+CellTemperatures), written from the DBC when the codec is built.
 
 These are most of the pack bus's frames. The general path goes through a dict of every
 signal; these are one function per message with the shifts, masks, ranges, invalid markers
-and resolutions of its signals written in: the hot path of the slaves, the master, the
-lockstep harness and the log tools. Same values and bytes as the general path (tests compare
-them on random payloads and values). Big-endian or signed elements are left to the general
-path.
+and resolutions of its signals written in as literals: the hot path of the slaves, the
+master, the lockstep harness and the log tools. Each signal is read from and written into
+the bytes it spans, as small integers. Same values and bytes as the general path (tests
+compare them on random payloads and values). Big-endian or signed elements are left to the
+general path.
+
+The compiled build (`bms.compiled`) writes the same functions into a module of its own and
+compiles it with the rest: a function whose source text is in that module is taken from it,
+any other (a DBC changed since the build, plain Python) is made here with ``exec``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +24,93 @@ from dbc.layout import MessageLayout
 
 Decoder = Callable[[bytes], Any]
 Encoder = Callable[[Any], bytes]  # typed frame -> payload
+BITS_PER_BYTE = 8
+COMPILED_MODULE = "bms_compiled_codecs"  # what the compiled build calls its module of these
+
+# every function made in this process: source key -> (function name, source, frame class)
+sources: dict[str, tuple[str, str, type | None]] = {}
+_compiled: dict[str, Callable[..., Any]] | None = None
 
 
-def compile_array_decoder(layout: MessageLayout, prefix: str, make: Callable[..., Any],
+def source_key(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _compiled_functions() -> dict[str, Callable[..., Any]]:
+    """The compiled build's functions by source key; none without a build."""
+    global _compiled
+    if _compiled is None:
+        try:
+            module = __import__(COMPILED_MODULE)
+            _compiled = dict(module.FUNCTIONS)
+        except ImportError:  # plain Python: there is no such module
+            _compiled = {}
+    return _compiled
+
+
+def _function(source: str, name: str, make: type | None) -> Callable[..., Any]:
+    key = source_key(source)
+    sources[key] = (name, source, make)
+    compiled = _compiled_functions().get(key)
+    if compiled is not None:
+        return compiled
+    namespace: dict[str, Any] = {"Any": Any, "make": make}
+    exec(source, namespace)  # our own text, made from the DBC
+    function: Callable[..., Any] = namespace[name]
+    return function
+
+
+def _literal(value: float) -> str:
+    """The exact value as source text (a float's repr reads back as the same float)."""
+    return f"({value!r})"
+
+
+def _spans(shift: int, width: int) -> list[tuple[int, int, int, int]]:
+    """(byte, lowest bit in that byte, bit count, position in the signal) of every byte a
+    little-endian signal of ``width`` bits from bit ``shift`` of the payload covers."""
+    spans = []
+    for byte in range(shift // BITS_PER_BYTE, (shift + width - 1) // BITS_PER_BYTE + 1):
+        low = max(shift, byte * BITS_PER_BYTE)
+        high = min(shift + width, (byte + 1) * BITS_PER_BYTE)
+        spans.append((byte, low - byte * BITS_PER_BYTE, high - low, low - shift))
+    return spans
+
+
+def read_expression(shift: int, mask: int) -> str:
+    """Source of the raw value of the signal at ``shift`` (``mask``: its width) in ``data``."""
+    parts = []
+    for byte, bit, count, position in _spans(shift, mask.bit_length()):
+        part = f"data[{byte}]"
+        if bit:
+            part = f"({part} >> {bit})"
+        if bit + count < BITS_PER_BYTE:
+            part = f"({part} & {(1 << count) - 1})"
+        if position:
+            part = f"({part} << {position})"
+        parts.append(part)
+    return " | ".join(parts)
+
+
+def payload_expression(length: int, constant: int, fields: list[tuple[str, int, int]]) -> str:
+    """Source of the payload: ``constant`` (the bits every payload has) with each
+    ``(name, shift, mask)`` field's raw value (already masked) written into its bytes."""
+    parts: list[list[str]] = [[] for _ in range(length)]
+    for name, shift, mask in fields:
+        width = mask.bit_length()
+        for byte, bit, count, position in _spans(shift, width):
+            part = f"({name} >> {position})" if position else name
+            if position + count < width:
+                part = f"({part} & {(1 << count) - 1})"
+            if bit:
+                part = f"({part} << {bit})"
+            parts[byte].append(part)
+    constants = constant.to_bytes(length, "little")
+    return "bytes((" + ", ".join(
+        " | ".join(part + ([str(constants[byte])] if constants[byte] else [])) or "0"
+        for byte, part in enumerate(parts)) + ",))"
+
+
+def compile_array_decoder(layout: MessageLayout, prefix: str, make: type,
                           integer: bool) -> Decoder | None:
     """A function bytes -> ``make(first_index, values)``; None when the layout has parts
     this does not cover. ``integer``: the values are ints (``int()`` of the physical)."""
@@ -28,10 +118,9 @@ def compile_array_decoder(layout: MessageLayout, prefix: str, make: Callable[...
     mux = fast.multiplexer
     if mux is None or mux.big_endian or mux.sign_bit:
         return None
-    constants: dict[str, Any] = {"from_bytes": int.from_bytes, "make": make}
-    lines = ["def decode(data):",
-             "    raw = from_bytes(data, 'little')",
-             f"    page = (raw >> {mux.shift}) & {mux.mask}"]
+    name = f"decode_{layout.name}"
+    lines = [f"def {name}(data: bytes) -> Any:",
+             f"    page = {read_expression(mux.shift, mux.mask)}"]
     for page, slots in layout.array_slots(prefix).items():
         fields = {f.name: f for f in fast.pages.get(page, ())}
         lines.append(f"    if page == {page}:")
@@ -40,11 +129,12 @@ def compile_array_decoder(layout: MessageLayout, prefix: str, make: Callable[...
             f = fields.get(slot.signal)
             if f is None or f.big_endian or f.sign_bit:
                 return None
-            lines.append(f"        r{k} = (raw >> {f.shift}) & {f.mask}")
+            lines.append(f"        r{k} = {read_expression(f.shift, f.mask)}")
             value = f"r{k}"
-            if not f.identity:
-                constants[f"s{page}_{k}"], constants[f"o{page}_{k}"] = f.scale, f.offset
-                value = f"r{k} * s{page}_{k} + o{page}_{k}"
+            if f.scale == 1 and not f.identity:  # r * 1 is r: the same value
+                value = f"r{k} + {_literal(f.offset)}"
+            elif not f.identity:
+                value = f"r{k} * {_literal(f.scale)} + {_literal(f.offset)}"
             if slot.decimals:
                 value = f"round({value}, {slot.decimals})"
             if integer:
@@ -53,8 +143,7 @@ def compile_array_decoder(layout: MessageLayout, prefix: str, make: Callable[...
             values.append(value if invalid is None else f"None if r{k} == {invalid} else {value}")
         lines.append(f"        return make({slots[0].index}, ({', '.join(values)},))")
     lines.append("    raise KeyError(f'no group {page}')")
-    exec("\n".join(lines), constants)  # our own text, made from the DBC
-    decode: Decoder = constants["decode"]
+    decode: Decoder = _function("\n".join(lines) + "\n", name, make)
     return decode
 
 
@@ -69,9 +158,11 @@ def compile_array_encoder(layout: MessageLayout, prefix: str, first_field: str,
     mux = next((f for f in encoder.plain if f.name == layout.multiplexer), None)
     if mux is None or mux.big_endian:
         return None
-    constants: dict[str, Any] = {"round": round, "divmod": divmod}
-    lines = ["def encode(frame):", f"    first, values = frame.{first_field}, frame.{values_field}",
-             "    count = len(values)"]
+    name = f"encode_{layout.name}"
+    lines = [f"def {name}(frame: Any) -> bytes:",
+             f"    first, values = frame.{first_field}, frame.{values_field}",
+             "    count = len(values)",
+             "    c: float  # each value as a float: machine arithmetic where compiled"]
     for page, slots in layout.array_slots(prefix).items():
         fields = {f.name: f for f in encoder.pages.get(page, ())}
         lines += [f"    if first == {slots[0].index}:",
@@ -79,32 +170,49 @@ def compile_array_encoder(layout: MessageLayout, prefix: str, first_field: str,
                   f"            raise ValueError(f'{{count}} values for a group of {len(slots)}')",
                   f"        if count < {len(slots)}:",
                   f"            values = tuple(values) + (None,) * ({len(slots)} - count)",
-                  f"        {', '.join(f'v{k}' for k in range(len(slots)))}, = values",
-                  f"        raw = {(page & mux.mask) << mux.shift}"]
+                  f"        {', '.join(f'v{k}' for k in range(len(slots)))}, = values"]
+        placed: list[tuple[str, int, int]] = []
         for k, slot in enumerate(slots):
             f = fields.get(slot.signal)
             invalid = layout.invalid_raw(slot.signal)
             if f is None or f.big_endian or invalid is None:
                 return None
+            placed.append((f"r{k}", f.shift, f.mask))
             span = layout.range_of(slot.signal)
-            constants[f"lo{page}_{k}"], constants[f"hi{page}_{k}"] = span.minimum, span.maximum
-            lines.append(f"        if v{k} is None:")
-            lines.append(f"            raw |= {(invalid & f.mask) << f.shift}")
-            lines.append("        else:")
-            lines.append(f"            c = v{k} if lo{page}_{k} <= v{k} <= hi{page}_{k} else "
-                         f"min(max(v{k}, lo{page}_{k}), hi{page}_{k})")
+            low, high, offset = _literal(span.minimum), _literal(span.maximum), _literal(f.offset)
+            lines += [f"        if v{k} is None:",
+                      f"            r{k} = {invalid & f.mask}",
+                      "        else:",
+                      f"            c = v{k}",
+                      f"            if not {low} <= c <= {high}:",
+                      f"                c = min(max(c, {low}), {high})"]
             if f.identity:
-                lines.append(f"            raw |= (round(c) & {f.mask}) << {f.shift}")
+                lines.append(f"            r{k} = round(c) & {f.mask}")
             elif f.scale == 1:  # the general quotient and remainder come to this, exactly
-                constants[f"o{page}_{k}"] = f.offset
-                lines.append(f"            raw |= (round(c - o{page}_{k}) & {f.mask}) << {f.shift}")
+                lines.append(f"            r{k} = round(c - {offset}) & {f.mask}")
             else:
-                constants[f"s{page}_{k}"], constants[f"o{page}_{k}"] = f.scale, f.offset
-                lines += [f"            q, r = divmod(c - o{page}_{k}, s{page}_{k})",
-                          f"            raw |= (round(q if r == 0 else (c - o{page}_{k}) / "
-                          f"s{page}_{k}) & {f.mask}) << {f.shift}"]
-        lines.append(f"        return raw.to_bytes({layout.length}, 'little')")
+                scale = _literal(f.scale)
+                lines += [f"            q, r = divmod(c - {offset}, {scale})",
+                          f"            r{k} = round(q if r == 0 else (c - {offset}) / "
+                          f"{scale}) & {f.mask}"]
+        constant = (page & mux.mask) << mux.shift
+        lines.append(f"        return {payload_expression(layout.length, constant, placed)}")
     lines.append("    raise ValueError(f'no group starts at element {first}')")
-    exec("\n".join(lines), constants)  # our own text, made from the DBC
-    encode: Encoder = constants["encode"]
+    encode: Encoder = _function("\n".join(lines) + "\n", name, None)
     return encode
+
+
+def module_source() -> str:
+    """Source of the compiled build's module: every function made in this process so far
+    (the build makes the codecs of every bus first), each bound to its frame class."""
+    lines = ['"""Written by `bms compiled build` from the DBC files (dbc/array_codec.py)."""',
+             "", "from typing import Any", ""]
+    functions = []
+    for index, (key, (name, source, make)) in enumerate(sorted(sources.items())):
+        unique = f"{name}_{index}"
+        if make is not None:
+            lines.append(f"from {make.__module__} import {make.__qualname__} as make_{index}")
+        lines.append(source.replace(f"def {name}(", f"def {unique}(", 1)
+                     .replace("return make(", f"return make_{index}("))
+        functions.append(f"    {key!r}: {unique},")
+    return "\n".join([*lines, "FUNCTIONS: dict[str, Any] = {", *functions, "}", ""])

@@ -209,7 +209,8 @@ class Codec:
                     signals[E2E_CRC_SIGNAL] = 0
                     signals[E2E_COUNTER_SIGNAL] = counter
                 data = bytearray(layout.encoder.encode(signals))
-        except (KeyError, ValueError) as exc:  # FastEncodeError is a ValueError
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:  # FastEncodeError
+            # is a ValueError; compiled, a value beyond a machine integer is a TypeError
             raise EncodeError(f"{layout.name}: {exc}") from exc
         if layout.e2e_protected:
             e2e.protect(data, layout.base_id, counter)

@@ -53,6 +53,15 @@ def test_a_build_is_served_only_while_it_matches_the_sources(
     assert not compiled.is_fresh(build, root)
 
 
+def test_an_edited_dbc_file_makes_the_build_stale(tmp_path: Path) -> None:
+    root = project(tmp_path / "src")
+    (root / "dbc").mkdir()
+    (root / "dbc" / "pack.dbc").write_text('VERSION "1"\n')
+    before = compiled.source_digest(root)
+    (root / "dbc" / "pack.dbc").write_text('VERSION "2"\n')  # the codecs' functions change
+    assert compiled.source_digest(root) != before
+
+
 def test_the_finder_serves_the_modules_of_the_build_and_nothing_else(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "served_stand_in.py").write_text("FROM_BUILD = True\n")  # for an extension
@@ -97,6 +106,17 @@ def test_the_build_is_served_to_a_new_process() -> None:
     used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, check=True).stdout.strip()
     assert used.startswith(str(compiled.BUILD_DIR))
+
+
+@needs_build
+def test_the_codecs_take_the_functions_written_from_the_dbc_from_the_build() -> None:
+    code = ("from dbc.codec import pack_codec; c = pack_codec(); "
+            "print(type(c._direct['CellVoltages']).__name__, "
+            "type(c._direct_encoders['CellTemperatures']).__name__)")
+    env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}
+    used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True).stdout.split()
+    assert used == ["builtin_function_or_method"] * 2  # compiled, not exec'd text
 
 
 @needs_build
