@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     with compiled.build_lock():
         if args.if_stale and compiled.is_fresh():
             return 0
-        print(f"compiling {len(compiled.COMPILED)} modules with mypyc into "
+        print(f"compiling {len(compiled.COMPILED)} modules and the codecs' functions written "
+              f"from the DBC files with mypyc into "
               f"{compiled.BUILD_DIR} (once per change of the sources, about a minute)",
               file=sys.stderr, flush=True)
         try:
@@ -37,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
         except compiled.CompileError as exc:
             print(f"{exc}; plain Python is used", file=sys.stderr)
             return 1
-    print(f"built; used from the next start: {len(compiled.COMPILED)} modules", file=sys.stderr)
+    print(f"built; used from the next start: {len(compiled.COMPILED)} modules and the codecs' "
+          "functions", file=sys.stderr)
     return 0
