@@ -40,7 +40,7 @@ SOURCES = (".py", ".dbc")
 # the slave's core, its simulated AFE and the plant: what the lockstep harness runs. Not the
 # settings (read by introspection) nor the frame classes (ClassVar-based dataclasses).
 COMPILED = (
-    "bms/chemistry.py", "bms/timing.py",
+    "bms/chemistry.py", "bms/rounding.py", "bms/timing.py",
     "dbc/codec.py", "dbc/crc.py", "dbc/e2e.py", "dbc/endpoint.py", "dbc/fast_decode.py",
     "dbc/fast_encode.py", "dbc/layout.py",
     "master/algorithms.py", "master/balancing_planner.py", "master/charger_control.py",

@@ -54,7 +54,8 @@ def _function(source: str, name: str, make: type | None) -> Callable[..., Any]:
     compiled = _compiled_functions().get(key)
     if compiled is not None:
         return compiled
-    namespace: dict[str, Any] = {"Any": Any, "make": make}
+    # round_int: the builtin here, its machine arithmetic twin where compiled (bms.rounding)
+    namespace: dict[str, Any] = {"Any": Any, "make": make, "round_int": round}
     exec(source, namespace)  # our own text, made from the DBC
     function: Callable[..., Any] = namespace[name]
     return function
@@ -187,13 +188,13 @@ def compile_array_encoder(layout: MessageLayout, prefix: str, first_field: str,
                       f"            if not {low} <= c <= {high}:",
                       f"                c = min(max(c, {low}), {high})"]
             if f.identity:
-                lines.append(f"            r{k} = round(c) & {f.mask}")
+                lines.append(f"            r{k} = round_int(c) & {f.mask}")
             elif f.scale == 1:  # the general quotient and remainder come to this, exactly
-                lines.append(f"            r{k} = round(c - {offset}) & {f.mask}")
+                lines.append(f"            r{k} = round_int(c - {offset}) & {f.mask}")
             else:
                 scale = _literal(f.scale)
                 lines += [f"            q, r = divmod(c - {offset}, {scale})",
-                          f"            r{k} = round(q if r == 0 else (c - {offset}) / "
+                          f"            r{k} = round_int(q if r == 0 else (c - {offset}) / "
                           f"{scale}) & {f.mask}"]
         constant = (page & mux.mask) << mux.shift
         lines.append(f"        return {payload_expression(layout.length, constant, placed)}")
@@ -206,7 +207,8 @@ def module_source() -> str:
     """Source of the compiled build's module: every function made in this process so far
     (the build makes the codecs of every bus first), each bound to its frame class."""
     lines = ['"""Written by `bms compiled build` from the DBC files (dbc/array_codec.py)."""',
-             "", "from typing import Any", ""]
+             "", "from typing import Any", "",
+             "from bms.rounding import round_half_even as round_int", ""]
     functions = []
     for index, (key, (name, source, make)) in enumerate(sorted(sources.items())):
         unique = f"{name}_{index}"

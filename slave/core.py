@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from bms.rounding import round_half_even
 from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.codec import CanFrame, Codec, sim_codec
@@ -201,4 +202,4 @@ class SlaveCore:
 
 
 def _rounded(values: Sequence[float | None]) -> list[int | None]:
-    return [None if v is None or math.isnan(v) else round(v) for v in values]
+    return [None if v is None or math.isnan(v) else round_half_even(v) for v in values]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from bms.chemistry import cell_capacity_ah
+from bms.rounding import round_half_even
 from bms.settings import Settings
 from dbc.frames import ModuleFault
 from sim.module_plant import ModulePlant, module_rng
@@ -69,7 +70,8 @@ class SimAfe:
         true_v = self.plant.cell_voltages_v(self._pack_current_a)
         self.module_voltage_v = sum(true_v)
         voltages = tuple([
-            round((v * 1000.0 + gauss(0.0, voltage_noise_mv)) / AFE_LSB_MV) * AFE_LSB_MV
+            round_half_even((v * 1000.0 + gauss(0.0, voltage_noise_mv)) / AFE_LSB_MV)
+            * AFE_LSB_MV
             for v in true_v
         ])
         temperatures = tuple([t + gauss(0.0, temperature_noise_degc)
