@@ -20,6 +20,8 @@ COUNTER_MODULO: Final = 15  # profile 1 counts 0..14; 15 is not a valid counter
 CRC_BYTE: Final = 0
 COUNTER_BYTE: Final = 1
 COUNTER_MASK: Final = 0x0F
+INSTANCE_BITS: Final = 16  # sender instances (module ids) of one DataID: 0..65535
+INSTANCE_MASK: Final = (1 << INSTANCE_BITS) - 1
 
 
 class E2EStatus(enum.Enum):
@@ -83,10 +85,12 @@ class AliveCounters:
     """Sender side: one alive counter per (DataID, sender instance)."""
 
     def __init__(self) -> None:
-        self._next: dict[tuple[int, int], int] = {}
+        self._next: dict[int, int] = {}  # by DataID and instance in one int: no tuple a frame
 
     def take(self, data_id: int, instance: int = 0) -> int:
-        key = (data_id, instance)
+        if not 0 <= instance <= INSTANCE_MASK:
+            raise ValueError(f"sender instance must be 0..{INSTANCE_MASK}, got {instance}")
+        key = data_id << INSTANCE_BITS | instance
         counter = self._next.get(key, 0)
         self._next[key] = (counter + 1) % COUNTER_MODULO
         return counter

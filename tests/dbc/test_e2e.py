@@ -140,3 +140,16 @@ def test_accepted_and_error_partition() -> None:
     errors = {s for s in E2EStatus if s.is_error}
     assert accepted == {E2EStatus.INITIAL, E2EStatus.OK, E2EStatus.OK_SOME_LOST}
     assert errors == {E2EStatus.REPEATED, E2EStatus.WRONG_SEQUENCE, E2EStatus.ERROR}
+
+
+def test_alive_counters_keep_data_ids_and_instances_apart() -> None:
+    counters = AliveCounters()
+    for _ in range(3):
+        counters.take(0x620, 1)
+    assert counters.take(0x621, 0) == 0  # not 0x620's instance 1 nor any other's
+    assert counters.take(0x620, 0xFFFF) == 0
+    assert counters.take(0x620, 1) == 3
+    with pytest.raises(ValueError, match="instance"):
+        counters.take(0x620, 0x10000)
+    with pytest.raises(ValueError, match="instance"):
+        counters.take(0x620, -1)
