@@ -61,6 +61,7 @@ class FrameReceiver:
         self.failures: Counter[DecodeFailure] = Counter()
         self.decoded: Counter[str] = Counter()  # accepted frames by message name
         self.not_for_node = 0
+        self.e2e_errors = 0  # every checker's errors: what total_statistics().errors says
         self.last_failure: str | None = None
 
     def receive(self, frame: CanFrame) -> Reception | None:
@@ -77,7 +78,8 @@ class FrameReceiver:
             status: E2EStatus | None = None
             if checker is not None and len(frame.data) == layout.length:
                 status = checker.check(frame.data)
-                if status not in ACCEPTED:
+                if status not in ACCEPTED:  # the checker returns errors or accepted frames
+                    self.e2e_errors += 1
                     return Reception(layout, module_id, None, status)
             decoded = self.codec.decode_payload(layout, frame.data)
             self.decoded[layout.name] += 1

@@ -607,7 +607,7 @@ class MasterCore:
         s = self.summary(now_s)
         low, high = s.min_cell_mv, s.max_cell_mv
         hot = s.max_temperature_degc
-        e2e_errors = self.receiver.total_statistics().errors
+        e2e_errors = self.receiver.e2e_errors
         return [
             MasterSummary(
                 self.state,

@@ -1,5 +1,6 @@
 """Decoding never trusts a frame: every kind of bad input is a counted DecodeError."""
 
+import random
 import tracemalloc
 
 import pytest
@@ -83,6 +84,23 @@ def test_receiver_rejects_bad_crc_before_decoding() -> None:
     assert reception.frame is None
     assert reception.e2e is not None
     assert reception.e2e.is_error
+
+
+def test_the_receivers_error_count_is_its_checkers_total() -> None:
+    codec = pack_codec()
+    sender, receiver = FrameSender(codec), FrameReceiver(codec, 2, node="Master")
+    rng = random.Random(5)
+    for step in range(600):
+        frame = sender.encode(CellVoltages(4 * (step % 4), (3700, 3701, 3702, 3703)),
+                              rng.randrange(3))
+        if rng.random() < 0.1:  # a flipped bit
+            frame = CanFrame(frame.arbitration_id, bytes([frame.data[0] ^ 4]) + frame.data[1:])
+        if rng.random() < 0.05:
+            continue  # lost
+        if rng.random() < 0.05:
+            receiver.receive(frame)  # and repeated below
+        receiver.receive(frame)
+    assert receiver.e2e_errors == receiver.total_statistics().errors > 60
 
 
 def test_values_beyond_the_dbc_range_saturate() -> None:
