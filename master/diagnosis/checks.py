@@ -6,8 +6,6 @@ that means. Tiered checks observe three entries, one per tier.
 
 from __future__ import annotations
 
-from typing import cast
-
 from bms.limits import Limits, TierLimits
 from dbc.frames import ModuleFault
 from dbc.ivt import INVALIDATING_BITS, OVER_CURRENT_BIT, IvtFlag
@@ -46,6 +44,19 @@ class Checks:
     def __init__(self, engine: DiagnosisEngine, limits: Limits) -> None:
         self.engine = engine
         self.limits = limits
+        self._window_of: Limits | None = None
+        self._window_mv = (0.0, 0.0)
+
+    def _cell_window_mv(self) -> tuple[float, float]:
+        """(low, high): a cell voltage inside needs no check (the operating limits, and
+        above deep discharge); worked out again whenever the limits are replaced."""
+        limits = self.limits
+        if limits is not self._window_of:
+            self._window_of = limits
+            self._window_mv = (max(limits.cell_undervoltage_mv.operating,
+                                   limits.deep_discharge_mv),
+                               limits.cell_overvoltage_mv.operating)
+        return self._window_mv
 
     def tiered(self, name: str, location: Location, value: float, now_s: float) -> None:
         limits: TierLimits = getattr(self.limits, name)
@@ -65,15 +76,18 @@ class Checks:
 
     def cell_voltages(self, module: int, first_cell: int, voltages_mv: tuple[int | None, ...],
                       cells_per_module: int, now_s: float) -> None:
-        deep = self.limits.deep_discharge_mv
-        values = voltages_mv[:max(0, cells_per_module - first_cell)]
         # the common case: every reading valid and inside the operating limits, nothing
         # pending (checked for every CellVoltages frame)
-        if values and None not in values and not self.engine.module_has_state(module):
-            readings = cast("tuple[int, ...]", values)
-            if max(readings) <= self.limits.cell_overvoltage_mv.operating and \
-                    min(readings) >= max(self.limits.cell_undervoltage_mv.operating, deep):
+        used = min(len(voltages_mv), cells_per_module - first_cell)
+        if used > 0 and not self.engine.module_has_state(module):
+            low, high = self._cell_window_mv()
+            for index in range(used):
+                mv = voltages_mv[index]
+                if mv is None or not low <= mv <= high:
+                    break
+            else:
                 return
+        deep = self.limits.deep_discharge_mv
         for offset, mv in enumerate(voltages_mv):
             cell = first_cell + offset
             if cell >= cells_per_module:

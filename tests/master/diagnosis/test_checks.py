@@ -1,6 +1,8 @@
 """Every tiered limit, table-driven: each tier is crossed, debounced up and down, and has
 the severity of its tier; the non-tiered checks likewise."""
 
+import dataclasses
+
 import pytest
 
 from bms.limits import resolve_limits
@@ -73,6 +75,32 @@ def test_each_tier_is_crossed_and_debounced(chemistry: str, name: str, tier: int
         for i in range(10):
             stimulate(checks, name, between, t + 1 + i / 10)
         assert not checks.engine.is_active(higher, location)
+
+
+@pytest.mark.parametrize("position", [0, 3])
+@pytest.mark.parametrize(("name", "value_mv"), [("cell_overvoltage_mv", 4250),
+                                                 ("cell_undervoltage_mv", 2900),
+                                                 ("cell_undervoltage_mv", 1000)])
+def test_any_cell_of_a_frame_outside_the_window_is_checked(name: str, value_mv: int,
+                                                          position: int) -> None:
+    checks = fresh()
+    voltages = [3700] * 4
+    voltages[position] = value_mv
+    for i in range(10):
+        checks.cell_voltages(2, 8, tuple(voltages), 16, i / 10)
+    assert checks.engine.is_active(TIERS[name][0], Location(2, 8 + position))
+
+
+def test_replaced_limits_apply_to_the_next_frame() -> None:
+    checks = fresh()
+    for i in range(10):
+        checks.cell_voltages(0, 0, (3700, 3700, 3700, 3700), 16, i / 10)
+    assert not checks.engine.groups(Severity.INFO)  # inside the window: nothing
+    low = dataclasses.replace(checks.limits.cell_overvoltage_mv, operating=3650.0)
+    checks.limits = dataclasses.replace(checks.limits, cell_overvoltage_mv=low)
+    for i in range(10):
+        checks.cell_voltages(0, 0, (3700, 3700, 3700, 3700), 16, 1 + i / 10)
+    assert checks.engine.is_active(TIERS["cell_overvoltage_mv"][0], Location(0, 3))
 
 
 def test_charge_temperature_limits_apply_only_while_charging() -> None:
