@@ -7,7 +7,9 @@ simulated AFE's quantisation, the slave's cell voltages in mV, the array encoder
 
 from __future__ import annotations
 
-HALF = 0.5
+from typing import Final
+
+HALF: Final = 0.5  # Final: compiled, a constant, not a look-up in the module's dict
 
 
 def round_half_even(x: float) -> int:
