@@ -64,8 +64,11 @@ def compute_crc(data_id: int, data: bytes | bytearray) -> int:
         crc = _STARTS[data_id] = CRC8_E2E_P01.compute(
             bytes((data_id & 0xFF, (data_id >> 8) & 0xFF)), start=CRC8_E2E_P01.init)
     table = _TABLE
-    for index in range(1, len(data)):  # no slice: no copy
-        crc = table[crc ^ data[index]]
+    # compiled, bytes are indexed natively where bytes | bytearray is a generic call: a
+    # sender's bytearray is worth its copy
+    payload = data if isinstance(data, bytes) else bytes(data)
+    for index in range(1, len(payload)):  # no slice: no copy
+        crc = table[crc ^ payload[index]]
     return crc ^ _XOR_OUT
 
 
