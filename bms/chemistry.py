@@ -30,10 +30,23 @@ class OcvTable:
             raise ValueError("OCV table soc points must increase")
 
     def voltage(self, soc: float) -> float:
-        i = bisect.bisect_right(self.soc, soc) - 1
-        i = min(max(i, 0), len(self.soc) - 2)
-        s0, s1 = self.soc[i], self.soc[i + 1]
-        v0, v1 = self.voltage_v[i], self.voltage_v[i + 1]
+        return self.voltage_in(self.segment(soc), soc)
+
+    def segment(self, soc: float, guess: int = -1) -> int:
+        """The segment ``soc`` lies in (the first below the table, the last above it); a
+        ``guess`` that holds is taken without a search (a cell's SOC seldom leaves its
+        segment from one step to the next)."""
+        points = self.soc
+        last = len(points) - 2
+        if 0 <= guess <= last and (guess == 0 or points[guess] <= soc) and \
+                (guess == last or soc < points[guess + 1]):
+            return guess
+        return min(max(bisect.bisect_right(points, soc) - 1, 0), last)
+
+    def voltage_in(self, segment: int, soc: float) -> float:
+        """OCV at ``soc`` from the line through ``segment``."""
+        s0, s1 = self.soc[segment], self.soc[segment + 1]
+        v0, v1 = self.voltage_v[segment], self.voltage_v[segment + 1]
         return v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
 
     def soc_at(self, voltage_v: float) -> float:

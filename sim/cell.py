@@ -42,7 +42,7 @@ class CellModel:
     """State: SOC (0..1), RC-pair voltage, temperature (changed only by `step`, which keeps
     the resistances' temperature factor with it: one exponential a step, not one a read)."""
 
-    __slots__ = ("_r_factor", "p", "soc", "temperature_degc", "v_rc_v")
+    __slots__ = ("_r_factor", "_segment", "p", "soc", "temperature_degc", "v_rc_v")
 
     def __init__(self, parameters: CellParameters, soc: float, temperature_degc: float) -> None:
         self.p = parameters
@@ -50,9 +50,12 @@ class CellModel:
         self.v_rc_v = 0.0
         self.temperature_degc = temperature_degc
         self._r_factor = arrhenius_factor(temperature_degc)
+        self._segment = -1  # of the OCV table, at the last read
 
     def ocv_v(self) -> float:
-        return self.p.ocv.voltage(self.soc)
+        ocv = self.p.ocv
+        self._segment = ocv.segment(self.soc, self._segment)
+        return ocv.voltage_in(self._segment, self.soc)
 
     def terminal_voltage_v(self, current_a: float) -> float:
         r0 = self.p.r0_ohm * self._r_factor
