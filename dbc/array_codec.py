@@ -10,13 +10,13 @@ compare them on random payloads and values). Big-endian or signed elements are l
 general path.
 
 The compiled build (`bms.compiled`) writes the same functions into a module of its own and
-compiles it with the rest: a function whose source text is in that module is taken from it,
-any other (a DBC changed since the build, plain Python) is made here with ``exec``.
+compiles it with the rest, each function under its source text: a function whose text is
+there is taken from it, any other (a DBC changed since the build, plain Python) is made here
+with ``exec``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -27,17 +27,13 @@ Encoder = Callable[[Any], bytes]  # typed frame -> payload
 BITS_PER_BYTE = 8
 COMPILED_MODULE = "bms_compiled_codecs"  # what the compiled build calls its module of these
 
-# every function made in this process: source key -> (function name, source, frame class)
-sources: dict[str, tuple[str, str, type | None]] = {}
+# every function made in this process: its source text -> (function name, frame class)
+sources: dict[str, tuple[str, type | None]] = {}
 _compiled: dict[str, Callable[..., Any]] | None = None
 
 
-def source_key(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
 def _compiled_functions() -> dict[str, Callable[..., Any]]:
-    """The compiled build's functions by source key; none without a build."""
+    """The compiled build's functions by their source text; none without a build."""
     global _compiled
     if _compiled is None:
         try:
@@ -49,9 +45,8 @@ def _compiled_functions() -> dict[str, Callable[..., Any]]:
 
 
 def _function(source: str, name: str, make: type | None) -> Callable[..., Any]:
-    key = source_key(source)
-    sources[key] = (name, source, make)
-    compiled = _compiled_functions().get(key)
+    sources[source] = (name, make)
+    compiled = _compiled_functions().get(source)
     if compiled is not None:
         return compiled
     # round_int: the builtin here, its machine arithmetic twin where compiled (bms.rounding)
@@ -210,11 +205,11 @@ def module_source() -> str:
              "", "from typing import Any", "",
              "from bms.rounding import round_half_even as round_int", ""]
     functions = []
-    for index, (key, (name, source, make)) in enumerate(sorted(sources.items())):
+    for index, (source, (name, make)) in enumerate(sorted(sources.items())):
         unique = f"{name}_{index}"
         if make is not None:
             lines.append(f"from {make.__module__} import {make.__qualname__} as make_{index}")
         lines.append(source.replace(f"def {name}(", f"def {unique}(", 1)
                      .replace("return make(", f"return make_{index}("))
-        functions.append(f"    {key!r}: {unique},")
+        functions.append(f"    {source!r}: {unique},")
     return "\n".join([*lines, "FUNCTIONS: dict[str, Any] = {", *functions, "}", ""])

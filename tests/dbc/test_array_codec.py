@@ -100,14 +100,14 @@ def test_what_the_general_path_refuses_is_refused(frame) -> None:  # type: ignor
 
 
 def test_the_compiled_builds_module_holds_the_same_functions() -> None:
-    """What `bms compiled build` compiles: every function the codecs wrote, under the key of
-    its source text, giving what the exec'd function gives (run here as plain Python)."""
+    """What `bms compiled build` compiles: every function the codecs wrote, under its source
+    text, giving what the exec'd function gives (run here as plain Python)."""
     codec = pack_codec()
     namespace: dict[str, Any] = {}
     exec(array_codec.module_source(), namespace)  # the module mypyc compiles
     written = namespace["FUNCTIONS"]
     assert set(written) == set(array_codec.sources)
-    by_name = {array_codec.sources[key][0]: function for key, function in written.items()}
+    by_name = {array_codec.sources[text][0]: function for text, function in written.items()}
     for frame in (CellVoltages(8, (3301, None, 4700, 400)),
                   CellTemperatures(4, (25.3, -41.0, None))):
         layout = codec.layout_of(type(frame))
