@@ -21,8 +21,7 @@ import numpy as np
 from master.estimation.ocv_curve import Array, OcvCurve
 
 SECONDS_PER_HOUR = 3600.0
-SOC, RC, DR0 = 0, 1, 2
-# rows of the stored covariance: its upper triangle
+# rows of the stored covariance of (SOC, RC voltage, dR0): its upper triangle
 SS, SR, SD, RR, RD, DD = range(6)
 _ELEMENT = ((SS, SR, SD), (SR, RR, RD), (SD, RD, DD))  # (i, j) -> row
 R0_SIGMA_FRACTION = 0.1  # the correction starts with a 1-sigma of 10 % of R0
