@@ -1,4 +1,7 @@
-"""Encoding and decoding of typed frames through cantools, for all DBC files of one bus.
+"""Encoding and decoding of typed frames, for all DBC files of one bus.
+
+A codec takes databases as cantools loads them (`dbc.database`) or in their cached form
+(`dbc.cached`: the shipped buses' codecs, so that a node starts without cantools).
 
 `Codec.decode` turns a raw frame into ``(module_id, typed frame)``; `Codec.encode` does the
 reverse and applies the E2E protection of protected messages. Both raise `DbcError`s only.
@@ -13,8 +16,9 @@ from typing import Any, Final, NamedTuple
 
 from dbc import e2e
 from dbc.array_codec import Decoder, Encoder
+from dbc.cached import cached_database, frame_id_mask
 from dbc.charger_frames import CHARGER_FRAME_TYPES
-from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS, load_database
+from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
 from dbc.frames import PACK_FRAME_TYPES, Frame
 from dbc.inverter_frames import INVERTER_FRAME_TYPES
@@ -49,7 +53,7 @@ class Codec:
         self._tables: list[tuple[int, dict[tuple[int, bool], MessageLayout]]] = []
         self.layouts: dict[str, MessageLayout] = {}
         for db in databases:
-            mask = int(db._frame_id_mask) if db._frame_id_mask is not None else 0x1FFFFFFF
+            mask = frame_id_mask(db)
             table: dict[tuple[int, bool], MessageLayout] = {}
             for message in db.messages:
                 layout = MessageLayout(message)
@@ -221,18 +225,18 @@ class Codec:
 def pack_codec() -> Codec:
     """The codec of the pack bus: pack.dbc and the IVT-S sensor's DBC."""
     return Codec(
-        (load_database(name) for name in PACK_BUS_DBCS), PACK_FRAME_TYPES + IVT_FRAME_TYPES
+        (cached_database(name) for name in PACK_BUS_DBCS), PACK_FRAME_TYPES + IVT_FRAME_TYPES
     )
 
 
 @functools.cache
 def vehicle_codec() -> Codec:
     """The codec of the vehicle bus: vehicle.dbc, and the inverter's and charger's DBCs."""
-    return Codec((load_database(name) for name in VEHICLE_BUS_DBCS),
+    return Codec((cached_database(name) for name in VEHICLE_BUS_DBCS),
                  VEHICLE_FRAME_TYPES + INVERTER_FRAME_TYPES + CHARGER_FRAME_TYPES)
 
 
 @functools.cache
 def sim_codec() -> Codec:
     """The codec of the virtual pack's simulation bus: sim.dbc."""
-    return Codec((load_database(name) for name in SIM_BUS_DBCS), SIM_FRAME_TYPES)
+    return Codec((cached_database(name) for name in SIM_BUS_DBCS), SIM_FRAME_TYPES)

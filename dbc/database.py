@@ -1,8 +1,10 @@
 """Loading the DBC files of the project: the only place that opens them.
 
-Every database is loaded by cantools in strict mode. Messages sent by one node per module
-carry the custom attribute ``ModuleIdRange`` (N: the node sends on base id + module id,
-module id 0..N-1); the frame-id mask that cantools applies at lookup is derived from it.
+Every database is loaded by cantools in strict mode (imported only here, when a file is
+parsed: a running node reads the cached form of `dbc.cached` instead). Messages sent by
+one node per module carry the custom attribute ``ModuleIdRange`` (N: the node sends on base
+id + module id, module id 0..N-1); the frame-id mask that cantools applies at lookup is
+derived from it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,6 @@ import functools
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import cantools.database
-from cantools.database.errors import Error as CantoolsError
 
 from dbc.errors import ContractError
 
@@ -40,6 +39,10 @@ def dbc_path(name: str) -> Path:
 
 def module_id_range(message: Any) -> int:
     """How many module ids a message spans (0: a single sender on the base id)."""
+    from dbc.cached import MessageForm
+
+    if isinstance(message, MessageForm):
+        return message.module_id_range
     attributes = message.dbc.attributes if message.dbc is not None else {}
     attribute = attributes.get(MODULE_ID_RANGE_ATTRIBUTE)
     return int(attribute.value) if attribute is not None else 0
@@ -56,6 +59,9 @@ def _frame_id_mask(db: Any) -> int:
 
 def load_file(path: Path) -> Any:
     """Load one DBC file strictly, with the frame-id mask its module ranges need."""
+    import cantools.database
+    from cantools.database.errors import Error as CantoolsError
+
     try:
         plain = cantools.database.load_file(path, database_format="dbc", strict=True)
         mask = _frame_id_mask(plain)

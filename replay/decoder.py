@@ -104,7 +104,8 @@ def _to_raw(signal: Any) -> Any:
     """physical -> raw of a signal (for its value table); plain int() when unscaled."""
     if signal.scale == 1 and signal.offset == 0:
         return int
-    return signal.conversion.numeric_scaled_to_raw
+    scale, offset = signal.scale, signal.offset
+    return lambda value: round((value - offset) / scale)  # as cantools' linear conversion
 
 
 class LogDecoder:

@@ -37,7 +37,7 @@ def collect(frames: Iterable[LoggedFrame], patterns: list[str], decoder: LogDeco
         resolved = decoder.resolve(logged)
         assert resolved is not None
         _, layout, _ = resolved
-        raw = layout.message.decode(logged.frame.data, decode_choices=False)
+        raw = layout.fast.decode(logged.frame.data)  # numbers, not value-table names
         for panel, pattern in zip(panels, patterns, strict=True):
             for signal in row.signals:
                 if not signal_matches(pattern, row.message, signal.name):
