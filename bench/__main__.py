@@ -8,11 +8,12 @@ import json
 import sys
 from pathlib import Path
 
-from bench import estimation, footprint, logs, mqtt, pack_bus, reaction
+from bench import estimation, footprint, logs, mqtt, pack_bus, reaction, startup
 from bms import compiled
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
-              "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run}
+              "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run,
+              "startup": startup.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -25,12 +26,12 @@ def main() -> int:
                         help="length of each real-time run (default 20)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    print(f"code: {compiled.status}", flush=True)  # compiled or plain Python, and why
+    print(f"code: {compiled.current_status()}", flush=True)  # compiled or plain Python, and why
     ok = True
     for name in args.names or list(BENCHMARKS):
         print(f"\n=== {name} ===", flush=True)
         result = asyncio.run(BENCHMARKS[name](args.seconds))
-        result["code"] = compiled.status
+        result["code"] = compiled.current_status()
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
         ok &= bool(result.get("targets_met", True))
     return 0 if ok else 1

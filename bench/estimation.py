@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bms.chemistry import REFERENCE_CELLS
-from bms.compiled import PURE_ENV, status
+from bms.compiled import PURE_ENV, current_status
 from bms.settings import Settings, load_settings
 from master.estimation.ocv_curve import OcvCurve
 from sim.lockstep import LockstepPack
@@ -139,7 +139,7 @@ def speed_figures() -> dict[str, Any]:
     big = results["32x16"]["x_real_time"]
     print(f"   512 cells: {big:.1f} x real time -> ratio {big / TARGET_SPEED:.2f} to the "
           f"{TARGET_SPEED:.0f} x target", flush=True)
-    if status.startswith("compiled"):  # the same in plain Python, for the ratio
+    if current_status().startswith("compiled"):  # the same in plain Python, for the ratio
         plain = fresh_x_real_time(32, 1, pure=True)[0]
         results["32x16_plain_python"] = {"x_real_time": plain}
         print(f"   512 cells in plain Python: {plain:.1f} x real time (compiled: "

@@ -9,20 +9,22 @@ from collections.abc import Sequence
 
 from bms.compiled import serve_plain
 
-# Each module defines add_parser(subparsers); heavy imports happen only when a command runs.
-SUBCOMMAND_MODULES = (
-    "sim.pack_cli",
-    "master.cli",
-    "slave.cli",
-    "sim.cli",
-    "sim.inject_cli",
-    "replay.cli",
-    "bms.config_cli",
-    "bms.compiled_cli",
-    "dbc.cli",
-    "master.events_cli",
-    "master.telemetry.monitor_cli",
-)
+# Each module defines add_parser(subparsers) for the command it is listed under; a process
+# imports only its own command's module (a node's start-up pays for no other command's
+# imports), `bms --help` imports them all.
+SUBCOMMAND_MODULES = {
+    "pack": "sim.pack_cli",
+    "master": "master.cli",
+    "slave": "slave.cli",
+    "sim": "sim.cli",
+    "inject": "sim.inject_cli",
+    "log": "replay.cli",
+    "config": "bms.config_cli",
+    "compiled": "bms.compiled_cli",
+    "dbc": "dbc.cli",
+    "events": "master.events_cli",
+    "monitor": "master.telemetry.monitor_cli",
+}
 
 DESCRIPTION = """\
 A distributed battery management system: module slaves and a pack master talking CAN frames
@@ -33,12 +35,15 @@ configuration (--config FILE, TOML); without one it runs the built-in virtual pa
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone when it is one."""
     parser = argparse.ArgumentParser(
         prog="bms", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMAND_MODULES:
+    names = [SUBCOMMAND_MODULES[command]] if command in SUBCOMMAND_MODULES else \
+        SUBCOMMAND_MODULES.values()
+    for name in names:
         importlib.import_module(name).add_parser(subparsers)
     return parser
 
@@ -53,12 +58,13 @@ LEAN_COMMANDS = frozenset({"slave"})
 def main(argv: Sequence[str] | None = None) -> int:
     """The command of this process (``argv`` None: its own arguments) or, given ``argv``,
     one run inside another process, which keeps its modules as they are."""
-    words = sys.argv[1:] if argv is None else []
-    if words[:1] and words[0] in LEAN_COMMANDS:
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = words[0] if words else None
+    if argv is None and command in LEAN_COMMANDS:
         if "ssl" not in sys.modules:
             sys.modules["ssl"] = None  # type: ignore[assignment]  # import ssl: ImportError
-        serve_plain(f"bms {words[0]}: memory before speed")
-    args = build_parser().parse_args(argv)
+        serve_plain(f"bms {command}: memory before speed")
+    args = build_parser(command).parse_args(words)
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

@@ -53,8 +53,12 @@ COMPILED = (
     "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py", "sim/vcu.py",
     "slave/afe/sim.py", "slave/balancing.py", "slave/core.py", "slave/injection.py",
 )
+GENERATED_MODULE = "bms_compiled_codecs"  # the codecs' functions written from the DBC files
+CANDIDATES = frozenset({path.removesuffix(".py").replace("/", ".") for path in COMPILED}
+                       | {GENERATED_MODULE})
 
-# what `use_build` found: "compiled (N modules)" or "plain Python (why)"
+# what the build's finder found (`current_status`): "compiled (N modules)" or "plain Python
+# (why)"
 status = "plain Python (use_build not called)"
 
 
@@ -74,14 +78,31 @@ def source_digest(root: Path = ROOT) -> str:
 
 
 class BuildFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules of a build (module name -> file in ``directory``), nothing else."""
+    """Serves the modules of a build (module name -> file in ``directory``), nothing else.
 
-    def __init__(self, directory: Path, files: dict[str, str]) -> None:
+    Whether the build matches the sources is found out at the first import of a module the
+    build may hold, not before: a process that serves the plain modules anyway (`bms slave`,
+    see `serve_plain`) never reads the sources for their digest."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
         self.directory = directory
-        self.files = files
+        self.root = root
+        self.files: dict[str, str] | None = None  # None: not checked yet
+
+    def check(self) -> str:
+        global status
+        if self.files is None:
+            files, status = servable(self.directory, self.root)
+            self.files = files or {}
+        return status
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
+        if self.files is None:
+            if fullname not in CANDIDATES:
+                return None
+            self.check()
+        assert self.files is not None
         file = self.files.get(fullname)
         if file is None:
             return None
@@ -114,14 +135,19 @@ def servable(directory: Path, root: Path) -> tuple[dict[str, str] | None, str]:
     return files, f"compiled ({modules} modules from {directory})"
 
 
-def use_build(directory: Path = BUILD_DIR, root: Path = ROOT) -> str:
-    """Serve the build in ``directory`` when it matches the sources under ``root``; returns
-    (and keeps in `status`) what is used. Does nothing when a build is served already."""
-    global status
+def use_build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
+    """Serve the build in ``directory`` where it matches the sources under ``root`` (checked
+    at the first import it may serve; `current_status` says what is used and why). Does
+    nothing when a build is served already."""
     if not any(isinstance(finder, BuildFinder) for finder in sys.meta_path):
-        files, status = servable(directory, root)
-        if files is not None:
-            sys.meta_path.insert(0, BuildFinder(directory, files))
+        sys.meta_path.insert(0, BuildFinder(directory, root))
+
+
+def current_status() -> str:
+    """"compiled (N modules ...)" or "plain Python (why)": what this process uses."""
+    for finder in sys.meta_path:
+        if isinstance(finder, BuildFinder):
+            return finder.check()
     return status
 
 

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from bms import compiled
 
     if args.action == "status":
-        print(compiled.status)
+        print(compiled.current_status())
         return 0
     with compiled.build_lock():
         if args.if_stale and compiled.is_fresh():

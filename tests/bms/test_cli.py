@@ -1,5 +1,7 @@
 """The `bms` command line: help, configuration checks, refusals that name the key."""
 
+import argparse
+import json
 import subprocess
 import sys
 import tomllib
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bms import compiled
-from bms.cli import main
+from bms.cli import SUBCOMMAND_MODULES, build_parser, main
 from bms.settings import load_settings
 
 
@@ -108,5 +110,26 @@ def test_a_slave_process_keeps_to_its_memory_budget() -> None:
 def test_other_commands_keep_openssl_and_the_compiled_build() -> None:
     openssl, core = lean_facts("master")
     assert openssl == "True"
-    if compiled.status.startswith("compiled"):  # this process is served it: so is theirs
+    if compiled.current_status().startswith("compiled"):  # this process is served it: so is theirs
         assert not core.endswith(".py"), core
+
+
+def test_each_listed_module_defines_its_command() -> None:
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(subparsers.choices) == sorted(SUBCOMMAND_MODULES)
+    for command in SUBCOMMAND_MODULES:
+        (alone,) = [a for a in build_parser(command)._actions
+                    if isinstance(a, argparse._SubParsersAction)]
+        assert list(alone.choices) == [command]
+
+
+def test_a_node_imports_no_other_command() -> None:
+    """`bms slave` starts without the master's, the log tools' or another command's modules."""
+    code = ("import sys; sys.argv = ['bms', 'slave', '--module', '0', '--check-config']; "
+            "from bms.cli import main; main(); import json; print(json.dumps(sorted(sys.modules)))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True, timeout=60).stdout.strip().splitlines()[-1])
+    assert "slave.cli" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("master", "replay")] == []
+    assert [m for m in loaded if m in SUBCOMMAND_MODULES.values() and m != "slave.cli"] == []

@@ -65,7 +65,8 @@ def test_an_edited_dbc_file_makes_the_build_stale(tmp_path: Path) -> None:
 def test_the_finder_serves_the_modules_of_the_build_and_nothing_else(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "served_stand_in.py").write_text("FROM_BUILD = True\n")  # for an extension
-    finder = compiled.BuildFinder(tmp_path, {"bms_served_for_test": "served_stand_in.py"})
+    finder = compiled.BuildFinder(tmp_path, tmp_path)
+    finder.files = {"bms_served_for_test": "served_stand_in.py"}  # as checked and fresh
     monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
     monkeypatch.delitem(sys.modules, "bms_served_for_test", raising=False)
     module = importlib.import_module("bms_served_for_test")
@@ -73,6 +74,26 @@ def test_the_finder_serves_the_modules_of_the_build_and_nothing_else(
     assert module.__file__ == str(tmp_path / "served_stand_in.py")
     assert finder.find_spec("master.core") is None
     monkeypatch.delitem(sys.modules, "bms_served_for_test")
+
+
+def test_the_sources_are_read_only_at_the_first_import_the_build_may_serve(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(compiled.PURE_ENV, raising=False)
+    root, build = project(tmp_path / "src"), tmp_path / "build"
+    stamp(build, root, {"dbc.codec": "dbc/codec.so"})
+    digests: list[Path] = []
+    real_digest = compiled.source_digest
+    monkeypatch.setattr(compiled, "source_digest",
+                        lambda r=root: digests.append(r) or real_digest(r))
+    finder = compiled.BuildFinder(build, root)
+    assert finder.find_spec("json") is None  # not a module of the build: nothing read
+    assert finder.find_spec("slave.service") is None
+    assert digests == []
+    assert finder.files is None
+    assert finder.find_spec("dbc.codec") is not None  # a candidate: checked, fresh, served
+    assert finder.find_spec("dbc.layout") is None  # checked once: not in this build
+    assert digests == [root]
+    assert finder.check().startswith("compiled (1 modules")
 
 
 def test_a_failed_build_says_where_its_output_is(tmp_path: Path) -> None:
