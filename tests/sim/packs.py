@@ -18,9 +18,8 @@ from dbc.codec import sim_codec
 from dbc.frames import Frame
 from master.slave_registry import LinkState
 from sim.observer import PackObserver
+from tests.startup import node_starts, pack_start_deadline
 from tests.waiting import wait_until
-
-START_DEADLINE_S = 5.0  # all modules online and every cell seen, from the launcher's start
 
 
 def pack_config(tmp_path: Path, modules: int, extra: str = "") -> tuple[Path, Settings]:
@@ -106,20 +105,24 @@ class RunningPack:
 async def online_pack(tmp_path: Path, modules: int, *args: str,
                       extra: str = "") -> AsyncIterator[RunningPack]:
     """`bms pack` started, watched by a listener, with every cell of every module seen
-    and every module online for the master, each within START_DEADLINE_S."""
+    and every module online for the master, each within a deadline derived from this
+    machine's measured start-up (`tests.startup`)."""
     config, settings = pack_config(tmp_path, modules, extra)
     run_dir = tmp_path / "run"
+    deadline = pack_start_deadline(
+        settings, await node_starts(bus_kwargs(settings, "pack"), ["--config", str(config)]))
     async with listener(settings) as observer:
         process = await launch(config, run_dir, *args)
         try:
-            await wait_until(lambda: all_cells_seen(observer, settings), START_DEADLINE_S,
-                             "every cell of every module seen on the bus")
+            await wait_until(lambda: all_cells_seen(observer, settings), deadline.seconds,
+                             f"every cell of every module seen on the bus ({deadline})")
             # the master starts slower than the slaves (store, estimator): a test that
             # breaks a module must not race the master's first sight of it
             every_module = (1 << modules) - 1
             await wait_until(
                 lambda: observer.master_masks.get(LinkState.ONLINE) == every_module,
-                START_DEADLINE_S, "the master's status page reports every module online")
+                deadline.seconds,
+                f"the master's status page reports every module online ({deadline})")
             yield RunningPack(process, observer, settings, run_dir, config)
         finally:
             if process.returncode is None:

@@ -12,6 +12,7 @@ import pytest
 
 from master.slave_registry import LinkState
 from tests.sim.packs import alive, finish, online_pack
+from tests.startup import pack_processes
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.multiprocess
@@ -26,6 +27,8 @@ async def test_pack_comes_online_runs_and_reports(tmp_path: Path) -> None:
             lambda: all(m.link is LinkState.ONLINE and m.master_link is LinkState.ONLINE
                         for m in pack.observer.view(loop.time()).modules),
             1.0, "every module online, for the listener and for the master")
+        # the start deadline counts the processes this pack runs: the launcher, its children
+        assert pack_processes(pack.settings) == 1 + len(pack.pids())
         code, output = await finish(pack.process)
     assert code == 0, output
     summary = json.loads(summary_path.read_text())
