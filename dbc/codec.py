@@ -17,15 +17,11 @@ from typing import Any, Final, NamedTuple
 from dbc import e2e
 from dbc.array_codec import Decoder, Encoder
 from dbc.cached import cached_database, frame_id_mask
-from dbc.charger_frames import CHARGER_FRAME_TYPES
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
 from dbc.frames import PACK_FRAME_TYPES, Frame
-from dbc.inverter_frames import INVERTER_FRAME_TYPES
 from dbc.ivt import IVT_FRAME_TYPES
 from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
-from dbc.sim_frames import SIM_FRAME_TYPES
-from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
 
 DECODE_CACHE_SIZE: Final = 4096
 
@@ -232,6 +228,11 @@ def pack_codec() -> Codec:
 @functools.cache
 def vehicle_codec() -> Codec:
     """The codec of the vehicle bus: vehicle.dbc, and the inverter's and charger's DBCs."""
+    # each bus's frame classes imported with its codec: a slave never builds these
+    from dbc.charger_frames import CHARGER_FRAME_TYPES
+    from dbc.inverter_frames import INVERTER_FRAME_TYPES
+    from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
+
     return Codec((cached_database(name) for name in VEHICLE_BUS_DBCS),
                  VEHICLE_FRAME_TYPES + INVERTER_FRAME_TYPES + CHARGER_FRAME_TYPES)
 
@@ -239,4 +240,6 @@ def vehicle_codec() -> Codec:
 @functools.cache
 def sim_codec() -> Codec:
     """The codec of the virtual pack's simulation bus: sim.dbc."""
+    from dbc.sim_frames import SIM_FRAME_TYPES
+
     return Codec((cached_database(name) for name in SIM_BUS_DBCS), SIM_FRAME_TYPES)
