@@ -98,14 +98,20 @@ class EstimationSettings:
 @dataclass(frozen=True)
 class PowerLimitSettings:
     temperature_points_degc: tuple[float, ...] = setting(
-        (), doc="derating over the hottest/coldest cell; empty: from the operating limits")
-    charge_temperature_factors: tuple[float, ...] = setting((), doc="one per point, 0..1")
-    discharge_temperature_factors: tuple[float, ...] = setting((), doc="one per point, 0..1")
+        (), minimum=-60.0, maximum=150.0,
+        doc="derating over the hottest/coldest cell; empty: from the operating limits")
+    charge_temperature_factors: tuple[float, ...] = setting((), minimum=0.0, maximum=1.0,
+                                                            doc="one per point, 0..1")
+    discharge_temperature_factors: tuple[float, ...] = setting((), minimum=0.0, maximum=1.0,
+                                                               doc="one per point, 0..1")
     soc_points_pct: tuple[float, ...] = setting((0.0, 5.0, 10.0, 20.0, 80.0, 90.0, 100.0),
+                                                minimum=0.0, maximum=100.0,
                                                 doc="derating over SOC")
     charge_soc_factors: tuple[float, ...] = setting((1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.1),
+                                                    minimum=0.0, maximum=1.0,
                                                     doc="charge factor at the fullest cell")
     discharge_soc_factors: tuple[float, ...] = setting((0.0, 0.2, 0.5, 1.0, 1.0, 1.0, 1.0),
+                                                       minimum=0.0, maximum=1.0,
                                                        doc="discharge factor at the emptiest")
     voltage_window_mv: float = setting(100.0, above=0.0, maximum=1000.0,
                                        doc="current derates to 0 over this much before a "

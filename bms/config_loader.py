@@ -1,6 +1,7 @@
 """Turns TOML tables into frozen, typed settings dataclasses, refusing anything unexpected.
 
-Each field's type comes from its annotation; bounds come from `setting(...)` metadata;
+Each field's type comes from its annotation; bounds come from `setting(...)` metadata (for an
+array, on each element); a number is finite (NaN and infinity are refused everywhere);
 cross-field rules raise `InvalidSettingError` from ``__post_init__``. Every error names the full key
 (``master.slave_lost_timeout_s``) and the reason.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
+import stat
 import tomllib
 import types
 import typing
@@ -102,6 +105,8 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
         for name, item in value.items():
             if not isinstance(item, (str, int, float, bool)):
                 raise ConfigError(f"{key}.{name}: expected a string, number or boolean")
+            if isinstance(item, float):
+                _finite(item, f"{key}.{name}")
         return dict(value)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         names = [m.value for m in hint]
@@ -120,7 +125,7 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
+        return _finite(float(value), key)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {_kind(value)}")
@@ -128,7 +133,19 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     raise TypeError(f"{key}: unsupported settings type {hint!r}")
 
 
+def _finite(value: float, key: str) -> float:
+    """NaN compares false with every bound, and infinity passes every open one: neither is
+    a setting (a NaN limit would never be crossed, a NaN delay never run out)."""
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a finite number, got {value}")
+    return value
+
+
 def _check_bounds(metadata: Mapping[str, Any], value: Any, key: str) -> None:
+    if isinstance(value, tuple):  # an array: each element within the bounds
+        for i, item in enumerate(value):
+            _check_bounds(metadata, item, f"{key}[{i}]")
+        return
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
     minimum, maximum = metadata.get("minimum"), metadata.get("maximum")
@@ -141,14 +158,29 @@ def _check_bounds(metadata: Mapping[str, Any], value: Any, key: str) -> None:
         raise ConfigError(f"{key}: must be > {above}, got {value}")
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a pack file is a few kB: anything larger is not one
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """A configuration file's tables; ConfigError for anything that is not a readable,
+    regular TOML file of at most MAX_CONFIG_BYTES (a FIFO would block, /dev/zero never end)."""
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path}: not a regular file")
         with path.open("rb") as file:
-            return tomllib.load(file)
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (TOML is UTF-8): {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a pack configuration") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
 
@@ -163,6 +195,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text
+        except RecursionError:
+            raise ConfigError(f"override {key.strip()}: nested too deeply") from None
         table = data
         parts = key.strip().split(".")
         for part in parts[:-1]:

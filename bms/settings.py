@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ class Chemistry(enum.StrEnum):
     LFP = "LFP"
 
 
+PACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 @dataclass(frozen=True)
 class PackSettings:
     name: str = setting("virtual-pack", doc="pack id, used in logs and telemetry")
@@ -47,6 +51,13 @@ class PackSettings:
                                 doc="slow motion: every period, timeout and delay x this "
                                     "(for emulated or very slow machines)")
 
+    def __post_init__(self) -> None:
+        # one level of every telemetry topic (bms/<name>/...), a file name, a log prefix:
+        # MQTT's wildcards or a separator in it and its telemetry goes nowhere
+        if not PACK_NAME.fullmatch(self.name):
+            raise InvalidSettingError("name", f"must be 1 to 64 letters, digits, '-', '_' or "
+                                              f"'.', got {self.name!r}")
+
     @property
     def cells(self) -> int:
         return self.modules * self.cells_per_module
@@ -55,8 +66,9 @@ class PackSettings:
 @dataclass(frozen=True)
 class ThermistorSettings:
     beta: float = setting(3435.0, above=0.0, maximum=10000.0, doc="NTC Beta (25/85 degC)")
-    r25_ohm: float = setting(10000.0, above=0.0, doc="NTC resistance at 25 degC")
-    pullup_ohm: float = setting(10000.0, above=0.0, doc="divider resistor to the reference")
+    r25_ohm: float = setting(10000.0, above=0.0, maximum=1e7, doc="NTC resistance at 25 degC")
+    pullup_ohm: float = setting(10000.0, above=0.0, maximum=1e7,
+                                doc="divider resistor to the reference")
     reference_v: float = setting(3.0, above=0.0, maximum=6.0, doc="divider reference voltage")
 
 
@@ -82,9 +94,9 @@ class Bq76952Settings:
     i2c_bus: int = setting(1, minimum=0, maximum=16)
     address: int = setting(0x08, minimum=0x08, maximum=0x77)
     retries: int = setting(2, minimum=0, maximum=10, doc="re-reads after a checksum error")
-    cell_inputs: tuple[int, ...] = field(
-        default=(), metadata={"doc": "cell inputs 1..16 in use, bottom first; "
-                                     "empty: the first cells_per_module"})
+    cell_inputs: tuple[int, ...] = setting((), minimum=1, maximum=16,
+                                           doc="cell inputs 1..16 in use, bottom first; "
+                                               "empty: the first cells_per_module")
     balancing_subcommand: int = setting(0x0083, minimum=0, maximum=0xFFFF,
                                         doc="CB_ACTIVE_CELLS (TI TRM); check your silicon")
 
@@ -167,23 +179,38 @@ class MasterSettings:
                                       "must be at most half of slave_stale_timeout_s")
 
 
+# what a limit can be at all: the cell-voltage signals' range, the temperature sensors'
+# and the current sensor's
+CELL_MV_MAX = 6553.0
+TEMPERATURE_MIN_DEGC = -60.0
+TEMPERATURE_MAX_DEGC = 150.0
+CURRENT_MAX_A = 10_000.0
+
+
 @dataclass(frozen=True)
 class LimitOverrides:
     """Overrides of the chemistry's limits; each tiered one is [operating, recommended,
     maximum]. Unset keys keep the chemistry's defaults (see bms/limits.py)."""
 
-    cell_overvoltage_mv: tuple[float, ...] | None = None
-    cell_undervoltage_mv: tuple[float, ...] | None = None
-    deep_discharge_mv: float | None = None
-    discharge_overtemperature_degc: tuple[float, ...] | None = None
-    discharge_undertemperature_degc: tuple[float, ...] | None = None
-    charge_overtemperature_degc: tuple[float, ...] | None = None
-    charge_undertemperature_degc: tuple[float, ...] | None = None
-    discharge_overcurrent_a: tuple[float, ...] | None = None
-    charge_overcurrent_a: tuple[float, ...] | None = None
-    cell_voltage_spread_mv: float | None = None
-    temperature_spread_degc: float | None = None
-    pack_voltage_plausibility_v: float | None = None
+    cell_overvoltage_mv: tuple[float, ...] | None = setting(None, above=0.0, maximum=CELL_MV_MAX)
+    cell_undervoltage_mv: tuple[float, ...] | None = setting(None, above=0.0,
+                                                             maximum=CELL_MV_MAX)
+    deep_discharge_mv: float | None = setting(None, above=0.0, maximum=CELL_MV_MAX)
+    discharge_overtemperature_degc: tuple[float, ...] | None = setting(
+        None, minimum=TEMPERATURE_MIN_DEGC, maximum=TEMPERATURE_MAX_DEGC)
+    discharge_undertemperature_degc: tuple[float, ...] | None = setting(
+        None, minimum=TEMPERATURE_MIN_DEGC, maximum=TEMPERATURE_MAX_DEGC)
+    charge_overtemperature_degc: tuple[float, ...] | None = setting(
+        None, minimum=TEMPERATURE_MIN_DEGC, maximum=TEMPERATURE_MAX_DEGC)
+    charge_undertemperature_degc: tuple[float, ...] | None = setting(
+        None, minimum=TEMPERATURE_MIN_DEGC, maximum=TEMPERATURE_MAX_DEGC)
+    discharge_overcurrent_a: tuple[float, ...] | None = setting(None, above=0.0,
+                                                                maximum=CURRENT_MAX_A)
+    charge_overcurrent_a: tuple[float, ...] | None = setting(None, above=0.0,
+                                                             maximum=CURRENT_MAX_A)
+    cell_voltage_spread_mv: float | None = setting(None, above=0.0, maximum=CELL_MV_MAX)
+    temperature_spread_degc: float | None = setting(None, above=0.0, maximum=200.0)
+    pack_voltage_plausibility_v: float | None = setting(None, above=0.0, maximum=1000.0)
 
 
 @dataclass(frozen=True)
@@ -238,7 +265,7 @@ class ContactorSettings:
 
 @dataclass(frozen=True)
 class CellSimSettings:
-    seed: int = setting(1, doc="random seed: same seed, same pack")
+    seed: int = setting(1, minimum=0, maximum=2**63 - 1, doc="random seed: same seed, same pack")
     capacity_spread_pct: float = setting(2.0, minimum=0.0, maximum=30.0,
                                          doc="1-sigma spread of capacity")
     resistance_spread_pct: float = setting(5.0, minimum=0.0, maximum=50.0,

@@ -1,5 +1,8 @@
 """The settings loader refuses anything unexpected and names the key."""
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,3 +99,31 @@ def test_read_toml_errors(tmp_path: Path) -> None:
     bad.write_text("[pack\nmodules = 3")
     with pytest.raises(ConfigError, match="not valid TOML"):
         read_toml(bad)
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda d: Path("/dev/zero"), "not a regular file"),
+    (lambda d: (os.mkfifo(d / "fifo"), d / "fifo")[1], "not a regular file"),
+    (lambda d: (d / "bin.toml", (d / "bin.toml").write_bytes(b"[pack]\nname = \"\xff\xfe\"\n"))[0],
+     "not UTF-8"),
+    (lambda d: (d / "deep.toml", (d / "deep.toml").write_text(
+        "a = " + "[" * 50_000 + "]" * 50_000))[0], "nested too deeply"),
+    (lambda d: (d / "big.toml", (d / "big.toml").write_text("# x\n" * 300_000))[0],
+     "larger than"),
+    (lambda d: d, "not a regular file"),
+])
+def test_a_file_that_is_no_configuration_is_refused_plainly(tmp_path: Path, make,  # type: ignore[no-untyped-def]
+                                                            problem: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ConfigError, match=problem):
+        read_toml(path)
+    result = subprocess.run([sys.executable, "-m", "bms", "config", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_deeply_nested_override_is_refused() -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        apply_overrides({}, ["pack.name=" + "[" * 50_000 + "]" * 50_000])

@@ -117,7 +117,7 @@ def test_subcommand_read_back_checks_the_checksum() -> None:
 
 @pytest.mark.parametrize(("cells", "sensors", "inputs", "message"), [
     (4, 2, "[1, 2, 3]", "3 inputs for 4 cells"),
-    (2, 2, "[1, 17]", "distinct inputs 1..16"),
+    (2, 2, "[1, 1]", "distinct inputs 1..16"),
     (4, 4, "[]", "the BQ76952 reads 3"),
 ])
 def test_impossible_packs(cells: int, sensors: int, inputs: str, message: str) -> None:
