@@ -200,8 +200,12 @@ class MasterShell:
             return
         commands = self.telemetry.take_commands()
         for command in commands:
-            refused = f"invalid: {command.reason}" if isinstance(command, InvalidCommand) \
-                else apply_command(self.core, command, now)
+            try:
+                refused = f"invalid: {command.reason}" if isinstance(command, InvalidCommand) \
+                    else apply_command(self.core, command, now)
+            except Exception:  # the control loop outlives any command
+                log.exception("MQTT command %s not applied", command.id or "-")
+                refused = "not applied: an internal error (logged by the master)"
             log.info("MQTT command %s: %s", command.id or "-", refused or "accepted")
             self.telemetry.result(result_payload(command.id, refused, time.time()))
         if commands:

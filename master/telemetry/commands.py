@@ -45,7 +45,8 @@ def _id_of(message: dict[str, Any]) -> str | None:
 
 
 def parse_command(data: bytes) -> Command:
-    """The command in a payload; CommandError says what is wrong with it."""
+    """The command in a payload; CommandError says what is wrong with it (and nothing else
+    is raised: every value is checked for its type before it is used)."""
     if len(data) > MAX_COMMAND_BYTES:
         raise CommandError(f"longer than {MAX_COMMAND_BYTES} bytes")
     try:
@@ -55,14 +56,14 @@ def parse_command(data: bytes) -> Command:
     if message.get("v") != SCHEMA_VERSION:
         raise CommandError(f"schema version {message.get('v')!r}, expected {SCHEMA_VERSION}")
     name = message.get("command")
-    if name not in COMMANDS:
+    if not isinstance(name, str) or name not in COMMANDS:
         raise CommandError(f"unknown command {name!r}: one of {', '.join(COMMANDS)}")
     arguments = {k: v for k, v in message.items() if k not in ("v", "command", "id")}
     expected = {"balancing": {"enabled"}, "fault_reset": set(), "charge_target": {"soc_pct"},
                 "state": {"request"}}[name]
     if set(arguments) != expected:
         raise CommandError(f"{name} takes {sorted(expected) or 'no arguments'}, "
-                           f"got {sorted(arguments)}")
+                           f"got {sorted(map(str, arguments))}")
     if name == "balancing" and not isinstance(arguments["enabled"], bool):
         raise CommandError("balancing: enabled must be true or false")
     if name == "charge_target":
@@ -71,7 +72,8 @@ def parse_command(data: bytes) -> Command:
                 or not SOC_RANGE_PCT[0] <= soc <= SOC_RANGE_PCT[1]:
             raise CommandError(f"charge_target: soc_pct must be a number in "
                                f"{SOC_RANGE_PCT[0]:g}..{SOC_RANGE_PCT[1]:g}")
-    if name == "state" and arguments["request"] not in REQUESTS:
+    if name == "state" and (not isinstance(arguments["request"], str)
+                            or arguments["request"] not in REQUESTS):
         raise CommandError(f"state: request must be one of {', '.join(REQUESTS)}")
     return Command(name, arguments, _id_of(message))
 

@@ -42,7 +42,8 @@ def unpack(data: bytes) -> dict[str, Any]:
     """A payload as a dict; ValueError when it is not a msgpack map."""
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError) as exc:
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError,
+            TypeError) as exc:  # TypeError: a map with an array or a map as a key
         raise ValueError(f"not msgpack: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("not a msgpack map")

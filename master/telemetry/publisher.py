@@ -10,7 +10,15 @@ is down, slow or refusing never holds up the control loop, which only hands over
 - ``online`` is retained: true after each connect, false on a clean stop and, through the
   last will, when the master vanishes.
 - Commands arrive on the command topic (QoS 1) and wait, parsed, for the control loop.
-- Reconnect with exponential back-off between ``reconnect_min_s`` and ``reconnect_max_s``.
+  Refused, each with a result saying why: a retained command (it would act again at every
+  connect, long after it was sent), an ``id`` seen in the last ``SEEN_IDS`` (a replay),
+  anything that does not parse. Beyond ``COMMANDS_PER_S`` (a burst of ``COMMAND_BURST``)
+  commands are dropped and counted, without a result each: a flood cannot fill the event
+  history or the results.
+- Reconnect with exponential back-off between ``reconnect_min_s`` and ``reconnect_max_s``,
+  from the minimum again after a connection that was up.
+- Nothing that arrives can end the MQTT thread: an unexpected error ends the session, is
+  logged and counted, and the client connects again; the control loop's calls never raise.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ from master.telemetry.payloads import Topics, online_payload
 log = logging.getLogger(__name__)
 OUTBOX_BATCH = 100
 RESULTS_KEPT = 100
+SEEN_IDS = 1000
+COMMANDS_PER_S = 5.0
+COMMAND_BURST = 10
 KEEPALIVE_S = 10
 STOP_TIMEOUT_S = 5.0
 
@@ -50,6 +61,8 @@ class PublisherStatistics:
     live_dropped: int = 0
     commands_received: int = 0
     commands_invalid: int = 0
+    commands_rate_limited: int = 0
+    session_errors: int = 0  # sessions ended by an unexpected error (logged)
     last_error: str = ""
 
 
@@ -75,6 +88,8 @@ class TelemetryPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+        self._seen_ids: deque[str] = deque(maxlen=SEEN_IDS)
+        self._bucket = TokenBucket(COMMANDS_PER_S, COMMAND_BURST)
 
     # --- the control loop's side (any thread) ---------------------------------------------
 
@@ -99,7 +114,10 @@ class TelemetryPublisher:
         """Something to send: the outbox has new rows, or a live message is waiting."""
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None:
-            loop.call_soon_threadsafe(wake.set)
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the MQTT thread's loop is gone: telemetry is down, the
+                self._loop = None  # control loop goes on (the thread logged why)
 
     def take_commands(self) -> list[Command | InvalidCommand]:
         taken: list[Command | InvalidCommand] = []
@@ -132,20 +150,27 @@ class TelemetryPublisher:
         delay_s = s.reconnect_min_s
         try:
             while not self._stop.is_set():
+                connects = self.statistics.connects
                 try:
                     await self._session(store)
-                    delay_s = s.reconnect_min_s
                 except aiomqtt.MqttError as exc:
                     self.statistics.connect_failures += 1
                     self.statistics.last_error = str(exc)
                     log.warning("MQTT %s:%d: %s (retry in %.1f s)", s.host, s.port, exc,
                                 delay_s)
+                except Exception as exc:  # never the thread's end: log, count, reconnect
+                    self.statistics.session_errors += 1
+                    self.statistics.last_error = repr(exc)
+                    log.exception("MQTT session failed (retry in %.1f s)", delay_s)
+                if self.statistics.connects > connects:  # it was up: start over from the
+                    delay_s = s.reconnect_min_s  # shortest wait
                 self.statistics.connected = False
                 if self._stop.is_set():
                     break
                 await self._sleep(delay_s)
                 delay_s = min(delay_s * 2, s.reconnect_max_s)
         finally:
+            self._loop = None
             if store is not None:
                 store.close()
 
@@ -231,8 +256,49 @@ class TelemetryPublisher:
             payload = message.payload if isinstance(message.payload, bytes) else \
                 str(message.payload).encode()
             self.statistics.commands_received += 1
-            try:
-                self.commands.put(parse_command(payload))
-            except CommandError as exc:
-                self.statistics.commands_invalid += 1
-                self.commands.put(InvalidCommand(str(exc)))
+            if not self._bucket.take(time.monotonic()):
+                self.statistics.commands_rate_limited += 1
+                continue
+            self.commands.put(self.judge(payload, bool(message.retain)))
+
+    def judge(self, payload: bytes, retained: bool) -> Command | InvalidCommand:
+        """A received command, or why it is refused (never an exception)."""
+        try:
+            command = parse_command(payload)
+        except CommandError as exc:
+            self.statistics.commands_invalid += 1
+            return InvalidCommand(str(exc))
+        except Exception as exc:  # a parser's bug must not become the thread's end
+            log.exception("command not parsed")
+            self.statistics.commands_invalid += 1
+            return InvalidCommand(f"not a command ({type(exc).__name__})")
+        refusal = None
+        if retained:
+            refusal = "retained commands are refused: publish commands without retain"
+        elif command.id is not None and command.id in self._seen_ids:
+            refusal = f"id {command.id!r} was seen already: a command is taken once"
+        if command.id is not None and command.id not in self._seen_ids:
+            self._seen_ids.append(command.id)
+        if refusal is not None:
+            self.statistics.commands_invalid += 1
+            return InvalidCommand(refusal, command.id)
+        return command
+
+
+class TokenBucket:
+    """At most ``rate_per_s`` on average, ``burst`` at once."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.last_s: float | None = None
+
+    def take(self, now_s: float) -> bool:
+        if self.last_s is not None:
+            self.tokens = min(self.burst, self.tokens + (now_s - self.last_s) * self.rate_per_s)
+        self.last_s = now_s
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+
 import msgpack
 import pytest
 
@@ -41,10 +44,32 @@ def core(*overrides: str) -> MasterCore:
     (command(command="state", request="close"), "standby, drive, charge"),
     (command(command="fault_reset", extra=1), "no arguments"),
     (command(command="fault_reset", pad="x" * MAX_COMMAND_BYTES), "longer than"),
+    # each of these raised TypeError past the parser and ended the master's MQTT thread
+    (command(command="state", request=["drive"]), "standby, drive, charge"),
+    (command(command="state", request={"a": 1}), "standby, drive, charge"),
+    (command(command=["state"]), "unknown command"),
+    (b"\x82\xa1v\x01\x91\x01\x01", "msgpack"),  # {"v": 1, [1]: 1}: an array as a key
+    (b"\x81\x81\x01\x01\x01", "msgpack"),  # a map as a key
+    (command(command="fault_reset", **{"1": 2}).replace(b"\xa11", b"\x01"), "no arguments"),
 ])
 def test_invalid_commands_are_refused_with_the_reason(payload: bytes, problem: str) -> None:
     with pytest.raises(CommandError, match=problem):
         parse_command(payload)
+
+
+def test_no_payload_raises_anything_but_a_command_error() -> None:
+    """Random and mutated payloads: a command or a CommandError, never another exception."""
+    rng = random.Random(25)
+    valid = [command(command="state", request="drive", id="x"),
+             command(command="charge_target", soc_pct=50), command(command="balancing",
+                                                                   enabled=True)]
+    for _ in range(20_000):
+        base = bytearray(rng.choice(valid))
+        for _ in range(rng.randint(1, 4)):
+            base[rng.randrange(len(base))] = rng.randrange(256)
+        payload = bytes(base) if rng.random() < 0.8 else rng.randbytes(rng.randint(0, 40))
+        with contextlib.suppress(CommandError):  # anything else fails the test
+            parse_command(payload)
 
 
 def test_a_valid_command_keeps_its_id() -> None:

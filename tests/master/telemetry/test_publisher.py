@@ -21,7 +21,13 @@ from master.store import Store, StoredEvent
 from master.store_writer import StoreWriter
 from master.telemetry.commands import Command
 from master.telemetry.payloads import Topics, event_payload, pack_bytes
-from master.telemetry.publisher import InvalidCommand, TelemetryPublisher
+from master.telemetry.publisher import (
+    COMMAND_BURST,
+    COMMANDS_PER_S,
+    InvalidCommand,
+    TelemetryPublisher,
+    TokenBucket,
+)
 from tests.brokers import PASSWORDS, ProjectBroker, project_broker
 from tests.waiting import wait_until
 
@@ -153,6 +159,114 @@ async def test_an_invalid_command_is_reported_not_applied(tmp_path: Path) -> Non
     (invalid,) = taken
     assert isinstance(invalid, InvalidCommand)
     assert "unknown command" in invalid.reason
+
+
+async def operator_publishes(broker: ProjectBroker, *payloads: bytes,
+                             retain: bool = False) -> None:
+    async with aiomqtt.Client(broker.host, broker.port, username="operator",
+                              password=PASSWORDS["operator"]) as client:
+        for payload in payloads:
+            await client.publish(TOPICS.command, payload, qos=1, retain=retain)
+
+
+def collect(telemetry: TelemetryPublisher, taken: list[Command | InvalidCommand],
+            last_id: str) -> Callable[[], bool]:
+    def arrived() -> bool:
+        taken.extend(telemetry.take_commands())
+        return any(c.id == last_id for c in taken)
+    return arrived
+
+
+async def test_no_payload_ends_the_mqtt_thread(tmp_path: Path) -> None:
+    """A list where a string belongs and a map with an array key each raised TypeError in
+    the MQTT thread: its loop died, and the next notify() from the control loop raised."""
+    killers = [bytes(msgpack.packb({"v": 1, "command": "state", "request": ["drive"],
+                                    "id": "k1"})),
+               b"\x83\xa1v\x01\xa7command\xa5state\x91\x01\x01",  # {[1]: 1}: array key
+               bytes(msgpack.packb({"v": 1, "command": ["fault_reset"], "id": "k3"}))]
+    async with project_broker(tmp_path / "broker") as broker:
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            await operator_publishes(broker, *killers,
+                                     pack_bytes({"command": "fault_reset", "id": "after"}))
+            taken: list[Command | InvalidCommand] = []
+            await wait_until(collect(telemetry, taken, "after"), 5.0, "the valid command")
+            telemetry.notify()  # the control loop's call: still fine
+            assert telemetry.statistics.connected
+            assert telemetry.statistics.session_errors == 0
+    assert [type(c).__name__ for c in taken] == ["InvalidCommand"] * 3 + ["Command"]
+
+
+async def test_retained_and_replayed_commands_are_refused(tmp_path: Path) -> None:
+    async with project_broker(tmp_path / "broker") as broker:
+        await operator_publishes(broker, pack_bytes({"command": "fault_reset", "id": "r1"}),
+                                 retain=True)  # waits on the broker for every new session
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            once = pack_bytes({"command": "balancing", "enabled": False, "id": "d1"})
+            await operator_publishes(broker, once, once,
+                                     pack_bytes({"command": "fault_reset", "id": "last"}))
+            taken: list[Command | InvalidCommand] = []
+            await wait_until(collect(telemetry, taken, "last"), 5.0, "the last command")
+    by_id = [(c.id, type(c).__name__) for c in taken]
+    assert by_id == [("r1", "InvalidCommand"), ("d1", "Command"), ("d1", "InvalidCommand"),
+                     ("last", "Command")]
+    assert "retained" in taken[0].reason  # type: ignore[union-attr]
+    assert "seen already" in taken[2].reason  # type: ignore[union-attr]
+
+
+async def test_a_command_flood_is_limited_and_counted(tmp_path: Path) -> None:
+    flood = 300
+    async with project_broker(tmp_path / "broker") as broker:
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            start = time.monotonic()
+            await operator_publishes(broker, *(pack_bytes({"command": "fault_reset",
+                                                           "id": f"f{i}"})
+                                               for i in range(flood)))
+            await wait_until(lambda: telemetry.statistics.commands_received == flood, 10.0,
+                             "every command received")
+            elapsed_s = time.monotonic() - start
+            taken = telemetry.take_commands()
+    allowed = COMMAND_BURST + COMMANDS_PER_S * elapsed_s
+    assert len(taken) <= allowed
+    assert len(taken) >= COMMAND_BURST
+    assert telemetry.statistics.commands_rate_limited == flood - len(taken)
+
+
+async def test_the_broker_refuses_a_message_larger_than_its_limit(tmp_path: Path) -> None:
+    """Any user could publish 20 MB; the project's broker configuration now drops it."""
+    async with project_broker(tmp_path / "broker") as broker:
+        if broker.kind != "mosquitto":
+            pytest.skip("the packet limit is Mosquitto's (deploy/mosquitto/mosquitto.conf)")
+        with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
+            await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
+            with pytest.raises(aiomqtt.MqttError):  # the broker closes the connection
+                await operator_publishes(broker, b"\x00" * 200_000,
+                                         pack_bytes({"command": "fault_reset", "id": "big"}))
+            await operator_publishes(broker, pack_bytes({"command": "fault_reset",
+                                                         "id": "small"}))
+            taken: list[Command | InvalidCommand] = []
+            await wait_until(collect(telemetry, taken, "small"), 5.0, "the small command")
+    assert [c.id for c in taken] == ["small"]
+    assert telemetry.statistics.commands_received == 1
+
+
+def test_the_token_bucket_allows_its_burst_then_its_rate() -> None:
+    bucket = TokenBucket(5.0, 10)
+    assert sum(bucket.take(0.0) for _ in range(50)) == 10
+    assert sum(bucket.take(1.0) for _ in range(50)) == 5
+    assert sum(bucket.take(100.0) for _ in range(50)) == 10  # never more than the burst
+
+
+def test_notify_after_the_mqtt_loop_died_does_not_raise() -> None:
+    telemetry = TelemetryPublisher(MqttSettings(enabled=True), PACK, None)
+    loop = asyncio.new_event_loop()
+    telemetry._loop, telemetry._wake = loop, asyncio.Event()
+    loop.close()  # what a dead MQTT thread leaves behind
+    telemetry.notify()
+    telemetry.live(TOPICS.cells, b"x")
+    telemetry.result(b"y")
 
 
 async def test_a_refused_login_is_retried_with_back_off(tmp_path: Path,
