@@ -61,7 +61,8 @@ class SlaveCore:
         self.receiver = FrameReceiver(codec, settings.master.e2e_max_lost_frames, "Slave")
         self.cells = settings.pack.cells_per_module
         self.sensors = settings.pack.temperature_sensors_per_module
-        self.balancing = BalancingExecutor(self.cells, settings.slave.balancing_command_timeout_s)
+        self.balancing = BalancingExecutor(self.cells, settings.slave.balancing_command_timeout_s,
+                                           settings.balancing.max_cells_per_module)
         self.statistics = SlaveStatistics()
         self.afe_state = AfeState.INIT
         self.injections = Injections(module_id)
