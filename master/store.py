@@ -206,15 +206,23 @@ class Store:
         query += " ORDER BY id"
         if limit is not None:  # the latest ones, still in order
             query = f"SELECT * FROM ({query} DESC LIMIT {int(limit)}) ORDER BY id"
-        return [StoredEvent(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                            json.loads(r[10]) if r[10] else None, r[0])
-                for r in self.connection.execute(query, args)]
+        try:
+            return [StoredEvent(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                                json.loads(r[10]) if r[10] else None, r[0])
+                    for r in self.connection.execute(query, args)]
+        except (sqlite3.Error, ValueError) as exc:  # a damaged file: say so, no traceback
+            raise StoreError(f"{self.path}: cannot read the events ({exc}); the file is "
+                             f"damaged: `sqlite3 {self.path} .recover` saves what it can"
+                             ) from None
 
     def events_pruned(self) -> int:
         """How many of the oldest events were deleted to keep the store within bounds."""
-        row = self.connection.execute(
-            "SELECT value FROM meta WHERE key = 'events_pruned'").fetchone()
-        return int(row[0]) if row else 0
+        try:
+            row = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'events_pruned'").fetchone()
+            return int(row[0]) if row else 0
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"{self.path}: cannot read the store ({exc})") from None
 
     def outbox(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """Undelivered messages in order: (id, topic, payload)."""

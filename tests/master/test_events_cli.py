@@ -44,3 +44,23 @@ def test_the_listing_says_when_older_events_were_deleted(tmp_path: Path) -> None
     assert [line.split()[-1] for line in listed.stdout.splitlines()] == ["7", "8", "9"]
     assert "(7 older events were deleted to keep the store within master.store_max_events)" \
         in listed.stderr
+
+
+def test_a_damaged_store_is_named_not_a_traceback(tmp_path: Path) -> None:
+    from master.store import Store, StoredEvent
+
+    path = tmp_path / "bms.sqlite"
+    store = Store.open(path)
+    store.append([StoredEvent(1000.0 + n, float(n), "notice", f"note {n} " + "x" * 200)
+                  for n in range(3000)])
+    store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = bytearray(path.read_bytes())
+    for offset in range(3 * 4096, len(data) - 4096, 7 * 4096):  # pages of events zeroed
+        data[offset + 100:offset + 400] = bytes(300)
+    path.write_bytes(bytes(data))
+    listed = subprocess.run([sys.executable, "-m", "bms", "events", "--db", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 1
+    assert "the file is damaged" in listed.stderr
+    assert "Traceback" not in listed.stderr
