@@ -1,6 +1,7 @@
 """What the master persists and how it comes back: the estimator (SOC, capacity and R0 per
-cell), the lifetime counters, the contactor closings; and the freeze frame stored with
-every diagnosis event. Pure: the store itself is master/store.py."""
+cell), the lifetime counters, the contactor closings; the safety state (ERROR, its cause and
+every latched diagnosis entry: a restart must not be a reset); and the freeze frame stored
+with every diagnosis event. Pure: the store itself is master/store.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import dataclasses
 import math
 from typing import Any
 
+from dbc.frames import MasterState
 from master.core import MasterCore
+from master.diagnosis.table import DiagId
 from master.estimation.pack_estimator import Counters, EstimatorState
+from master.events import Location
 from master.store import Store
 
 MAX_FREEZE_DECIMALS = 4
@@ -26,9 +30,50 @@ def snapshot(core: MasterCore) -> dict[str, Any]:
     }
 
 
-def restore(core: MasterCore, store: Store) -> list[str]:
+SAFETY_KEY = "safety"
+
+
+def safety_record(core: MasterCore) -> dict[str, Any]:
+    """What a restart must keep: ERROR with its cause, and the latched entries."""
+    return {
+        "error": core.state is MasterState.ERROR,
+        "cause": core.error_cause.name if core.error_cause is not None else None,
+        "latched": sorted([entry.name, location.module, location.element]
+                          for entry, location in core.engine.latched()),
+    }
+
+
+def restore_safety(core: MasterCore, record: Any, now_s: float) -> list[str]:
+    """The stored safety state into a fresh core: it starts in ERROR, with the latched
+    entries active, and leaves them by the same resets as before the restart. A record
+    that cannot be read is taken as the worst case it could have been: ERROR."""
+    notes: list[str] = []
+    try:
+        latched = [(DiagId[str(name)], Location(module, element))
+                   for name, module, element in record["latched"]]
+        error, cause = bool(record["error"]), record["cause"]
+        cause_id = DiagId[str(cause)] if cause is not None else None
+    except (KeyError, TypeError, ValueError) as exc:
+        core.machine.restore_error(f"unreadable stored safety state ({exc!r})", now_s)
+        return [f"stored safety state unreadable ({exc!r}): starting in ERROR"]
+    for entry, location in latched:
+        core.engine.restore_latched(entry, location, now_s)
+        notes.append(f"latched {entry.name.lower()} at {location} restored: a service reset "
+                     f"clears it once its condition has gone")
+    if error:
+        core.error_cause = cause_id
+        core.machine.restore_error(cause_id.name.lower() if cause_id else "ERROR", now_s)
+        notes.append(f"ERROR restored (cause {cause_id.name.lower() if cause_id else 'none'}):"
+                     f" a fault reset leaves it once no fatal cause remains")
+    return notes
+
+
+def restore(core: MasterCore, store: Store, now_s: float = 0.0) -> list[str]:
     """Bring the stored state back into a fresh core; returns what it did, for the log."""
     notes = []
+    safety = store.load_state(SAFETY_KEY)
+    if safety is not None:
+        notes += restore_safety(core, safety[1], now_s)
     loaded = store.load_state("estimator")
     counters = store.load_state("counters")
     if loaded is not None:

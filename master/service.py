@@ -31,7 +31,7 @@ from master.blackbox import BlackBox, Capture
 from master.contactor_gpio import GpioContactors
 from master.core import MasterCore, Outputs
 from master.events import DiagnosisEvent
-from master.persistence import freeze_frame, restore, snapshot
+from master.persistence import SAFETY_KEY, freeze_frame, restore, safety_record, snapshot
 from master.store import Store, StoreError
 from master.store_writer import StoreWriter, stored
 from master.telemetry.commands import apply_command, result_payload
@@ -63,6 +63,8 @@ class MasterShell:
         self.blackbox = BlackBox(m.blackbox_pre_s, m.blackbox_post_s) if m.blackbox_dir \
             else None
         self.blackbox_files: list[str] = []
+        # the safety state as restored (or, without a store, as a fresh core has it)
+        self._safety_saved: dict[str, object] = safety_record(core)
         self.heartbeat: KernelPeriodic | None = None
         self._heartbeat_content: object = None
         self._heartbeat_renewed_s = 0.0
@@ -179,6 +181,15 @@ class MasterShell:
                 if any(isinstance(e, DiagnosisEvent) for e in events) else None
             self.writer.events([stored(e, wall, freeze if isinstance(e, DiagnosisEvent)
                                        else None) for e in events])
+            self.save_safety()
+
+    def save_safety(self) -> None:
+        """ERROR, its cause and the latched entries, stored as soon as they change (with the
+        events that changed them): a restart restores them instead of forgetting them."""
+        record = safety_record(self.core)
+        if self.writer is not None and record != self._safety_saved:
+            self.writer.snapshot({SAFETY_KEY: record})
+            self._safety_saved = record
 
     def save_snapshot(self) -> None:
         if self.writer is not None:
@@ -220,7 +231,7 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
         telemetry = TelemetryPublisher(settings.mqtt, settings.pack.name,
                                        Path(settings.master.store_path)) \
             if settings.mqtt.enabled else None
-        writer = open_store(core, telemetry)
+        writer = open_store(core, telemetry, loop.time())
         gpio = GpioContactors(settings.contactors.gpio) \
             if settings.contactors.driver == "gpio" else None
         shell = MasterShell(core, pack, vehicle, gpio, writer, telemetry)
@@ -257,8 +268,8 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                     write_json_atomically(stats_path, master_statistics(shell))
 
 
-def open_store(core: MasterCore,
-               telemetry: TelemetryPublisher | None = None) -> StoreWriter | None:
+def open_store(core: MasterCore, telemetry: TelemetryPublisher | None = None,
+               now_s: float = 0.0) -> StoreWriter | None:
     """The store of ``master.store_path`` with its state restored into the core; None
     without one (or when it cannot be opened: the master runs on, without persistence).
     With telemetry, every event also goes into the store's MQTT outbox."""
@@ -270,7 +281,7 @@ def open_store(core: MasterCore,
     except StoreError as exc:
         log.error("store not available, running without persistence: %s", exc)
         return None
-    for note in restore(core, store):
+    for note in restore(core, store, now_s):
         log.info("store: %s", note)
     log.info("store: %s (events and state)", path)
     if telemetry is None:

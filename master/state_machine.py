@@ -249,6 +249,12 @@ class StateMachine:
             return
         self._go(MasterState.STANDBY, "fault reset by the VCU", now_s)
 
+    def restore_error(self, reason: str, now_s: float) -> None:
+        """ERROR from before a restart (the contactors are open at start): left, as before,
+        only by a fault reset with no fatal cause left."""
+        self._go(MasterState.ERROR, f"{reason} (restored: the master restarted in ERROR)",
+                 now_s)
+
     def take_precharge_failure(self) -> bool:
         failed, self.precharge_failed = self.precharge_failed, False
         return failed

@@ -142,6 +142,18 @@ class DiagnosisEngine:
     def groups(self, severity: Severity) -> frozenset[Group]:
         return frozenset(self.table[e].group for e, _, _ in self.active(severity))
 
+    def restore_latched(self, entry: DiagId, location: Location, now_s: float) -> None:
+        """A latched entry from before a restart: active again until a service reset, which
+        clears it, as before, only once its condition has gone."""
+        if not self.table[entry].latching or self.is_active(entry, location):
+            return
+        key = (entry, location)
+        if key not in self.states:
+            self._states_per_module[location.module] = \
+                self._states_per_module.get(location.module, 0) + 1
+        self.states[key] = EntryState(counter=0, active=True, since_s=now_s)
+        self._active_fatal += self.table[entry].fatal
+
     def service_reset(self, now_s: float) -> None:
         """Clear latched entries whose condition has gone (the counter is back at zero)."""
         for (entry, location), state in list(self.states.items()):

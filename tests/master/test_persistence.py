@@ -95,3 +95,65 @@ def test_the_master_opens_its_store_with_the_configured_bound(tmp_path: Path) ->
     finally:
         writer.close()
     assert load_settings(None, SMALL).master.store_max_events == 100_000
+
+
+def tripped_by_deep_discharge() -> LockstepPack:
+    from dbc.sim_frames import CellQuantity, InjectCell
+
+    p = LockstepPack(load_settings(None, ["pack.modules=2"]))
+    p.run_until(lambda: p.master.state is MasterState.NORMAL, 10.0)
+    p.inject(InjectCell(0, 15, CellQuantity.VOLTAGE, 1900.0, duration_s=1.0))
+    p.run_until(lambda: p.master.state is MasterState.ERROR, 3.0)
+    list(p.run(2.0))  # the forced reading is over; deep discharge stays latched
+    return p
+
+
+def test_a_restart_is_not_a_reset(tmp_path: Path) -> None:
+    """A kill -9 and restart went INIT -> PRECHARGE -> NORMAL after a deep-discharge latch,
+    without a service reset: the safety state is now stored and restored."""
+    from dbc.sim_frames import VcuCommand
+    from master.diagnosis.table import DiagId
+    from master.persistence import SAFETY_KEY, safety_record
+
+    old = tripped_by_deep_discharge()
+    record = safety_record(old.master)
+    assert record["error"] is True
+    assert record["cause"] == "CELL_UNDERVOLTAGE_MSL"  # the first to trip
+    assert [r[0] for r in record["latched"]] == ["DEEP_DISCHARGE"]
+    store = Store.open(tmp_path / "s.sqlite")
+    store.save_state({SAFETY_KEY: record})
+
+    fresh = LockstepPack(load_settings(None, ["pack.modules=2"]))  # its cells are healthy
+    notes = restore(fresh.master, store, 0.0)
+    assert any("ERROR restored" in n for n in notes)
+    list(fresh.run(5.0))  # the VCU asks to drive: nothing closes
+    assert fresh.master.state is MasterState.ERROR
+    assert not fresh.box.contactors.main_plus
+    fresh.inject(VcuCommand(reset_faults=True))  # a fault reset alone: refused, as before
+    list(fresh.run(1.0))
+    assert fresh.master.state is MasterState.ERROR
+    assert fresh.master.engine.latched()[0][0] is DiagId.DEEP_DISCHARGE
+    fresh.inject(VcuCommand(service_reset=True))  # the same resets as before the restart
+    list(fresh.run(1.0))
+    assert fresh.master.engine.latched() == []
+    fresh.inject(VcuCommand(reset_faults=True))
+    fresh.run_until(lambda: fresh.master.state is MasterState.NORMAL, 10.0)
+
+
+def test_without_the_record_the_same_restart_closes(tmp_path: Path) -> None:
+    """The control for the test above: a fresh master with no safety record closes."""
+    fresh = LockstepPack(load_settings(None, ["pack.modules=2"]))
+    restore(fresh.master, Store.open(tmp_path / "empty.sqlite"), 0.0)
+    fresh.run_until(lambda: fresh.master.state is MasterState.NORMAL, 10.0)
+
+
+def test_an_unreadable_safety_record_starts_in_error(tmp_path: Path) -> None:
+    from master.persistence import SAFETY_KEY
+
+    store = Store.open(tmp_path / "s.sqlite")
+    store.save_state({SAFETY_KEY: {"error": False, "latched": [["NO_SUCH_ENTRY", 0, 1]]}})
+    fresh = LockstepPack(load_settings(None, ["pack.modules=2"]))
+    notes = restore(fresh.master, store, 0.0)
+    assert any("unreadable" in n for n in notes)
+    list(fresh.run(3.0))
+    assert fresh.master.state is MasterState.ERROR

@@ -3,6 +3,7 @@ the events and the state it committed are there, consistent, and `bms events` li
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -42,9 +43,27 @@ async def test_sigkill_keeps_committed_events_and_state(tmp_path: Path) -> None:
         await wait_until(lambda: bool(read(db, "SELECT 1 FROM events WHERE entry = "
                                                "'cell_overvoltage_msl' AND change = 'set'")),
                          5.0, "the over-voltage event committed")
+        await wait_until(lambda: bool(read(db, "SELECT 1 FROM state WHERE key = 'safety' "
+                                               "AND value LIKE '%\"error\": true%'")),
+                         5.0, "the ERROR state committed as it happened")
         os.kill(pack.pid("master"), signal.SIGKILL)
         pack.process.send_signal(signal.SIGINT)
         await finish(pack.process)
+        # what Restart=always does: a new master on the same store starts in ERROR
+        restarted = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bms", "master", "--config", str(pack.config), "--set",
+            f"master.store_path={db}", "--set", f"master.blackbox_dir={tmp_path / 'bb'}",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            assert restarted.stdout is not None
+            said = ""
+            async with asyncio.timeout(30.0):
+                while "master up" not in said:
+                    said += (await restarted.stdout.readline()).decode()
+        finally:
+            restarted.kill()
+            await restarted.wait()
+        assert "ERROR restored (cause cell_overvoltage_msl)" in said, said
     store = Store.open(db, read_only=True)
     assert store.integrity() == "ok"
     events = store.events()
