@@ -140,6 +140,12 @@ class MasterSettings:
         1.25, above=0.0, maximum=600.0, doc="temperatures older than this are not used")
     e2e_max_lost_frames: int = setting(2, minimum=0, maximum=13,
                                        doc="tolerated alive-counter gap before WRONG_SEQUENCE")
+    e2e_window_frames: int = setting(16, minimum=2, maximum=64,
+                                     doc="a slave's E2E results are judged over its last "
+                                         "this many protected frames")
+    e2e_window_errors: int = setting(3, minimum=1, maximum=64,
+                                     doc="failed E2E checks in that window that make a "
+                                         "slave's frames violated (slave_e2e counts these)")
     startup_grace_s: float = setting(10.0, above=0.0, maximum=600.0,
                                      doc="INIT waits this long for slaves, sensor, box, VCU")
     current_timeout_s: float = setting(0.2, above=0.0, maximum=10.0,
@@ -177,6 +183,8 @@ class MasterSettings:
         if self.tick_period_s > self.slave_stale_timeout_s / 2:
             raise InvalidSettingError("tick_period_s",
                                       "must be at most half of slave_stale_timeout_s")
+        if self.e2e_window_errors > self.e2e_window_frames:
+            raise InvalidSettingError("e2e_window_errors", "must not exceed e2e_window_frames")
 
 
 # what a limit can be at all: the cell-voltage signals' range, the temperature sensors'

@@ -57,6 +57,7 @@ from master.algorithms import PackAlgorithms
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
 from master.diagnosis.table import DiagId, Severity
+from master.e2e_window import E2eWindow
 from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
 from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
@@ -133,6 +134,8 @@ class MasterCore:
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
                                       m.slave_lost_timeout_s, now_s)
         self._module_locations = [Location(m) for m in range(self.modules)]
+        self._e2e_windows = [E2eWindow(m.e2e_window_frames, m.e2e_window_errors)
+                             for _ in range(self.modules)]
         self.pack = PackState(self.modules, settings.pack.cells_per_module,
                               settings.pack.temperature_sensors_per_module)
         self.module_status: list[ModuleStatus | None] = [None] * self.modules
@@ -225,8 +228,9 @@ class MasterCore:
         if reception.e2e is None or reception.layout.module_id_range == 0:
             return  # not protected, or not a slave's
         if reception.module_id < self.modules:
+            violated = self._e2e_windows[reception.module_id].add(reception.e2e.is_error)
             self.engine.observe(DiagId.SLAVE_E2E, self._module_locations[reception.module_id],
-                                reception.e2e.is_error, now_s)
+                                violated, now_s)
 
     def _heard(self, module_id: int, now_s: float) -> bool:
         """A slave's frame: its link is online; False (and counted) beyond the pack."""

@@ -191,3 +191,44 @@ def test_frames_on_the_wire_when_a_cell_goes_over_voltage() -> None:
     assert opening
     assert voltages
     assert seen.index(opening[0]) > seen.index(voltages[0])
+
+
+def test_a_forger_between_genuine_frames_opens_the_contactors() -> None:
+    """After each genuine CellVoltages frame of module 0 a node sends one of its own with
+    the next alive counter and a 4320 mV cell: every other frame is REPEATED for the
+    master. Counted +1/-1 that hid the over-voltage completely (NORMAL, no event)."""
+    from dbc.codec import CanFrame
+    from dbc.frames import CellVoltages
+
+    p = normal(pack())
+    codec = pack_codec()
+    base = codec.layout_of(CellVoltages).base_id
+    for _ in range(300):  # 3 s
+        for item in p.step():
+            frame = item.frame
+            if item.node != "Slave" or frame.arbitration_id != base:
+                continue
+            genuine = codec.decode(frame).frame
+            assert isinstance(genuine, CellVoltages)
+            forged = CellVoltages(genuine.first_cell, (4320, *genuine.voltages_mv[1:]))
+            counter = (frame.data[1] & 0x0F) + 1
+            sent = codec.encode(forged, 0, counter % 15)
+            p.master.on_pack_frame(CanFrame(sent.arbitration_id, sent.data), p.now_s)
+        if p.master.state is MasterState.ERROR:
+            break
+    assert p.master.state is MasterState.ERROR
+    assert any(e is DiagId.SLAVE_E2E for e, _, _ in p.master.engine.active())
+
+
+def test_a_second_slave_on_the_same_module_id_is_a_fault() -> None:
+    """A plausible assembly mistake: two slaves configured as module 0. Both send, their
+    alive counters interleave; counted +1/-1 this ran for 18 s with no event."""
+    from slave.afe.sim import SimAfe
+    from slave.core import SlaveCore
+
+    p = normal(pack())
+    twin_afe = SimAfe(load_settings(None, ["pack.modules=2", "sim.cells.seed=7"]), 0, p.now_s)
+    twin = SlaveCore(p.settings, 0, twin_afe, pack_codec(), p.now_s)
+    p.slaves.append(twin)
+    p.run_until(lambda: p.master.state is MasterState.ERROR, 5.0)
+    assert any(e is DiagId.SLAVE_E2E for e, _, _ in p.master.engine.active())
