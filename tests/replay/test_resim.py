@@ -1,6 +1,7 @@
 """Re-simulation of the master from logs: the trip at the right time, deterministic, and
 --compare that finds nothing to report on the true log and reports a changed limit."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_a_black_box_capture_reproduces_the_trip(tmp_path: Path) -> None:
     assert tripped_at is not None
     (capture,) = box.due(pack.now_s)
     path = tmp_path / "blackbox.log"
-    write_capture(path, capture)
+    asyncio.run(write_capture(path, capture))
     frames = list(read_log(path))
     assert frames[-1].time_s - frames[0].time_s == pytest.approx(4.0, abs=0.05)
     # the capture starts with the pack running: the re-simulated master sees it from INIT
@@ -144,7 +145,7 @@ def test_a_bus_off_capture_carries_the_bus_off_and_reproduces_the_trip(tmp_path:
         pack.step()
     (capture,) = box.due(pack.now_s)
     path = tmp_path / "blackbox.log"
-    write_capture(path, capture)
+    asyncio.run(write_capture(path, capture))
     errors = [f for f in read_log(path) if f.is_error_frame]
     assert [(f.frame.arbitration_id, f.channel) for f in errors] == [(CAN_ERR_BUSOFF, "pack")]
     result = resimulate(read_log(path), settings)
