@@ -63,6 +63,7 @@ class MasterShell:
         self.blackbox = BlackBox(m.blackbox_pre_s, m.blackbox_post_s) if m.blackbox_dir \
             else None
         self.blackbox_files: list[str] = []
+        self.frozen = False  # set by the shutdown: `freeze`
         # the safety state as restored (or, without a store, as a fresh core has it)
         self._safety_saved: dict[str, object] = safety_record(core)
         self.heartbeat: KernelPeriodic | None = None
@@ -74,7 +75,15 @@ class MasterShell:
         # the control loop's periods, last LOOP_PERIODS_KEPT ticks (jitter figures)
         self.loop_periods_s: deque[float] = deque(maxlen=LOOP_PERIODS_KEPT)
 
+    def freeze(self) -> None:
+        """From now on nothing the core decides reaches a bus or a line: the shutdown's
+        safe state is the last word (frames still arriving would otherwise step the core,
+        which once commanded main minus closed again after the safe state)."""
+        self.frozen = True
+
     def send(self, out: Outputs, since: float) -> None:
+        if self.frozen:
+            return
         if self.gpio is not None:
             self.gpio.apply(self.core.machine.command)  # the coils before anything else
         for frame in out.pack:
@@ -105,10 +114,14 @@ class MasterShell:
             self.blackbox.record(bus, frame, now, time.time())
 
     def on_pack_frame(self, frame: CanFrame, now: float) -> None:
+        if self.frozen:
+            return
         self._keep("pack", frame, now)
         self.send(self.core.on_pack_frame(frame, now), now)
 
     def on_vehicle_frame(self, frame: CanFrame, now: float) -> None:
+        if self.frozen:
+            return
         self._keep("vehicle", frame, now)
         self.send(self.core.on_vehicle_frame(frame, now), now)
 
@@ -250,6 +263,7 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                 group.create_task(pack.failed(), name="pack-bus-subscribers")
                 group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
         finally:
+            shell.freeze()  # the core decides nothing more
             if gpio is not None:
                 gpio.close()  # the coils drop first
             if shell.heartbeat is not None:
@@ -257,15 +271,36 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
             for _ in range(SAFE_STATE_REPEATS):
                 pack.send(core.safe_state_frame())
             log.info("contactors commanded open (shutdown)")
-            if writer is not None:
-                shell.log_events()
-                shell.save_snapshot()
-                await asyncio.to_thread(writer.close)
-            if telemetry is not None:
-                await asyncio.to_thread(telemetry.stop)
-            if stats_path is not None:
-                with contextlib.suppress(OSError):
-                    write_json_atomically(stats_path, master_statistics(shell))
+            await close_within_budget(shell, stats_path)
+
+
+# The launcher kills a child that has not stopped 5 s after SIGTERM (sim/launcher.py), as
+# systemd does after TimeoutStopSec: the shutdown fits inside, whatever the disk does.
+STORE_CLOSE_S = 2.5
+TELEMETRY_STOP_S = 1.0
+
+
+async def close_within_budget(shell: MasterShell, stats_path: Path | None) -> None:
+    """The store and MQTT closed within STORE_CLOSE_S + TELEMETRY_STOP_S; what could not be
+    stored is counted in the log and in the statistics, written before and after."""
+    def statistics() -> None:
+        if stats_path is not None:
+            with contextlib.suppress(OSError):
+                write_json_atomically(stats_path, master_statistics(shell))
+
+    writer, telemetry = shell.writer, shell.telemetry
+    if writer is not None:
+        shell.log_events()
+        shell.save_snapshot()
+    statistics()  # first: a kill during the close still leaves them
+    if writer is not None:
+        await asyncio.to_thread(writer.close, STORE_CLOSE_S)
+        waiting = writer.waiting()
+        if waiting:
+            log.error("store: %d events and %d messages not stored at shutdown", *waiting)
+    if telemetry is not None:
+        await asyncio.to_thread(telemetry.stop, TELEMETRY_STOP_S)
+    statistics()
 
 
 def open_store(core: MasterCore, telemetry: TelemetryPublisher | None = None,
@@ -379,6 +414,7 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "blackbox_files": shell.blackbox_files,
         "store": vars(shell.writer.statistics) | {
             "pending": len(shell.writer.statistics.pending),
+            "waiting_events": shell.writer.waiting()[0],
             "pending_messages": len(shell.writer.statistics.pending_messages)}
         if shell.writer is not None else None,
         "mqtt": vars(shell.telemetry.statistics) if shell.telemetry is not None else None,

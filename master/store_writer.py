@@ -68,6 +68,7 @@ class StoreWriter:
         self.keep_per_topic = keep_per_topic
         self.statistics = WriterStatistics()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
+        self._close_deadline_s = float("inf")
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -90,11 +91,24 @@ class StoreWriter:
             log.error("store queue full: %d events not stored", count)
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Write what is queued (retrying up to ``timeout_s``), then stop."""
-        self._queue.put(_CLOSE)
-        self._thread.join(timeout_s)
+        """Write what is queued (retrying until ``timeout_s`` has passed), then stop; returns
+        within ``timeout_s`` whatever the disk does."""
+        deadline = time.monotonic() + timeout_s
+        self._close_deadline_s = deadline - RETRY_S / 2  # a retry never runs past it
+        try:
+            self._queue.put(_CLOSE, timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Full:
+            log.error("store queue full at shutdown")
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
             log.error("store writer did not finish within %.1f s", timeout_s)
+
+    def waiting(self) -> tuple[int, int]:
+        """(events, MQTT messages) not stored yet: retried, or still queued."""
+        queued = sum(len(item[1]) for item in list(self._queue.queue)
+                     if item is not _CLOSE and item[0] == "events")
+        return (len(self.statistics.pending) + queued + self.statistics.dropped,
+                len(self.statistics.pending_messages))
 
     def _run(self) -> None:
         closing = False
@@ -114,12 +128,12 @@ class StoreWriter:
                     closing = True
                 else:
                     items.append(more)
-            self._write(items, closing)
+            self._write(items)
             if closing:
                 self.store.close()
                 return
 
-    def _write(self, items: list[Any], closing: bool) -> None:
+    def _write(self, items: list[Any]) -> None:
         events = self.statistics.pending + [e for kind, batch in items if kind == "events"
                                             for e in batch]
         states: dict[str, Any] = {}
@@ -128,8 +142,8 @@ class StoreWriter:
         for kind, values in items:
             if kind == "state":
                 states.update(values)
-        deadline = time.monotonic() + (5.0 if closing else float("inf"))
         while True:
+            deadline = self._close_deadline_s  # inf until `close` sets it
             try:
                 if events:
                     ids = self.store.append(events, self.outbox)
@@ -153,10 +167,12 @@ class StoreWriter:
                 return
             except Exception as exc:  # the store must never take the master down
                 self.statistics.failures += 1
-                log.error("store write failed (%s): retrying in %.0f s", exc, RETRY_S)
                 self.statistics.pending = events
                 self.statistics.pending_messages = messages
-                if time.monotonic() > deadline:
+                log.error("store write failed (%s): %d events, %d messages and %d state keys "
+                          "wait; retrying in %.0f s (failure %d)", exc, len(events),
+                          len(messages), len(states), RETRY_S, self.statistics.failures)
+                if time.monotonic() >= deadline:
                     log.error("store: %d events not stored at shutdown", len(events))
                     return
-                time.sleep(RETRY_S)
+                time.sleep(min(RETRY_S, max(0.0, deadline - time.monotonic())))

@@ -1,7 +1,10 @@
 """The store writer: the control loop hands over, the thread commits, failures retry."""
 
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from dbc.frames import MasterState
 from master.diagnosis.table import DiagId, Severity
@@ -93,3 +96,24 @@ def test_events_and_messages_reach_the_outbox_and_wake_the_publisher(tmp_path: P
     assert [(topic, payload) for _, topic, payload in outbox] == [
         ("bms/p/events", b"#1 first"), ("bms/p/state", b"state")]
     assert writer.statistics.messages == 1
+
+
+def test_a_store_that_cannot_write_closes_within_its_budget_and_counts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A store that could not write hung the master's shutdown 5 s: the launcher killed it
+    and the pending events were lost without a count."""
+    store = Store.open(tmp_path / "s.sqlite")
+
+    def full(events, outbox=None):  # type: ignore[no-untyped-def]
+        raise OSError("No space left on device")
+
+    store.append = full  # type: ignore[method-assign]
+    writer = StoreWriter(store)
+    writer.events([StoredEvent(float(n), float(n), "notice", f"n{n}") for n in range(402)])
+    wait_until_sync(lambda: writer.statistics.failures >= 1, 10.0, "the first failure")
+    assert "402 events, 0 messages and 0 state keys wait" in caplog.text
+    started = time.monotonic()
+    writer.close(1.5)
+    assert time.monotonic() - started < 1.5 + 0.5  # its budget, and a scheduling margin
+    assert writer.waiting() == (402, 0)
+    assert "402 events not stored at shutdown" in caplog.text
