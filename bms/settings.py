@@ -140,6 +140,9 @@ class MasterSettings:
         1.25, above=0.0, maximum=600.0, doc="temperatures older than this are not used")
     e2e_max_lost_frames: int = setting(2, minimum=0, maximum=13,
                                        doc="tolerated alive-counter gap before WRONG_SEQUENCE")
+    frozen_readings_s: float = setting(10.0, minimum=0.0, maximum=600.0,
+                                       doc="a module whose cell voltages all stay exactly "
+                                           "the same this long is frozen (fatal); 0: off")
     e2e_window_frames: int = setting(16, minimum=2, maximum=64,
                                      doc="a slave's E2E results are judged over its last "
                                          "this many protected frames")

@@ -61,6 +61,7 @@ from master.e2e_window import E2eWindow
 from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
 from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
+from master.frozen_readings import FrozenReadings
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
@@ -136,6 +137,11 @@ class MasterCore:
         self._module_locations = [Location(m) for m in range(self.modules)]
         self._e2e_windows = [E2eWindow(m.e2e_window_frames, m.e2e_window_errors)
                              for _ in range(self.modules)]
+        self._frozen = FrozenReadings(self.modules, m.frozen_readings_s)
+        # the cells each module was last told to bleed (BalancingCommand), and what its
+        # status may show while the newest command travels (it and the one before)
+        self._bleed_commanded = [0] * self.modules
+        self._bleed_allowed = [0] * self.modules
         self.pack = PackState(self.modules, settings.pack.cells_per_module,
                               settings.pack.temperature_sensors_per_module)
         self.module_status: list[ModuleStatus | None] = [None] * self.modules
@@ -250,6 +256,10 @@ class MasterCore:
             self.algorithms.on_cell_voltages()
             self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
                                       self.pack.cell_mv.per_module, now_s)
+            frozen = self._frozen.observe(module_id, decoded.first_cell, decoded.voltages_mv,
+                                          now_s)
+            self.engine.observe(DiagId.SLAVE_FROZEN, self._module_locations[module_id],
+                                frozen, now_s)
             return
         sensors = self.settings.pack.temperature_sensors_per_module
         if isinstance(decoded, (CellTemperatures, ModuleStatus)):
@@ -264,6 +274,11 @@ class MasterCore:
             else:
                 self.module_status[module_id] = decoded
                 self.checks.module_status(module_id, decoded.faults, now_s)
+                # bleeding nobody asked for: a forged command, or a slave's own fault
+                unrequested = decoded.balancing_mask & ~self._bleed_allowed[module_id]
+                self.engine.observe(DiagId.SLAVE_BALANCING_UNREQUESTED,
+                                    self._module_locations[module_id], bool(unrequested),
+                                    now_s, float(unrequested))
         elif isinstance(decoded, IvtCurrent):
             self._store_current(decoded, now_s)
         elif isinstance(decoded, IvtVoltage1):
@@ -331,7 +346,7 @@ class MasterCore:
         if self._heartbeat.due(now_s) and not self.kernel_heartbeat:
             out.pack.append(self.sender.encode(self.heartbeat()))
         if self._balancing.due(now_s):
-            out.pack += self._balancing_frames()
+            out.pack += self._balancing_frames(now_s)
         if self._status.due(now_s):
             out.pack += [self.sender.encode(page) for page in self.status_pages(now_s)]
         if self._contactor_schedule.due(now_s) and not command_sent:
@@ -358,7 +373,7 @@ class MasterCore:
         for note in self.algorithms.estimator.take_notes():
             self.note(note, now_s)
 
-    def _balancing_frames(self) -> list[CanFrame]:
+    def _balancing_frames(self, now_s: float) -> list[CanFrame]:
         request = self.vcu_request
         current = self.pack_current_a
         plan = self.algorithms.plan_balancing(
@@ -367,6 +382,9 @@ class MasterCore:
             not (request is not None and request.balancing_disabled),
             vcu_threshold_mv=(request.balancing_threshold_mv or None) if request else None)
         duration = self.settings.balancing.command_duration_s
+        for m, mask in enumerate(plan.masks):  # what each slave may bleed: this, or the last
+            self._bleed_allowed[m] = mask | self._bleed_commanded[m]  # (one command's lag)
+            self._bleed_commanded[m] = mask
         return [self.sender.encode(BalancingCommand(mask, duration if mask else 0), m)
                 for m, mask in enumerate(plan.masks)]
 

@@ -72,6 +72,8 @@ class DiagId(enum.IntEnum):
     SLAVE_E2E = 62
     SLAVE_AFE_FAULT = 63
     MEASUREMENT_INVALID = 64
+    SLAVE_FROZEN = 65
+    SLAVE_BALANCING_UNREQUESTED = 66
     VCU_LOST = 70
     CONTACTOR_WELDED = 80
     CONTACTOR_FAILED_TO_CLOSE = 81
@@ -157,6 +159,8 @@ DEFAULT_TABLE: dict[DiagId, EntrySpec] = {
     D.SLAVE_E2E: EntrySpec(Group.SLAVE, Severity.FATAL, 5, 5),
     D.SLAVE_AFE_FAULT: EntrySpec(Group.SLAVE, Severity.FATAL, 2, 2),
     D.MEASUREMENT_INVALID: EntrySpec(Group.SLAVE, Severity.FATAL, 5, 5),
+    D.SLAVE_FROZEN: EntrySpec(Group.SLAVE, Severity.FATAL, 1, 1),
+    D.SLAVE_BALANCING_UNREQUESTED: EntrySpec(Group.SLAVE, Severity.WARNING, 3, 3),
     D.VCU_LOST: EntrySpec(Group.VCU, Severity.FATAL, 1, 1),
     D.CONTACTOR_WELDED: EntrySpec(Group.CONTACTOR, Severity.FATAL, 2, 2),
     D.CONTACTOR_FAILED_TO_CLOSE: EntrySpec(Group.CONTACTOR, Severity.FATAL, 2, 2),

@@ -27,6 +27,7 @@ from dbc.sim_frames import (
     VcuCommandRequest,
 )
 from master.diagnosis.table import DEFAULT_TABLE, DiagId, Severity
+from master.events import Location
 from master.state_machine import CLOSED
 from sim.lockstep import LockstepPack, WireFrame
 
@@ -91,6 +92,9 @@ CASES = [
     Case(DiagId.SLAVE_E2E, [InjectSlave(0, SlaveFault.BAD_CRC)]),
     Case(DiagId.SLAVE_AFE_FAULT, [InjectSlave(1, SlaveFault.AFE_FAULT)]),
     Case(DiagId.MEASUREMENT_INVALID, [InjectCell(0, 5, CellQuantity.INVALID)]),
+    # readings repeated with the counters running stayed NORMAL in 4 of 4 tries
+    Case(DiagId.SLAVE_FROZEN, [InjectSlave(1, SlaveFault.FREEZE)],
+         overrides=("master.frozen_readings_s=2.0",)),
     Case(DiagId.VCU_LOST, [VcuCommand(silence_heartbeat_s=5.0)]),
     Case(DiagId.CONTACTOR_WELDED,
          [InjectContactor(ContactorId.MAIN_PLUS, ContactorFault.WELDED),
@@ -232,3 +236,27 @@ def test_a_second_slave_on_the_same_module_id_is_a_fault() -> None:
     p.slaves.append(twin)
     p.run_until(lambda: p.master.state is MasterState.ERROR, 5.0)
     assert any(e is DiagId.SLAVE_E2E for e, _, _ in p.master.engine.active())
+
+
+def test_bleeding_nobody_asked_for_is_a_warning() -> None:
+    """A forged BalancingCommand (within the slave's own limit) made a slave bleed: the
+    master now flags bleeding it did not command. Here the slave takes the forger's command
+    at every step (so the master's own commands, of no cells, never win)."""
+    p = normal(pack('balancing.mode="off"'))
+    for _ in range(100):  # 1 s
+        p.slaves[1].balancing.command(0b1010, 60.0, p.now_s)
+        p.step()
+    assert p.master.engine.is_active(DiagId.SLAVE_BALANCING_UNREQUESTED, Location(1))
+    assert p.master.state is MasterState.NORMAL  # a warning: it does not open
+    assert not p.master.engine.is_active(DiagId.SLAVE_BALANCING_UNREQUESTED, Location(0))
+
+
+def test_commanded_bleeding_is_not_flagged() -> None:
+    p = normal(pack("balancing.threshold_mv=1", "sim.cells.initial_soc_spread_pct=10"))
+    bled = False
+    for _ in range(3000):  # 30 s of balancing as the planner commands it
+        p.step()
+        bled |= any(s.balancing.active_mask(p.now_s) for s in p.slaves)
+    assert bled
+    assert DiagId.SLAVE_BALANCING_UNREQUESTED.name.lower() + ":set" not in \
+        p.master.statistics.event_counts
