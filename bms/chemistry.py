@@ -1,4 +1,4 @@
-"""Reference cells of each chemistry (PROTOCOLS.md section 7): OCV table and model parameters.
+"""Reference cells of each chemistry (docs/PROTOCOLS.md section 7): OCV table and model parameters.
 
 OCV at 25 degC computed with PyBaMM parameter sets (NMC811: LG M50 21700 5 Ah; LFP: A123
 26650 2.3 Ah). Equivalent circuit values at 25 degC and 50 % SOC.

@@ -1,4 +1,4 @@
-"""Safety limits in three tiers per chemistry (PROTOCOLS.md section 8), with the pack
+"""Safety limits in three tiers per chemistry (docs/PROTOCOLS.md section 8), with the pack
 configuration's overrides applied.
 
 Tiers: operating limit (MOL, info), recommended safety limit (RSL, warning), maximum safety

@@ -1,4 +1,4 @@
-"""Bus-load arithmetic for classic CAN (PROTOCOLS.md section 1).
+"""Bus-load arithmetic for classic CAN (docs/PROTOCOLS.md section 1).
 
 Frame length with worst-case bit stuffing (Davis, Burns, Bril, Lukkien 2007):
 C = g + 8s + 13 + floor((g + 8s - 1) / 4) bit times, g = 34 (11-bit id) or 54 (29-bit id),

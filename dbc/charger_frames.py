@@ -1,4 +1,4 @@
-"""Typed frames of Elcon / TC chargers (dbc/charger_elcon.dbc, PROTOCOLS.md section 5).
+"""Typed frames of Elcon / TC chargers (dbc/charger_elcon.dbc, docs/PROTOCOLS.md section 5).
 
 The DBC describes the charger at address 0xE5; `command_id` and `status_id` give the ids of
 another address, and `readdress` maps an id between addresses.

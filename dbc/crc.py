@@ -1,4 +1,4 @@
-"""CRC-8 algorithms used by the E2E profiles (AUTOSAR CRC library, PROTOCOLS.md section 2).
+"""CRC-8 algorithms used by the E2E profiles (AUTOSAR CRC library, docs/PROTOCOLS.md section 2).
 
 Table driven, MSB first, not reflected. The check values of the standard parameter sets are
 in the tests.

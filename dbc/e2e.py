@@ -1,4 +1,4 @@
-"""End-to-end protection of pack-bus frames, AUTOSAR profile 1 style (PROTOCOLS.md section 2).
+"""End-to-end protection of pack-bus frames, AUTOSAR profile 1 style (docs/PROTOCOLS.md section 2).
 
 Layout (fixed by the profile, checked against the DBC when it is loaded):
 byte 0 is the CRC, the low nibble of byte 1 is the alive counter (0..14, 15 is invalid).

@@ -1,5 +1,5 @@
 """Typed frames of the SMA / Victron / Pylontech CAN-BMS protocol (dbc/inverter.dbc,
-PROTOCOLS.md section 4): what a battery inverter reads from the BMS, and its keep-alive."""
+docs/PROTOCOLS.md section 4): what a battery inverter reads from the BMS, and its keep-alive."""
 
 from __future__ import annotations
 

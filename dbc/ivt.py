@@ -1,4 +1,4 @@
-"""Typed frames of the Isabellenhuette IVT-S current sensor (dbc/ivt_s.dbc, PROTOCOLS.md 3).
+"""Typed frames of the Isabellenhuette IVT-S current sensor (dbc/ivt_s.dbc, docs/PROTOCOLS.md 3).
 
 One class per result message. The sensor has no E2E CRC; its own 4-bit message counter and
 error flags are part of the frame. Sign convention of the project: positive current charges

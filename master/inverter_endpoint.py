@@ -1,4 +1,4 @@
-"""The battery side of the SMA / Victron / Pylontech CAN-BMS protocol (PROTOCOLS.md section 4).
+"""The battery side of the SMA / Victron / Pylontech CAN-BMS protocol (docs/PROTOCOLS.md section 4).
 
 Every second the inverter gets the limits (0x351), SOC/SOH (0x355), the pack's values
 (0x356), Pylontech and SMA alarms (0x359, 0x35A), charge/discharge requests (0x35C), the

@@ -1,7 +1,7 @@
 """Equivalent-circuit cell: OCV(SOC) + R0 + one RC pair, lumped thermal mass, self-discharge.
 
 Current is positive when it charges the cell. Resistances follow Arrhenius in temperature
-(activation energy about 20 kJ/mol, PROTOCOLS.md section 7). Pure and deterministic: the
+(activation energy about 20 kJ/mol, docs/PROTOCOLS.md section 7). Pure and deterministic: the
 caller advances time explicitly.
 """
 

@@ -1,4 +1,4 @@
-"""The simulated Elcon/TC charger: the charger side of PROTOCOLS.md section 5.
+"""The simulated Elcon/TC charger: the charger side of docs/PROTOCOLS.md section 5.
 
 It follows the BMS's command (voltage and current ceilings, start/stop) with its own
 limits: output power, output current, a ramp, and constant-voltage regulation on the HV

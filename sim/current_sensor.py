@@ -48,7 +48,9 @@ class CurrentSensorSim:
         self._counters: dict[str, int] = {}
         self._group_sums_mv: dict[tuple[int, int], float] = {}
         voltages = self.codec.layout_of(CellVoltages)
-        self.voltage_ids = range(voltages.base_id, voltages.base_id + voltages.module_id_range)
+        # the pack's modules only: the sensor sits on this pack's string, and a node sending
+        # on the id of a module the pack does not have is not in series with it
+        self.voltage_ids = range(voltages.base_id, voltages.base_id + settings.pack.modules)
         self.offset_a = sensor.offset_a
         self.gain = 1.0 + sensor.gain_error_pct / 100.0
         self.current_a = 0.0  # the true current

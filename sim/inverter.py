@@ -1,4 +1,4 @@
-"""The simulated battery inverter: the inverter side of the CAN-BMS protocol (PROTOCOLS.md
+"""The simulated battery inverter: the inverter side of the CAN-BMS protocol (docs/PROTOCOLS.md
 section 4).
 
 It wants the battery current of its profile (solar surplus charges, the house load

@@ -1,4 +1,4 @@
-"""TI BQ76952 (3..16 cells) over I2C (PROTOCOLS.md section 6, TI TRM).
+"""TI BQ76952 (3..16 cells) over I2C (docs/PROTOCOLS.md section 6, TI TRM).
 
 Direct commands read cell voltages (0x14, 0x16, ... 0x32: mV, little endian) and
 temperatures (TS1..TS3 at 0x70, 0x72, 0x74: 0.1 K). Subcommands go to 0x3E/0x3F with their

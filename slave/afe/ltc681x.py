@@ -1,6 +1,6 @@
 """LTC6811 / LTC6813 (ADBMS181x) over SPI/isoSPI, a daisy chain of ICs per module.
 
-Facts from the datasheets (PROTOCOLS.md section 6): an 11-bit command in two bytes plus
+Facts from the datasheets (docs/PROTOCOLS.md section 6): an 11-bit command in two bytes plus
 PEC15; every IC's 6 data bytes carry their own PEC; reads return the nearest IC first,
 writes send the last IC's data first. Cell registers hold 3 cells each, 16 bits little
 endian, 100 uV a count. Configuration register A byte 4 / byte 5 low nibble hold DCC1..12

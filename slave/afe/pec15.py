@@ -1,5 +1,5 @@
 """PEC15 of the LTC681x (ADBMS181x) family: CRC-15, polynomial 0x4599, seed 16, MSB first,
-the result shifted left by one (the LSB of the 16-bit PEC is 0). PROTOCOLS.md section 6."""
+the result shifted left by one (the LSB of the 16-bit PEC is 0). docs/PROTOCOLS.md section 6."""
 
 from __future__ import annotations
 

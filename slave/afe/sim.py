@@ -18,7 +18,7 @@ from sim.module_plant import ModulePlant, module_rng
 from sim.noise import GaussNoise
 from slave.afe.base import AfeMeasurement
 
-# The AFE quantises cell voltages to 100 uV (LTC681x LSB, PROTOCOLS.md section 6).
+# The AFE quantises cell voltages to 100 uV (LTC681x LSB, docs/PROTOCOLS.md section 6).
 AFE_LSB_MV: Final = 0.1
 
 

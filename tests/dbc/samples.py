@@ -134,7 +134,7 @@ VEHICLE_SAMPLES: list[tuple[Frame, int]] = [
                frozenset(), frozenset()), 0),
 ]
 VEHICLE_SAMPLES += [
-    (InverterLimits(53.2, 370.0, 370.0, 46.0), 0),  # the captured 0x351 of PROTOCOLS.md
+    (InverterLimits(53.2, 370.0, 370.0, 46.0), 0),  # the captured 0x351 of docs/PROTOCOLS.md
     (InverterLimits(58.4, 0.0, 0.0, 48.0), 0),
     (InverterSoc(57, 98, 57.31), 0),
     (InverterMeasurements(49.86, -27.0, 36.3), 0),  # the captured 0x356
@@ -145,7 +145,7 @@ VEHICLE_SAMPLES += [
     (Manufacturer("pybms"), 0),
     (BatteryInfo("LF", 1, 280, 2), 0),
     (InverterKeepAlive(), 0),
-    (ElconCommand(98.0, 16.0, start=True), 0),  # the example of PROTOCOLS.md
+    (ElconCommand(98.0, 16.0, start=True), 0),  # the example of docs/PROTOCOLS.md
     (ElconStatus(97.3, 15.9, ChargerFlag.OVER_TEMPERATURE | ChargerFlag.COMMUNICATION_TIMEOUT),
      0),
 ]

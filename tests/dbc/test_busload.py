@@ -1,4 +1,4 @@
-"""Frame lengths and bus load against the table of PROTOCOLS.md section 1."""
+"""Frame lengths and bus load against the table of docs/PROTOCOLS.md section 1."""
 
 import pytest
 

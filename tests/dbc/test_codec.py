@@ -21,7 +21,7 @@ from dbc.ivt import IvtCurrent, IvtFlag
 
 
 def test_ivt_example_frame_from_the_protocol() -> None:
-    # PROTOCOLS.md section 3: current, counter 2, over-current flag, -1000 mA
+    # docs/PROTOCOLS.md section 3: current, counter 2, over-current flag, -1000 mA
     decoded = pack_codec().decode(CanFrame(0x521, bytes.fromhex("0012FFFFFC18")))
     assert decoded.frame == IvtCurrent(2, IvtFlag.OVER_CURRENT, -1000)
     assert pack_codec().encode(decoded.frame).data == bytes.fromhex("0012FFFFFC18")

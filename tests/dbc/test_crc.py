@@ -1,4 +1,4 @@
-"""CRC-8 parameter sets against the AUTOSAR sample vectors (PROTOCOLS.md section 2)."""
+"""CRC-8 parameter sets against the AUTOSAR sample vectors (docs/PROTOCOLS.md section 2)."""
 
 import pytest
 

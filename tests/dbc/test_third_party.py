@@ -1,4 +1,4 @@
-"""The inverter and charger protocols byte for byte against the frames of PROTOCOLS.md."""
+"""The inverter and charger protocols byte for byte against the frames of docs/PROTOCOLS.md."""
 
 from dbc.charger_frames import (
     COMMAND_ID,

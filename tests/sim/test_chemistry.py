@@ -1,4 +1,4 @@
-"""OCV tables equal PROTOCOLS.md section 7 and invert correctly."""
+"""OCV tables equal docs/PROTOCOLS.md section 7 and invert correctly."""
 
 import pytest
 

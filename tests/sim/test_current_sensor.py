@@ -48,3 +48,12 @@ def test_silence_flags_and_offset() -> None:
     assert all(f.flags == IvtFlag.SYSTEM_ERROR for f in frames)  # type: ignore[attr-defined]
     (u1,) = [f for f in frames if isinstance(f, IvtVoltage1)]
     assert u1.voltage_mv == 4000
+
+
+def test_only_the_packs_modules_add_to_the_battery_voltage() -> None:
+    """The simulated IVT summed the cells of module ids outside the pack too."""
+    sensor = CurrentSensorSim(load_settings(None, ["pack.modules=2"]), now_s=0.0)
+    sender = FrameSender(pack_codec())
+    for module in (0, 1, 5):  # module 5: a node the 2-module pack does not have
+        sensor.on_frame(sender.encode(CellVoltages(0, (3700, 3700, 3700, 3700)), module), 0.0)
+    assert sensor.battery_voltage_v() == pytest.approx(2 * 4 * 3.7)
