@@ -147,28 +147,28 @@ class TelemetryPublisher:
         self._wake = asyncio.Event()
         store = Store.open(self.store_path) if self.store_path is not None else None
         s = self.settings
-        delay_s = s.reconnect_min_s
+        backoff = Backoff(s.reconnect_min_s, s.reconnect_max_s)
         try:
             while not self._stop.is_set():
                 connects = self.statistics.connects
+                failure = ""
                 try:
                     await self._session(store)
                 except aiomqtt.MqttError as exc:
                     self.statistics.connect_failures += 1
-                    self.statistics.last_error = str(exc)
-                    log.warning("MQTT %s:%d: %s (retry in %.1f s)", s.host, s.port, exc,
-                                delay_s)
+                    failure = self.statistics.last_error = str(exc)
                 except Exception as exc:  # never the thread's end: log, count, reconnect
                     self.statistics.session_errors += 1
-                    self.statistics.last_error = repr(exc)
-                    log.exception("MQTT session failed (retry in %.1f s)", delay_s)
-                if self.statistics.connects > connects:  # it was up: start over from the
-                    delay_s = s.reconnect_min_s  # shortest wait
+                    failure = self.statistics.last_error = repr(exc)
+                    log.exception("MQTT session failed")
                 self.statistics.connected = False
                 if self._stop.is_set():
                     break
-                await self._sleep(delay_s)
-                delay_s = min(delay_s * 2, s.reconnect_max_s)
+                wait_s = backoff.next_s(was_up=self.statistics.connects > connects)
+                if failure:
+                    log.warning("MQTT %s:%d: %s (retry in %.1f s)", s.host, s.port, failure,
+                                wait_s)
+                await self._sleep(wait_s)
         finally:
             self._loop = None
             if store is not None:
@@ -283,6 +283,24 @@ class TelemetryPublisher:
             self.statistics.commands_invalid += 1
             return InvalidCommand(refusal, command.id)
         return command
+
+
+class Backoff:
+    """Waits between connection attempts: doubling from ``min_s`` up to ``max_s``, and from
+    ``min_s`` again after a connection that was up (it never was reset before: a master
+    that had lost its broker once waited the longest wait at every later outage)."""
+
+    def __init__(self, min_s: float, max_s: float) -> None:
+        self.min_s = min_s
+        self.max_s = max_s
+        self._next_s = min_s
+
+    def next_s(self, was_up: bool) -> float:
+        if was_up:
+            self._next_s = self.min_s
+        wait_s = self._next_s
+        self._next_s = min(wait_s * 2, self.max_s)
+        return wait_s
 
 
 class TokenBucket:

@@ -24,6 +24,7 @@ from master.telemetry.payloads import Topics, event_payload, pack_bytes
 from master.telemetry.publisher import (
     COMMAND_BURST,
     COMMANDS_PER_S,
+    Backoff,
     InvalidCommand,
     TelemetryPublisher,
     TokenBucket,
@@ -250,6 +251,13 @@ async def test_the_broker_refuses_a_message_larger_than_its_limit(tmp_path: Path
             await wait_until(collect(telemetry, taken, "small"), 5.0, "the small command")
     assert [c.id for c in taken] == ["small"]
     assert telemetry.statistics.commands_received == 1
+
+
+def test_the_back_off_doubles_and_starts_over_after_a_good_connection() -> None:
+    backoff = Backoff(0.5, 4.0)
+    assert [backoff.next_s(was_up=False) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert backoff.next_s(was_up=True) == 0.5  # the connection was up: the shortest wait
+    assert backoff.next_s(was_up=False) == 1.0
 
 
 def test_the_token_bucket_allows_its_burst_then_its_rate() -> None:
