@@ -252,6 +252,9 @@ class ContactorSettings:
                                      "master's own GPIO lines")
     command_period_s: float = setting(0.1, minimum=0.01, maximum=1.0,
                                       doc="ContactorCommand period (also sent on change)")
+    auth_key_env: str = setting("", doc="authenticated contactor commands: the environment "
+                                        "variable holding the key (hex, >= 16 bytes) the "
+                                        "master and the box share; empty: off")
     close_settle_s: float = setting(0.1, above=0.0, maximum=5.0,
                                     doc="feedback must match a command within this time")
     feedback_timeout_s: float = setting(0.5, above=0.0, maximum=10.0,

@@ -485,16 +485,17 @@ OPEN = Contactors()
 class ContactorCommand:
     MESSAGE: ClassVar[str] = "ContactorCommand"
     contactors: Contactors
+    auth_mac: int = 0  # dbc/contactor_auth.py; 0: authentication off
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         c = self.contactors
         return {"MainPlus": int(c.main_plus), "MainMinus": int(c.main_minus),
-                "Precharge": int(c.precharge)}
+                "Precharge": int(c.precharge), "AuthMac": self.auth_mac}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
         return cls(Contactors(bool(signals["MainPlus"]), bool(signals["MainMinus"]),
-                              bool(signals["Precharge"])))
+                              bool(signals["Precharge"])), int(signals["AuthMac"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,12 +504,14 @@ class ContactorFeedback:
     contactors: Contactors  # what the auxiliary contacts say
     fuse_blown: bool
     bus_voltage_v: float
+    challenge: int = 0  # for authenticated commands (dbc/contactor_auth.py); 0: off
 
     def to_signals(self, layout: MessageLayout) -> Signals:
         c = self.contactors
         return {"MainPlusClosed": int(c.main_plus), "MainMinusClosed": int(c.main_minus),
                 "PrechargeClosed": int(c.precharge), "FuseBlown": int(self.fuse_blown),
-                "BusVoltage": layout.saturate("BusVoltage", self.bus_voltage_v)}
+                "BusVoltage": layout.saturate("BusVoltage", self.bus_voltage_v),
+                "AuthChallenge": self.challenge}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
@@ -517,6 +520,7 @@ class ContactorFeedback:
                        bool(signals["PrechargeClosed"])),
             bool(signals["FuseBlown"]),
             _physical(layout, "BusVoltage", signals["BusVoltage"]),
+            int(signals["AuthChallenge"]),
         )
 
 

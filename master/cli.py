@@ -24,13 +24,16 @@ def add_parser(subparsers: Any) -> None:
 def problem(settings: Settings) -> str | None:
     """What the master refuses beyond the settings' own checks: limits, diagnosis table."""
     from bms.limits import resolve_limits
+    from dbc.contactor_auth import ContactorKeyError, key_from_environment
     from master.diagnosis.engine import build_table
 
     try:
         resolve_limits(settings)
         build_table(settings.diagnosis)
-    except ConfigError as exc:
-        return str(exc)
+        key_from_environment(settings.contactors.auth_key_env)
+    except (ConfigError, ContactorKeyError) as exc:
+        return f"contactors.auth_key_env: {exc}" if isinstance(exc, ContactorKeyError) \
+            else str(exc)
     return None
 
 

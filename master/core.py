@@ -17,6 +17,7 @@ from bms.can_errors import BusCondition, classify
 from bms.limits import resolve_limits
 from bms.settings import Settings
 from bms.timing import Schedule
+from dbc import contactor_auth
 from dbc.codec import CanFrame, Codec, pack_codec, vehicle_codec
 from dbc.e2e import COUNTER_MODULO
 from dbc.endpoint import FrameReceiver, FrameSender, Reception
@@ -179,6 +180,10 @@ class MasterCore:
         self.new_events: deque[MasterEvent] = deque(maxlen=JOURNAL_LENGTH)
         # the fatal entry that put the master in ERROR: reported until the reset
         self.error_cause: DiagId | None = None
+        # the key of authenticated contactor commands (dbc/contactor_auth.py), set by the
+        # shell from the environment: None, off
+        self.contactor_key: bytes | None = None
+        self._contactor_command_id = pack_codec().layout_of(ContactorCommand).base_id
         # True when the shell has the kernel send the heartbeat (SocketCAN broadcast manager)
         self.kernel_heartbeat = False
         self._summary: tuple[float, PackSummary] | None = None
@@ -572,7 +577,12 @@ class MasterCore:
         return [codec.encode(heartbeat, counter=c) for c in range(COUNTER_MODULO)]
 
     def _contactor_frame(self) -> CanFrame:
-        return self.sender.encode(ContactorCommand(self.machine.command))
+        command = self.machine.command
+        if self.contactor_key is None:
+            return self.sender.encode(ContactorCommand(command))
+        challenge = self.feedback.challenge if self.feedback is not None else 0
+        return self.sender.encode(ContactorCommand(command, contactor_auth.mac(
+            self.contactor_key, self._contactor_command_id, command, challenge)))
 
     def _journal(self) -> None:
         for source in (self.engine.events, self.machine.events):

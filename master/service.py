@@ -25,6 +25,7 @@ from bms.systemd import Notifier
 from bms.ticks import ticks
 from bms.timing import Schedule
 from dbc.codec import CanFrame, pack_codec, vehicle_codec
+from dbc.contactor_auth import key_from_environment
 from dbc.errors import DbcError
 from dbc.frames import ContactorFeedback
 from master.blackbox import BlackBox, Capture, Recorded
@@ -241,6 +242,10 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
     async with CanPort(bus_kwargs(settings, "pack"), "pack") as pack, \
             CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle:
         core = MasterCore(settings, loop.time())
+        core.contactor_key = key_from_environment(settings.contactors.auth_key_env)
+        if core.contactor_key is not None:
+            log.info("contactor commands authenticated (key from $%s)",
+                     settings.contactors.auth_key_env)
         telemetry = TelemetryPublisher(settings.mqtt, settings.pack.name,
                                        Path(settings.master.store_path)) \
             if settings.mqtt.enabled else None

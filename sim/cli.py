@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from bms.cli_common import add_config_arguments, run_role
+from bms.settings import Settings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,7 +54,8 @@ def add_parser(subparsers: Any) -> None:
 def run_hv_box(args: argparse.Namespace) -> int:
     from sim.peers_service import run_hv_box as run
 
-    return run_role(args, "hv-box", describe=lambda s: "HV box with IVT-S sensor", service=run)
+    return run_role(args, "hv-box", describe=lambda s: "HV box with IVT-S sensor", service=run,
+                    problem=key_problem)
 
 
 def run_charger(args: argparse.Namespace) -> int:
@@ -73,3 +75,14 @@ def run_vcu(args: argparse.Namespace) -> int:
 
     return run_role(args, "vcu", describe=lambda s: f"VCU requesting {s.sim.vcu.request}",
                     service=run)
+
+
+def key_problem(settings: Settings) -> str | None:
+    """The HV box refuses to start with a contactor key it cannot use."""
+    from dbc.contactor_auth import ContactorKeyError, key_from_environment
+
+    try:
+        key_from_environment(settings.contactors.auth_key_env)
+    except ContactorKeyError as exc:
+        return f"contactors.auth_key_env: {exc}"
+    return None

@@ -15,6 +15,7 @@ from typing import Final
 
 from bms.settings import Settings
 from bms.timing import Schedule
+from dbc import contactor_auth
 from dbc.codec import CanFrame, pack_codec, sim_codec
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.frames import ContactorCommand, ContactorFeedback, Contactors
@@ -97,6 +98,11 @@ class HvBox:
         self._voltage_offset_v = 0.0
         self._feedback = Schedule(self.box.feedback_period_s, now_s)
         self._last_s = now_s
+        # authenticated commands (dbc/contactor_auth.py): set by the owner, None: off
+        self.key: bytes | None = None
+        self.challenge = 0
+        self.refused_closes = 0  # commands that would have closed something, MAC wrong
+        self._command_id = pack_codec().layout_of(ContactorCommand).base_id
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -106,8 +112,35 @@ class HvBox:
             return
         reception = self.receiver.receive(frame)
         if reception is not None and isinstance(reception.frame, ContactorCommand):
-            self._last_command_s = now_s
-            self._command(reception.frame.contactors, now_s)
+            self._obey(reception.frame, now_s)
+
+    def use_key(self, key: bytes | None) -> None:
+        """Authenticated commands from now on (None: any valid command is obeyed)."""
+        self.key = key
+        self.challenge = contactor_auth.new_challenge(0) if key is not None else 0
+
+    def _obey(self, command: ContactorCommand, now_s: float) -> None:
+        wanted, now = command.contactors, self._commanded()
+        closes = (wanted.main_plus and not now.main_plus) or \
+            (wanted.main_minus and not now.main_minus) or \
+            (wanted.precharge and not now.precharge)
+        if self.key is not None and closes and not contactor_auth.verify(
+                self.key, self._command_id, wanted, self.challenge, command.auth_mac):
+            self.refused_closes += 1  # the openings in it still count: opening is safe
+            wanted = Contactors(wanted.main_plus and now.main_plus,
+                                wanted.main_minus and now.main_minus,
+                                wanted.precharge and now.precharge)
+            if wanted == now:
+                return  # not a command at all: it does not keep the box closed either
+        self._last_command_s = now_s
+        self._command(wanted, now_s)
+        if self.key is not None and wanted != now:  # a recorded command is stale now
+            self.challenge = contactor_auth.new_challenge(self.challenge)
+
+    def _commanded(self) -> Contactors:
+        r = self.relays
+        return Contactors(r[ContactorId.MAIN_PLUS].commanded, r[ContactorId.MAIN_MINUS].commanded,
+                          r[ContactorId.PRECHARGE].commanded)
 
     def on_sim_frame(self, frame: CanFrame, now_s: float) -> None:
         reception = self.sim_receiver.receive(frame)
@@ -181,6 +214,8 @@ class HvBox:
     def tick(self, now_s: float) -> list[CanFrame]:
         if self._last_command_s is None or \
                 now_s - self._last_command_s > self.box.command_timeout_s:
+            if self.key is not None and self._commanded() != Contactors():
+                self.challenge = contactor_auth.new_challenge(self.challenge)
             self._command(Contactors(), now_s)  # the master went silent: drop out
         for relay in self.relays.values():
             relay.update(now_s)
@@ -197,6 +232,6 @@ class HvBox:
             if fault is SensorFault.OFFSET_VOLTAGE else 0.0
         frames = self.sensor.tick(now_s)
         if self._feedback.due(now_s):
-            frames.append(self.sender.encode(
-                ContactorFeedback(self.contactors, self.fuse_blown, self.bus_voltage_v)))
+            frames.append(self.sender.encode(ContactorFeedback(
+                self.contactors, self.fuse_blown, self.bus_voltage_v, self.challenge)))
         return frames

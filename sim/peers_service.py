@@ -9,6 +9,7 @@ from collections.abc import Callable
 from bms.can_port import CanPort
 from bms.settings import Settings, bus_kwargs
 from bms.ticks import ticks
+from dbc.contactor_auth import key_from_environment
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
 from sim.inverter import InverterSim
@@ -22,6 +23,7 @@ async def run_hv_box(settings: Settings) -> None:
     async with CanPort(bus_kwargs(settings, "pack"), "pack/hv-box") as pack, \
             CanPort(bus_kwargs(settings, "sim"), "sim/hv-box") as sim:
         box = HvBox(settings, loop.time())
+        box.use_key(key_from_environment(settings.contactors.auth_key_env))
         pack.subscribe(box.on_pack_frame, box.wanted_ids)
         sim.subscribe(box.on_sim_frame)
         log.info("HV box up (contactors, precharge, DC link, IVT-S sensor)")

@@ -51,7 +51,7 @@ def test_refuses_what_strict_cantools_refuses() -> None:
     layout = pack_codec().layout("ContactorFeedback")
     fast = FastEncoder(layout.message)
     good = {"E2E_CRC": 0, "E2E_AliveCounter": 3, "MainPlusClosed": 1, "MainMinusClosed": 0,
-            "PrechargeClosed": 0, "FuseBlown": 0, "BusVoltage": 400.0}
+            "PrechargeClosed": 0, "FuseBlown": 0, "BusVoltage": 400.0, "AuthChallenge": 0}
     assert fast.encode(good) == cantools_message(layout.name).encode(good, strict=True)
     with pytest.raises(FastEncodeError, match=r"BusVoltage.*outside"):
         fast.encode({**good, "BusVoltage": 7000.0})

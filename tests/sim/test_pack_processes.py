@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,43 @@ async def test_killed_launcher_takes_its_children_along(tmp_path: Path) -> None:
         await pack.process.wait()
         await wait_until(lambda: not any(alive(pid) for pid in pids), 5.0,
                          "children stop when the launcher is killed")
+
+
+async def test_a_pack_with_authenticated_contactor_commands_closes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbc.frames import MasterState
+
+    monkeypatch.setenv("BMS_TEST_CONTACTOR_KEY", bytes(range(16)).hex())
+    extra = '[contactors]\nauth_key_env = "BMS_TEST_CONTACTOR_KEY"\n'
+    async with online_pack(tmp_path, 2, extra=extra) as pack:
+        await wait_until(lambda: pack.observer.master_state is MasterState.NORMAL, 15.0,
+                         "NORMAL with authenticated commands")
+        pack.process.send_signal(signal.SIGINT)
+        code, output = await finish(pack.process)
+    assert code == 0, output
+    assert "contactor commands authenticated" in (pack.run_dir / "master.log").read_text()
+
+
+async def test_a_master_without_the_boxs_key_cannot_close(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box with a key, the master with another: every close is refused."""
+    from dbc.frames import MasterState
+
+    monkeypatch.setenv("BMS_TEST_CONTACTOR_KEY", bytes(range(16)).hex())
+    extra = '[contactors]\nauth_key_env = "BMS_TEST_CONTACTOR_KEY"\n'
+    async with online_pack(tmp_path, 2, "--keep-going", extra=extra) as pack:
+        os.kill(pack.pid("master"), signal.SIGKILL)  # a master without the key instead
+        impostor = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bms", "master", "--config", str(pack.config), "--set",
+            f"master.store_path={tmp_path / 'other.sqlite'}", "--set",
+            'contactors.auth_key_env=""', stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await wait_until(lambda: pack.observer.master_state in
+                             (MasterState.PRECHARGE, MasterState.ERROR), 20.0,
+                             "the impostor tries to close")
+            await wait_until(lambda: pack.observer.master_state is MasterState.ERROR, 30.0,
+                             "its closes refused: the precharge fails")
+        finally:
+            impostor.kill()
+            await impostor.wait()

@@ -260,3 +260,80 @@ def test_commanded_bleeding_is_not_flagged() -> None:
     assert bled
     assert DiagId.SLAVE_BALANCING_UNREQUESTED.name.lower() + ":set" not in \
         p.master.statistics.event_counts
+
+
+KEY = bytes(range(16))
+
+
+def keyed(*overrides: str) -> LockstepPack:
+    p = pack(*overrides)
+    p.master.contactor_key = KEY
+    p.box.use_key(KEY)
+    return p
+
+
+def test_authenticated_commands_close_and_open_the_pack() -> None:
+    p = normal(keyed())
+    assert p.box.contactors == CLOSED
+    assert p.box.refused_closes == 0
+    p.inject(VcuCommand(VcuCommandRequest.STANDBY))
+    p.run_until(lambda: p.master.state is MasterState.STANDBY, 5.0)
+    p.run_until(lambda: p.box.contactors == OPEN, 2.0)
+
+
+def test_a_forged_close_without_the_key_is_refused() -> None:
+    """A forged ContactorCommand with valid E2E closed the box without precharge."""
+    from dbc.frames import ContactorCommand
+
+    p = keyed('sim.vcu.request="standby"')
+    p.run_until(lambda: p.master.state is MasterState.STANDBY, 5.0)
+    forged = ContactorCommand(CLOSED, auth_mac=0x12345678)  # E2E is public: assume it right
+    for _ in range(100):
+        p.box._obey(forged, p.now_s)
+        p.step()
+    assert p.box.contactors == OPEN
+    assert p.box.refused_closes == 100
+
+
+def test_a_recorded_close_does_not_verify_once_the_state_changed() -> None:
+    from dbc.frames import ContactorCommand
+
+    p = keyed()
+    recorded: list[ContactorCommand] = []
+    base = pack_codec().layout_of(ContactorCommand).base_id
+    while p.master.state is not MasterState.NORMAL:
+        for item in p.step():
+            if item.frame.arbitration_id == base:
+                command = pack_codec().decode(item.frame).frame
+                assert isinstance(command, ContactorCommand)
+                if command.contactors == CLOSED:
+                    recorded.append(command)
+        assert p.now_s < 10.0
+    p.inject(VcuCommand(VcuCommandRequest.STANDBY))
+    p.run_until(lambda: p.box.contactors == OPEN, 5.0)
+    p.run_until(lambda: p.master.state is MasterState.STANDBY, 5.0)
+    p.box._obey(recorded[-1], p.now_s)  # the master's own, replayed
+    list(p.run(0.5))
+    assert p.box.contactors == OPEN
+    assert p.box.refused_closes >= 1
+
+
+def test_opening_needs_no_mac() -> None:
+    from dbc.frames import ContactorCommand
+
+    p = normal(keyed())
+    p.box._obey(ContactorCommand(OPEN), p.now_s)  # unauthenticated, but it only opens
+    list(p.run(0.2))
+    assert p.box.contactors == OPEN
+
+
+def test_without_a_key_a_forged_close_is_obeyed() -> None:
+    """The default (no key): what docs/security.md says plainly."""
+    from dbc.frames import ContactorCommand
+
+    p = pack('sim.vcu.request="standby"')
+    p.run_until(lambda: p.master.state is MasterState.STANDBY, 5.0)
+    for _ in range(30):
+        p.box._obey(ContactorCommand(CLOSED), p.now_s)
+        p.step()
+    assert p.box.contactors == CLOSED
