@@ -8,12 +8,12 @@ import json
 import sys
 from pathlib import Path
 
-from bench import estimation, footprint, logs, mqtt, pack_bus, reaction, startup
+from bench import estimation, footprint, logs, mqtt, pack_bus, reaction, soak, startup
 from bms import compiled
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
               "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run,
-              "startup": startup.run}
+              "startup": startup.run, "soak": soak.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
