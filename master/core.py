@@ -351,7 +351,7 @@ class MasterCore:
         if self._heartbeat.due(now_s) and not self.kernel_heartbeat:
             out.pack.append(self.sender.encode(self.heartbeat()))
         if self._balancing.due(now_s):
-            out.pack += self._balancing_frames(now_s)
+            out.pack += self._balancing_frames()
         if self._status.due(now_s):
             out.pack += [self.sender.encode(page) for page in self.status_pages(now_s)]
         if self._contactor_schedule.due(now_s) and not command_sent:
@@ -378,7 +378,7 @@ class MasterCore:
         for note in self.algorithms.estimator.take_notes():
             self.note(note, now_s)
 
-    def _balancing_frames(self, now_s: float) -> list[CanFrame]:
+    def _balancing_frames(self) -> list[CanFrame]:
         request = self.vcu_request
         current = self.pack_current_a
         plan = self.algorithms.plan_balancing(
