@@ -41,6 +41,9 @@ CONFIG = REPO / "deploy" / "packs" / "vcan-8x16-nmc.toml"
 MODULES = 4
 RUN_S = 20.0
 SCALE = float(os.environ.get("BMS_VCAN_TIME_SCALE", "1"))
+# the slowest master start-up (spawn to first frame) measured in a quiet guest at scale 3
+# on the development machine (docs/benchmarks.md): beyond it the guest is starved
+QUIET_GUEST_MASTER_START_S = 8.5
 
 
 class Recorder(can.Listener):
@@ -77,14 +80,20 @@ async def wait_for(condition, timeout_s: float, what: str) -> None:  # type: ign
 
 
 async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
-    overrides = [f"pack.modules={MODULES}", f"pack.time_scale={SCALE}"]
+    # a slave's and a master's start-up measured here and now (emulated, they take 25 to
+    # 30 x what they take on the host) give the start deadline and, in a starved guest (other
+    # work on the host), a longer time scale: stretched by how much slower the master
+    # started than in a quiet guest (docs/startup.md)
+    starts = await node_starts({"interface": "socketcan", "channel": "vcan0"},
+                               ["--config", str(CONFIG), "--set", f"pack.modules={MODULES}",
+                                "--set", f"pack.time_scale={SCALE}"])
+    scale = SCALE * max(1.0, starts.master_s / QUIET_GUEST_MASTER_START_S) if SCALE > 1 \
+        else SCALE
+    overrides = [f"pack.modules={MODULES}", f"pack.time_scale={scale:.2f}"]
     settings = load_settings(CONFIG, overrides)
     period = settings.slave.measurement_period_s
     config_args = ["--config", str(CONFIG), *itertools.chain(*(["--set", o] for o in overrides))]
-    # the start deadline from a slave's and a master's start-up measured here and now
-    # (emulated, they take 10 to 20 x what they take on the host), plus the closing: the
-    # VCU's request, then every precharge try (scaled with the pack)
-    starts = await node_starts({"interface": "socketcan", "channel": "vcan0"}, config_args)
+    # the closing: the VCU's request, then every precharge try (scaled with the pack)
     closing_s = settings.contactors.precharge_timeout_s + 2 * settings.master.tick_period_s
     deadline = pack_start_deadline(settings, starts, closing_s, " and close")
     log_path = tmp_path / "vcan0.log"
@@ -122,14 +131,14 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
                                  is_extended_id=False))
         await wait_for(lambda: (s := last_status(vehicle)) is not None
                        and s.state is MasterState.ERROR and not s.contactors.main_plus,
-                       10 * SCALE, "the contactors open on the injected over-voltage")
+                       10 * scale, "the contactors open on the injected over-voltage")
         # a bus-off error frame on the pack bus is a fatal communication fault; it comes
         # from a socket of its own, as a socket never receives what it sent itself
         with can.Bus(interface="socketcan", channel="vcan0", ignore_config=True) as faulty:
             faulty.send(can.Message(is_error_frame=True, arbitration_id=CAN_ERR_BUSOFF,
                                     data=bytes(8), is_extended_id=False))
         await wait_for(lambda: (s := last_status(vehicle)) is not None
-                       and "Bus" in s.fault_groups, 5 * SCALE, "bus-off reported as a fault")
+                       and "Bus" in s.fault_groups, 5 * scale, "bus-off reported as a fault")
         process.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(process.communicate(), 60)
     finally:
@@ -185,7 +194,7 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
     assert all(str(r["e2e"]).split("#")[0] in ("initial", "ok") for r in rows if r["e2e"])
 
     write_results({
-        "time_scale": SCALE, "modules": MODULES, "online_after_s": online_s,
+        "time_scale": scale, "modules": MODULES, "online_after_s": online_s,
         "slave_start_s": starts.slave_s, "master_start_s": starts.master_s,
         "start_deadline_s": deadline.seconds,
         "window_s": RUN_S, "frames_per_s": len(window) / RUN_S,
