@@ -39,6 +39,7 @@ from typing import Any
 import aiomqtt
 import msgpack
 
+from bench.footprint import memory_mb
 from dbc.frames import Frame, MasterState
 from dbc.sim_frames import (
     CellQuantity,
@@ -179,10 +180,7 @@ def stored(db: Path, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, 
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return memory_mb(pid)[0]  # VmRSS, as the footprint bench reads it
 
 
 async def wait_for(condition: Callable[[], bool], deadline_s: float) -> float | None:
