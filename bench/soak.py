@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,12 @@ CATALOGUE = (
     Fault("slave stuck-counter", (InjectSlave(0, SlaveFault.STUCK_COUNTER, 2.0),), "slave_e2e"),
     Fault("slave afe-fault", (InjectSlave(1, SlaveFault.AFE_FAULT, 2.0),), "slave_afe_fault"),
     Fault("slave kill", (InjectSlave(2, SlaveFault.KILL),), "slave_lost", restart_slave=2),
+    Fault("slave alternate (a forged over-voltage in every other frame)",
+          (InjectSlave(2, SlaveFault.ALTERNATE, 3.0),
+           InjectCell(2, 6, CellQuantity.VOLTAGE, 4320.0, 3.0)), "slave_readings_flipping"),
+    Fault("slave noisy-replay (and a load step)",
+          (InjectSlave(3, SlaveFault.NOISY_REPLAY, 5.0), InjectCurrent(-20.0, 3.0)),
+          "slave_ignores_current"),
     Fault("slave-restart (kill -9 of its process)", (), "slave_lost", kill_slave=3,
           restart_slave=3),
     Fault("contactor main-plus welded",
@@ -281,8 +287,12 @@ class Soak:
 
 
 async def soak(seconds: float, seed: int = 25, fault_every_s: float = FAULT_EVERY_S,
-               say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the soak for ``seconds``; its figures and whether every check held."""
+               say: Callable[[str], None] = print,
+               kinds: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the soak for ``seconds``; its figures and whether every check held. ``kinds``:
+    only the catalogue's faults whose names start so."""
+    catalogue = [f for f in CATALOGUE
+                 if kinds is None or any(f.name.startswith(k) for k in kinds)]
     rng = random.Random(seed)
     os.environ["BMS_MQTT_PASSWORD"] = PASSWORDS["bms-master"]
     with tempfile.TemporaryDirectory(prefix="bms-soak-") as scratch:
@@ -306,7 +316,7 @@ async def soak(seconds: float, seed: int = 25, fault_every_s: float = FAULT_EVER
                     while time.monotonic() - started + fault_every_s <= seconds:
                         slot = time.monotonic()
                         if not order:
-                            order = list(CATALOGUE)
+                            order = list(catalogue)
                             rng.shuffle(order)
                         outcome = await rig.one(order.pop())
                         outcomes.append(outcome)

@@ -1,8 +1,10 @@
 """The async adapter around one python-can bus (the services' only way to a bus).
 
 `CanPort` opens the bus from configuration (``can.Bus(**kwargs, ignore_config=True)``),
-delivers every received frame to its subscribers together with the loop time, and sends
-without ever blocking the event loop. A malformed or error frame is counted, never raised.
+delivers every received frame to its subscribers together with its receive time on the
+loop's clock (`received_at`: the kernel's timestamp, so that a frame that waited in the
+socket while the loop was busy is as old as it is), and sends without ever blocking the
+event loop. A malformed or error frame is counted, never raised.
 Subscribers that name their ids are filtered for in the kernel: by SocketCAN's filters, or
 by a socket filter on udp_multicast (`bms.multicast_filter`). Used as an async context
 manager; closing is idempotent.
@@ -15,6 +17,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,6 +38,20 @@ FrameCallback = Callable[[CanFrame, float], None]
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _MAX_FRAMES_PER_WAKEUP = 256
 _THREAD_POLL_S = 0.05
+# a frame's timestamp further back than this (or ahead) is a clock step, or none at all
+MAX_QUEUED_S = 60.0
+
+
+def received_at(stamp_wall_s: float, wall_now_s: float, loop_now_s: float,
+                earliest_s: float) -> float:
+    """A frame's receive time on the loop's clock, from the interface's timestamp (the
+    kernel's receive time, SO_TIMESTAMPNS, on SocketCAN and udp_multicast; the wall clock):
+    the loop's now less the time the frame waited. A timestamp ahead of the wall clock or
+    more than MAX_QUEUED_S behind it gives the loop's now. Never before ``earliest_s`` (the
+    port's previous frame): a port's times do not go back."""
+    age_s = wall_now_s - stamp_wall_s
+    at_s = loop_now_s - age_s if 0.0 <= age_s <= MAX_QUEUED_S else loop_now_s
+    return max(at_s, earliest_s)
 
 
 @dataclass
@@ -133,6 +150,7 @@ class CanPort:
         self._thread: threading.Thread | None = None
         self._stop_thread = threading.Event()
         self._failure: asyncio.Future[None] | None = None
+        self._last_received_s = float("-inf")
 
     def subscribe(self, callback: FrameCallback, ids: frozenset[int] | None = None) -> None:
         """Frames go to ``callback``; with ``ids``, only those (standard 11-bit ids). A port
@@ -273,7 +291,8 @@ class CanPort:
 
     def _deliver(self, message: can.Message) -> None:
         assert self._loop is not None
-        now = self._loop.time()
+        now = self._last_received_s = received_at(message.timestamp, time.time(),
+                                                  self._loop.time(), self._last_received_s)
         for message_callback in self._message_subscribers:
             message_callback(message)
         if message.is_error_frame:

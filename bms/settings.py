@@ -143,6 +143,15 @@ class MasterSettings:
     frozen_readings_s: float = setting(10.0, minimum=0.0, maximum=600.0,
                                        doc="a module whose cell voltages all stay exactly "
                                            "the same this long is frozen (fatal); 0: off")
+    flipping_readings_mv: float = setting(
+        30.0, minimum=0.0, maximum=1000.0,
+        doc="a cell that jumps at least this far from its group's pattern and back, in 4 "
+            "of a group's last 16 frames, makes its module's readings flipping (fatal); 0: off")
+    current_response_swing_a: float = setting(
+        5.0, minimum=0.0, maximum=10_000.0,
+        doc="across a current swing of at least this much within 3 s, a module whose "
+            "voltage answers with less than a quarter of the median module's ignores the "
+            "current (fatal); 0: off")
     e2e_window_frames: int = setting(16, minimum=2, maximum=64,
                                      doc="a slave's E2E results are judged over its last "
                                          "this many protected frames")

@@ -29,6 +29,8 @@ class SlaveFault(enum.IntEnum):
     BAD_CRC = 4
     STUCK_COUNTER = 5
     AFE_FAULT = 6  # the slave reports an AFE communication fault
+    ALTERNATE = 7  # forced readings only in every other measurement: a forger between frames
+    NOISY_REPLAY = 8  # its readings of the moment it began, with fresh noise: no current seen
 
 
 class SensorFault(enum.IntEnum):

@@ -62,6 +62,8 @@ from master.e2e_window import E2eWindow
 from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
 from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
+from master.current_response import CurrentResponse
+from master.flipping_readings import FlippingReadings
 from master.frozen_readings import FrozenReadings
 from master.pack_state import Extreme, PackState, PackSummary
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
@@ -139,6 +141,8 @@ class MasterCore:
         self._e2e_windows = [E2eWindow(m.e2e_window_frames, m.e2e_window_errors)
                              for _ in range(self.modules)]
         self._frozen = FrozenReadings(self.modules, m.frozen_readings_s)
+        self._flipping = FlippingReadings(self.modules, m.flipping_readings_mv)
+        self._current_response = CurrentResponse(self.modules, m.current_response_swing_a)
         # the cells each module was last told to bleed (BalancingCommand), and what its
         # status may show while the newest command travels (it and the one before)
         self._bleed_commanded = [0] * self.modules
@@ -263,8 +267,10 @@ class MasterCore:
                                       self.pack.cell_mv.per_module, now_s)
             frozen = self._frozen.observe(module_id, decoded.first_cell, decoded.voltages_mv,
                                           now_s)
-            self.engine.observe(DiagId.SLAVE_FROZEN, self._module_locations[module_id],
-                                frozen, now_s)
+            location = self._module_locations[module_id]
+            self.engine.observe(DiagId.SLAVE_FROZEN, location, frozen, now_s)
+            flipping = self._flipping.observe(module_id, decoded.first_cell, decoded.voltages_mv)
+            self.engine.observe(DiagId.SLAVE_READINGS_FLIPPING, location, flipping, now_s)
             return
         sensors = self.settings.pack.temperature_sensors_per_module
         if isinstance(decoded, (CellTemperatures, ModuleStatus)):
@@ -311,6 +317,16 @@ class MasterCore:
             self.pack_current_a = Sample(self.current_zero.corrected(measured_a), now_s)
             self.algorithms.integral.sample(self.pack_current_a.value, now_s)
 
+    def _check_current_response(self, now_s: float) -> None:
+        current = self.pack_current_a
+        current_a = current.value if current is not None and \
+            now_s - current.at_s <= self.settings.master.current_timeout_s else None
+        means = self.pack.cell_mv.means(now_s, self.settings.master.slave_stale_timeout_s)
+        verdicts = self._current_response.sample(current_a, means, now_s)
+        for module, ignores in enumerate(verdicts or ()):
+            self.engine.observe(DiagId.SLAVE_IGNORES_CURRENT, self._module_locations[module],
+                                ignores, now_s)
+
     def _charging(self) -> bool:
         current = self.pack_current_a
         return current is not None and current.value > self.settings.master.charge_detect_a
@@ -345,6 +361,7 @@ class MasterCore:
                 self.checks.spreads(s.min_cell_mv.value, s.max_cell_mv.value,
                                     low.value if low else None, high.value if high else None,
                                     now_s)
+            self._check_current_response(now_s)
             self._estimate(now_s)
         out = self._step(now_s)
         command_sent = bool(out.pack)  # _step only ever emits the contactor command

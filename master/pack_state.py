@@ -93,6 +93,16 @@ class MeasurementTable:
             if value is not None and t >= oldest
         ]
 
+    def means(self, now_s: float, max_age_s: float) -> list[float | None]:
+        """Per module, the mean of its valid values no older than ``max_age_s``; None when
+        it has none."""
+        oldest = now_s - max_age_s
+        means: list[float | None] = []
+        for row, times in zip(self.values, self.times_s, strict=True):
+            valid = [v for v, t in zip(row, times, strict=True) if v is not None and t >= oldest]
+            means.append(sum(valid) / len(valid) if valid else None)
+        return means
+
     def figures(self, now_s: float, max_age_s: float) -> Figures:
         """Count, sum and extremes of the valid values no older than ``max_age_s``: what
         `fresh` would give, in one plain loop (compiled: 30 us for 512 cells, where the array

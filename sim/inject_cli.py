@@ -13,7 +13,8 @@ from typing import Any
 
 from bms.cli_common import add_config_arguments, load_or_explain
 
-SLAVE_ACTIONS = ("stop", "freeze", "kill", "bad-crc", "stuck-counter", "afe-fault", "resume")
+SLAVE_ACTIONS = ("stop", "freeze", "kill", "bad-crc", "stuck-counter", "afe-fault", "alternate",
+                 "noisy-replay", "resume")
 CHARGER_FLAGS = ("none", "hardware-failure", "over-temperature", "input-voltage-wrong",
                  "battery-not-detected", "communication-timeout")
 SENSOR_ACTIONS = ("silence", "flag-over-current", "flag-channel-error", "flag-system-error",
@@ -54,8 +55,11 @@ def add_parser(subparsers: Any) -> None:
     clear = kind("clear-cell", "stop forcing a cell (and the sensor of the same index)")
     clear.add_argument("--module", type=int, required=True)
     clear.add_argument("--cell", type=int, required=True)
-    slave = kind("slave", "make a slave stop sending, freeze, die, corrupt its CRC or "
-                          "repeat its alive counter")
+    slave = kind("slave", "make a slave stop sending, freeze, die, corrupt its CRC, "
+                          "repeat its alive counter, report an AFE fault, send its forced "
+                          "readings (cell-voltage ...) only in every other measurement "
+                          "(alternate), or replay its readings with fresh noise "
+                          "(noisy-replay)")
     slave.add_argument("--module", type=int, required=True)
     slave.add_argument("action", choices=SLAVE_ACTIONS)
     sensor = kind("sensor", "silence the current sensor or set its error flags")

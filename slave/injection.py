@@ -1,13 +1,15 @@
 """Faults injected into one slave over the simulation bus (virtual packs only).
 
 Forced readings replace what the AFE measured for a cell or a sensor; a slave fault changes
-what the slave sends (nothing, frozen readings, a corrupted CRC, a stuck alive counter) or
-kills the process. Each lasts its duration, or until cleared.
+what the slave sends (nothing, frozen readings, a corrupted CRC, a stuck alive counter, the
+forced readings only in every other measurement, a replay of its readings with fresh noise)
+or kills the process. Each lasts its duration, or until cleared.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 
 from dbc.frames import ModuleFault
@@ -26,6 +28,9 @@ class Injections:
         self.voltages_mv: dict[int, tuple[float | None, float]] = {}
         self.temperatures_degc: dict[int, tuple[float | None, float]] = {}
         self._fault = (SlaveFault.RESUME, math.inf)
+        self._measurements = 0  # ALTERNATE: the forced readings go into the odd ones
+        self._replayed: AfeMeasurement | None = None  # NOISY_REPLAY: what it repeats
+        self._noise = random.Random(module_id)
 
     def apply_command(self, command: InjectCell | InjectSlave, now_s: float) -> bool:
         """Take a command if it is for this module; True when it was."""
@@ -53,9 +58,15 @@ class Injections:
         return action
 
     def apply(self, measurement: AfeMeasurement, now_s: float) -> AfeMeasurement:
-        if self.fault(now_s) is SlaveFault.AFE_FAULT:
+        fault = self.fault(now_s)
+        if fault is SlaveFault.AFE_FAULT:
             measurement = replace(measurement, faults=measurement.faults | ModuleFault.AFE_COMM)
-        if not self.voltages_mv and not self.temperatures_degc:
+        if fault is SlaveFault.NOISY_REPLAY:
+            return self._replay(measurement)
+        self._replayed = None
+        self._measurements += 1
+        if not self.voltages_mv and not self.temperatures_degc or \
+                fault is SlaveFault.ALTERNATE and self._measurements % 2 == 0:
             return measurement
         return replace(
             measurement,
@@ -63,6 +74,16 @@ class Injections:
             temperatures_degc=_forced(measurement.temperatures_degc, self.temperatures_degc,
                                       now_s),
         )
+
+    def _replay(self, measurement: AfeMeasurement) -> AfeMeasurement:
+        """The readings of the moment the replay began, each cell with +-2 mV of fresh noise:
+        not frozen, but deaf to the current."""
+        if self._replayed is None:
+            self._replayed = measurement
+        uniform = self._noise.uniform
+        return replace(self._replayed, cell_voltages_mv=tuple(
+            None if v is None else v + uniform(-2.0, 2.0)
+            for v in self._replayed.cell_voltages_mv))
 
 
 def _forced(values: tuple[float | None, ...], forced: dict[int, tuple[float | None, float]],

@@ -74,6 +74,8 @@ class DiagId(enum.IntEnum):
     MEASUREMENT_INVALID = 64
     SLAVE_FROZEN = 65
     SLAVE_BALANCING_UNREQUESTED = 66
+    SLAVE_READINGS_FLIPPING = 67
+    SLAVE_IGNORES_CURRENT = 68
     VCU_LOST = 70
     CONTACTOR_WELDED = 80
     CONTACTOR_FAILED_TO_CLOSE = 81
@@ -161,6 +163,8 @@ DEFAULT_TABLE: dict[DiagId, EntrySpec] = {
     D.MEASUREMENT_INVALID: EntrySpec(Group.SLAVE, Severity.FATAL, 5, 5),
     D.SLAVE_FROZEN: EntrySpec(Group.SLAVE, Severity.FATAL, 1, 1),
     D.SLAVE_BALANCING_UNREQUESTED: EntrySpec(Group.SLAVE, Severity.WARNING, 3, 3),
+    D.SLAVE_READINGS_FLIPPING: EntrySpec(Group.SLAVE, Severity.FATAL, 1, 1),
+    D.SLAVE_IGNORES_CURRENT: EntrySpec(Group.SLAVE, Severity.FATAL, 2, 2),
     D.VCU_LOST: EntrySpec(Group.VCU, Severity.FATAL, 1, 1),
     D.CONTACTOR_WELDED: EntrySpec(Group.CONTACTOR, Severity.FATAL, 2, 2),
     D.CONTACTOR_FAILED_TO_CLOSE: EntrySpec(Group.CONTACTOR, Severity.FATAL, 2, 2),

@@ -62,6 +62,8 @@ class PublisherStatistics:
     commands_received: int = 0
     commands_invalid: int = 0
     commands_rate_limited: int = 0
+    results_published: int = 0
+    results_dropped: int = 0  # beyond RESULTS_KEPT waiting while the broker was away
     session_errors: int = 0  # sessions ended by an unexpected error (logged)
     last_error: str = ""
 
@@ -107,6 +109,10 @@ class TelemetryPublisher:
     def result(self, payload: bytes) -> None:
         """A command's result: each one is sent (not only the latest)."""
         with self._lock:
+            if len(self._results) == RESULTS_KEPT:
+                self.statistics.results_dropped += 1
+                log.warning("MQTT: %d command results dropped: %d wait for the broker already",
+                            self.statistics.results_dropped, RESULTS_KEPT)
             self._results.append(payload)
         self.notify()
 
@@ -248,6 +254,7 @@ class TelemetryPublisher:
             self.statistics.live_published += 1
         for payload in results:
             await client.publish(self.topics.command_result, payload, qos=1)
+            self.statistics.results_published += 1
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

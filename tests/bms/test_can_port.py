@@ -1,12 +1,13 @@
 """The CAN port on python-can's in-process virtual bus."""
 
 import asyncio
+import time
 import uuid
 
 import can
 import pytest
 
-from bms.can_port import CanPort, open_bus
+from bms.can_port import CanPort, open_bus, received_at
 from bms.errors import BusError
 from dbc.codec import CanFrame
 from tests.waiting import wait_until
@@ -104,3 +105,30 @@ async def test_subscribers_with_ids_only_get_those() -> None:
         a.send(CanFrame(0x7FF, b""))
         await wait_until(lambda: b.statistics.rx_frames >= 2, 2.0, "the wanted frames")
     assert received == [0x20, 0x43]
+
+
+def test_a_frame_is_as_old_as_its_kernel_timestamp_says() -> None:
+    # waited 0.3 s in the socket while the loop was busy: received 0.3 s before the loop's now
+    assert received_at(999.7, 1000.0, 50.0, float("-inf")) == pytest.approx(49.7)
+    # a clock step (or no timestamp at all): the loop's now
+    assert received_at(0.0, 1000.0, 50.0, float("-inf")) == 50.0
+    assert received_at(1000.5, 1000.0, 50.0, float("-inf")) == 50.0
+    # never before the port's previous frame
+    assert received_at(999.7, 1000.0, 50.0, 49.9) == 49.9
+
+
+async def test_frames_that_waited_through_a_stall_carry_their_receive_time() -> None:
+    kwargs = virtual()
+    received: list[tuple[int, float]] = []
+    stall_s = 0.3
+    loop = asyncio.get_running_loop()
+    async with CanPort(kwargs, "a") as a, CanPort(kwargs, "b") as b:
+        b.subscribe(lambda frame, now: received.append((frame.arbitration_id, now)))
+        assert a.send(CanFrame(0x100, b""))
+        await wait_until(lambda: len(received) == 1, 2.0, "the first frame")
+        stalled_s = loop.time()
+        a.send(CanFrame(0x101, b""))
+        time.sleep(stall_s)  # the stall under test: the loop is held, the frame waits
+        resumed_s = loop.time()
+        await wait_until(lambda: len(received) == 2, 2.0, "the frame sent in the stall")
+    assert stalled_s <= received[1][1] < resumed_s - stall_s / 2

@@ -95,6 +95,17 @@ CASES = [
     # readings repeated with the counters running stayed NORMAL in 4 of 4 tries
     Case(DiagId.SLAVE_FROZEN, [InjectSlave(1, SlaveFault.FREEZE)],
          overrides=("master.frozen_readings_s=2.0",)),
+    # a forger's over-voltage in every other frame, each with the next alive counter: the
+    # debounce of every reading never counted up (NORMAL, 443 E2E errors, no event)
+    Case(DiagId.SLAVE_READINGS_FLIPPING,
+         [InjectSlave(1, SlaveFault.ALTERNATE), InjectCell(1, 3, CellQuantity.VOLTAGE, 4320.0)]),
+    # old readings with fresh noise: not frozen, but deaf to a load step (in a 2-module
+    # pack of small cells the sum of cells leaves the pack voltage too, by 4 V: the
+    # plausibility check is relaxed so that this entry is seen on its own)
+    Case(DiagId.SLAVE_IGNORES_CURRENT,
+         [InjectSlave(1, SlaveFault.NOISY_REPLAY), InjectCurrent(-20.0, 3.0)],
+         overrides=("limits.pack_voltage_plausibility_v=20.0",
+                    "limits.cell_voltage_spread_mv=1000.0"), within_s=8.0),
     Case(DiagId.VCU_LOST, [VcuCommand(silence_heartbeat_s=5.0)]),
     Case(DiagId.CONTACTOR_WELDED,
          [InjectContactor(ContactorId.MAIN_PLUS, ContactorFault.WELDED),

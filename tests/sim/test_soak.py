@@ -21,3 +21,14 @@ async def test_the_pack_survives_a_random_fault_every_20_s() -> None:
     assert result["failed"] == []
     failed = [check for check, held in result["checks"].items() if not held]
     assert failed == [], result
+
+
+def test_the_catalogue_has_every_slave_and_sensor_fault() -> None:
+    from bench.soak import CATALOGUE
+    from dbc.sim_frames import InjectSensor, InjectSlave, SensorFault, SlaveFault
+
+    injected = [frame for fault in CATALOGUE for frame in fault.inject]
+    slave = {f.action for f in injected if isinstance(f, InjectSlave)}
+    sensor = {f.action for f in injected if isinstance(f, InjectSensor)}
+    assert slave == set(SlaveFault) - {SlaveFault.RESUME}
+    assert sensor == set(SensorFault) - {SensorFault.RESUME}

@@ -19,12 +19,13 @@ import pytest
 from bms.endpoint_settings import MqttSettings
 from master.store import Store, StoredEvent
 from master.store_writer import StoreWriter
-from master.telemetry.commands import Command
+from master.telemetry.commands import Command, result_payload
 from master.telemetry.payloads import Topics, event_payload, pack_bytes
 from master.telemetry.publisher import (
     COMMAND_BURST,
     COMMANDS_PER_S,
     Backoff,
+    RESULTS_KEPT,
     InvalidCommand,
     TelemetryPublisher,
     TokenBucket,
@@ -216,23 +217,36 @@ async def test_retained_and_replayed_commands_are_refused(tmp_path: Path) -> Non
     assert "seen already" in taken[2].reason  # type: ignore[union-attr]
 
 
-async def test_a_command_flood_is_limited_and_counted(tmp_path: Path) -> None:
+async def test_a_command_flood_is_limited_and_every_result_published(tmp_path: Path) -> None:
+    """10,000 commands once became 10,000 stored events, and 120 of 3,000 results were
+    published: now the flood is cut to the rate, and each command let through (valid or
+    not) has its result on the broker, as a plain subscriber sees it."""
     flood = 300
-    async with project_broker(tmp_path / "broker") as broker:
+    async with project_broker(tmp_path / "broker") as broker, \
+            subscribed(broker, "monitor", TOPICS.command_result) as results:
         with publisher(broker, tmp_path / "bms.sqlite") as (telemetry, _):
             await wait_until(lambda: telemetry.statistics.connected, 10.0, "connected")
             start = time.monotonic()
-            await operator_publishes(broker, *(pack_bytes({"command": "fault_reset",
-                                                           "id": f"f{i}"})
-                                               for i in range(flood)))
+            await operator_publishes(broker, *(
+                pack_bytes({"command": "fault_reset" if i % 3 else "no such", "id": f"f{i}"})
+                for i in range(flood)))
             await wait_until(lambda: telemetry.statistics.commands_received == flood, 10.0,
                              "every command received")
             elapsed_s = time.monotonic() - start
             taken = telemetry.take_commands()
+            for command in taken:  # what the master's control loop does with each
+                refused = command.reason if isinstance(command, InvalidCommand) else None
+                telemetry.result(result_payload(command.id, refused, time.time()))
+            await wait_until(lambda: len(results.of(TOPICS.command_result)) >= len(taken),
+                             10.0, "a result for every command let through")
     allowed = COMMAND_BURST + COMMANDS_PER_S * elapsed_s
-    assert len(taken) <= allowed
-    assert len(taken) >= COMMAND_BURST
+    assert COMMAND_BURST <= len(taken) <= allowed
     assert telemetry.statistics.commands_rate_limited == flood - len(taken)
+    published = results.of(TOPICS.command_result)
+    assert [r["id"] for r in published] == [c.id for c in taken]
+    assert [r["accepted"] for r in published] == [isinstance(c, Command) for c in taken]
+    assert telemetry.statistics.results_published == len(taken)
+    assert telemetry.statistics.results_dropped == 0
 
 
 async def test_the_broker_refuses_a_message_larger_than_its_limit(tmp_path: Path) -> None:
@@ -260,6 +274,14 @@ def test_the_back_off_doubles_and_starts_over_after_a_good_connection() -> None:
     assert backoff.next_s(was_up=False) == 1.0
 
 
+def test_results_beyond_those_kept_while_the_broker_is_away_are_counted() -> None:
+    telemetry = TelemetryPublisher(MqttSettings(enabled=True, port=1), PACK, None)  # no broker
+    for n in range(RESULTS_KEPT + 7):
+        telemetry.result(result_payload(f"c{n}", None, 0.0))
+    assert telemetry.statistics.results_dropped == 7
+    assert telemetry.statistics.results_published == 0
+
+
 def test_the_token_bucket_allows_its_burst_then_its_rate() -> None:
     bucket = TokenBucket(5.0, 10)
     assert sum(bucket.take(0.0) for _ in range(50)) == 10
@@ -272,9 +294,11 @@ def test_notify_after_the_mqtt_loop_died_does_not_raise() -> None:
     loop = asyncio.new_event_loop()
     telemetry._loop, telemetry._wake = loop, asyncio.Event()
     loop.close()  # what a dead MQTT thread leaves behind
-    telemetry.notify()
+    telemetry.notify()  # no RuntimeError: the control loop goes on
+    assert telemetry._loop is None  # the dead loop is not called again
     telemetry.live(TOPICS.cells, b"x")
     telemetry.result(b"y")
+    assert telemetry.statistics.results_dropped == 0  # waiting, for a thread to come
 
 
 async def test_a_refused_login_is_retried_with_back_off(tmp_path: Path,
