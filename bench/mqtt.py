@@ -33,8 +33,8 @@ import aiomqtt
 import msgpack
 
 from dbc.sim_frames import CellQuantity, InjectCell
-from tests.brokers import PASSWORDS, ProjectBroker, free_port
-from tests.sim.packs import online_pack
+from testbed.brokers import PASSWORDS, ProjectBroker, free_port
+from testbed.packs import online_pack
 
 MODULES = 8
 SLOW_DELAY_S = 0.2

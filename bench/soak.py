@@ -1,7 +1,7 @@
 """Soak and chaos: the virtual pack with MQTT for a given time, a random fault every 20 s.
 
 A 4-module pack on udp_multicast with its master on the project's Mosquitto configuration
-(the tests' broker, `tests/brokers.py`). Every FAULT_EVERY_S one fault from the catalogue
+(the tests' broker, `testbed/brokers.py`). Every FAULT_EVERY_S one fault from the catalogue
 below, in a shuffled order that covers every kind before it repeats: each kind `bms inject`
 knows (cells, current, sensor, slaves, contactors, the VCU), a warning that must not open,
 a broker restart that must change nothing, a slave process killed and restarted (what
@@ -55,8 +55,8 @@ from dbc.sim_frames import (
     VcuCommand,
     VcuCommandRequest,
 )
-from tests.brokers import PASSWORDS, ProjectBroker, project_broker
-from tests.sim.packs import RunningPack, finish, online_pack
+from testbed.brokers import PASSWORDS, ProjectBroker, project_broker
+from testbed.packs import RunningPack, finish, online_pack
 
 FAULT_EVERY_S = 20.0
 MODULES = 4

@@ -8,7 +8,7 @@ a bare interpreter's start (``python -c pass``) on the same machine in the same 
 Target: a slave's first frame within 0.5 s of its spawn on this machine.
 
 `first_frame_s` is also what the SocketCAN group measures in the guest kernel, and
-`tests/startup.py` derives the multi-process tests' deadlines from the same measurement.
+`testbed/startup.py` derives the multi-process tests' deadlines from the same measurement.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
 """Shared runtime of the BMS processes: settings, the CAN port, the `bms` command line.
 
-Importing it serves the compiled build of the hot modules when it is fresh (`bms.compiled`);
-every other package of the project imports it first for that reason."""
-
-from bms.compiled import use_build
-
-use_build()
+The compiled build of the hot modules (`bms.compiled`) is switched on by the entry points
+(the `bms` command, `python -m bench`, the test suite's conftest), never by importing a
+package: `bms.compiled.use_build()` before the first hot module is imported."""

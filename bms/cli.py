@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from bms.compiled import serve_plain
+from bms.compiled import serve_plain, use_build
 
 # Each module defines add_parser(subparsers) for the command it is listed under; a process
 # imports only its own command's module (a node's start-up pays for no other command's
@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     one run inside another process, which keeps its modules as they are."""
     words = list(sys.argv[1:] if argv is None else argv)
     command = words[0] if words else None
+    if argv is None:
+        use_build()  # the process's own command: the compiled build, where it is fresh
     if argv is None and command in LEAN_COMMANDS:
         if "ssl" not in sys.modules:
             sys.modules["ssl"] = None  # type: ignore[assignment]  # import ssl: ImportError

@@ -29,6 +29,8 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
+from dbc import GENERATED_CODECS_MODULE
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "compiled"
 STAMP = "stamp.json"
@@ -54,7 +56,7 @@ COMPILED = (
     "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py", "sim/vcu.py",
     "slave/afe/sim.py", "slave/balancing.py", "slave/core.py", "slave/injection.py",
 )
-GENERATED_MODULE = "bms_compiled_codecs"  # the codecs' functions written from the DBC files
+GENERATED_MODULE = GENERATED_CODECS_MODULE  # the codecs' functions written from the DBC files
 CANDIDATES = frozenset({path.removesuffix(".py").replace("/", ".") for path in COMPILED}
                        | {GENERATED_MODULE})
 

@@ -5,4 +5,6 @@ encode/decode (`codec`), E2E protection (`e2e`, `crc`), sender/receiver state (`
 and bus-load arithmetic (`busload`).
 """
 
-import bms  # noqa: F401  (first: serves the compiled build, see bms/compiled.py)
+# the module the compiled build (bms/compiled.py) writes the array codecs' functions into
+# (dbc/array_codec.py); here so that neither needs the other to know it
+GENERATED_CODECS_MODULE = "bms_compiled_codecs"

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bms.compiled import GENERATED_MODULE
+from dbc import GENERATED_CODECS_MODULE
 from dbc.layout import MessageLayout
 
 Decoder = Callable[[bytes], Any]
 Encoder = Callable[[Any], bytes]  # typed frame -> payload
 BITS_PER_BYTE = 8
-COMPILED_MODULE = GENERATED_MODULE  # what the compiled build calls its module of these
+COMPILED_MODULE = GENERATED_CODECS_MODULE  # what the compiled build calls its module of these
 
 # every function made in this process: its source text -> (function name, frame class)
 sources: dict[str, tuple[str, type | None]] = {}

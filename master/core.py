@@ -55,6 +55,7 @@ from dbc.vehicle_frames import (
     VcuRequest,
 )
 from master.algorithms import PackAlgorithms
+from master.current_response import CurrentResponse
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
 from master.diagnosis.table import DiagId, Severity
@@ -62,7 +63,6 @@ from master.e2e_window import E2eWindow
 from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
 from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
-from master.current_response import CurrentResponse
 from master.flipping_readings import FlippingReadings
 from master.frozen_readings import FrozenReadings
 from master.pack_state import Extreme, PackState, PackSummary

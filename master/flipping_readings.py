@@ -33,7 +33,7 @@ def _deviations(voltages_mv: tuple[int | None, ...]) -> Deviations:
 
 
 class _Group:
-    __slots__ = ("before", "last", "flips")
+    __slots__ = ("before", "flips", "last")
 
     def __init__(self) -> None:
         self.before: Deviations | None = None  # two frames ago
@@ -63,8 +63,8 @@ class FlippingReadings:
         if before is None or last is None:
             return False
         jump, back = self.jump_mv, self.jump_mv / 2
-        for b, l, n in zip(before, last, now, strict=False):
-            if b is not None and l is not None and n is not None and \
-                    abs(n - l) >= jump and abs(n - b) < back:
+        for b, p, n in zip(before, last, now, strict=False):
+            if b is not None and p is not None and n is not None and \
+                    abs(n - p) >= jump and abs(n - b) < back:
                 return True
         return False

@@ -65,8 +65,8 @@ class Injections:
             return self._replay(measurement)
         self._replayed = None
         self._measurements += 1
-        if not self.voltages_mv and not self.temperatures_degc or \
-                fault is SlaveFault.ALTERNATE and self._measurements % 2 == 0:
+        if (not self.voltages_mv and not self.temperatures_degc) or \
+                (fault is SlaveFault.ALTERNATE and self._measurements % 2 == 0):
             return measurement
         return replace(
             measurement,

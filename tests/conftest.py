@@ -6,7 +6,11 @@ import socket
 
 import pytest
 
-from bms.netns import host_network_allowed, only_loopback_network
+from bms.compiled import use_build
+
+use_build()  # the compiled build where it is fresh (BMS_PURE_PYTHON=1: plain), before any test
+
+from bms.netns import host_network_allowed, only_loopback_network  # noqa: E402
 
 
 def multiprocess_allowed() -> tuple[bool, str]:

@@ -15,7 +15,8 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.embedded_broker import (
+from testbed.brokers import hashed_7
+from testbed.embedded_broker import (
     BAD_USER_NAME_OR_PASSWORD,
     CONNACK,
     CONNECT,
@@ -30,7 +31,7 @@ from tests.embedded_broker import (
     topic_matches,
     verify_password,
 )
-from tests.waiting import wait_until
+from testbed.waiting import wait_until
 
 DEADLINE_S = 2.0
 
@@ -271,11 +272,6 @@ async def test_stop_closes_every_connection_without_wills(
 
 
 # -- authentication --------------------------------------------------------------------------
-
-def hashed_7(password: str, salt: bytes = b"0123456789ab", iterations: int = 101) -> str:
-    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, dklen=64)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(derived).decode()}"
-
 
 def hashed_6(password: str, salt: bytes = b"0123456789ab") -> str:
     derived = hashlib.sha512(password.encode() + salt).digest()

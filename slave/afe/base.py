@@ -8,6 +8,11 @@ from typing import Protocol, runtime_checkable
 from dbc.frames import ModuleFault
 
 
+class AfeCommError(Exception):
+    """The chip (or its daisy chain) did not answer consistently within the retry budget:
+    the one error family of every AFE backend."""
+
+
 @dataclass(frozen=True)
 class AfeMeasurement:
     """One measurement cycle. ``None`` marks a reading the AFE could not make or trust."""

@@ -13,7 +13,7 @@ import logging
 
 from bms.settings import Bq76952Settings, Settings
 from dbc.frames import ModuleFault
-from slave.afe.base import AfeMeasurement
+from slave.afe.base import AfeCommError, AfeMeasurement
 from slave.afe.ports import I2cPort, Smbus2Port
 
 log = logging.getLogger(__name__)
@@ -27,10 +27,6 @@ CHECKSUM = 0x60
 MAX_CELLS = 16
 DECIKELVIN_OFFSET = 2731.5
 INVALID_TEMPERATURE = (0, 0xFFFF)  # an open or shorted thermistor pin
-
-
-class AfeCommError(Exception):
-    """The chip did not answer consistently within the retry budget."""
 
 
 def checksum(subcommand: int, data: bytes) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bms.settings import Ltc681xSettings, Settings
 from dbc.frames import ModuleFault
-from slave.afe.base import AfeMeasurement
+from slave.afe.base import AfeCommError, AfeMeasurement
 from slave.afe.pec15 import pec_ok, with_pec
 from slave.afe.ports import SpidevPort, SpiPort
 from slave.afe.thermistor import Thermistor
@@ -54,10 +54,6 @@ VARIANTS = {
     "ltc6811": Variant("LTC6811", 12, 4, 5, 2, 0.0025, 0.0025),
     "ltc6813": Variant("LTC6813", 18, 6, 9, 4, 0.0035, 0.0040),
 }
-
-
-class AfeCommError(Exception):
-    """The chain did not answer with valid PECs within the retry budget."""
 
 
 class Ltc681xChain:

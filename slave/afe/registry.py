@@ -7,9 +7,16 @@ from collections.abc import Callable
 from bms.errors import ConfigError
 from bms.settings import Settings
 from slave.afe.base import Afe
-from slave.afe.sim import SimAfe
 
 AfeFactory = Callable[[Settings, int, float], Afe]
+
+
+def _sim(settings: Settings, module_id: int, now_s: float) -> Afe:
+    # the only way from a slave to the simulator: a slave with a real AFE never loads it
+    from slave.afe.sim import SimAfe
+
+    return SimAfe(settings, module_id, now_s)
+
 
 def _ltc(variant: str) -> AfeFactory:
     def create(settings: Settings, module_id: int, now_s: float) -> Afe:
@@ -26,7 +33,7 @@ def _bq76952(settings: Settings, module_id: int, now_s: float) -> Afe:
 
 
 AFE_BACKENDS: dict[str, AfeFactory] = {
-    "sim": SimAfe,
+    "sim": _sim,
     "ltc6811": _ltc("ltc6811"),
     "ltc6813": _ltc("ltc6813"),
     "bq76952": _bq76952,

@@ -10,7 +10,7 @@ import pytest
 from bms.can_port import CanPort, open_bus, received_at
 from bms.errors import BusError
 from dbc.codec import CanFrame
-from tests.waiting import wait_until
+from testbed.waiting import wait_until
 
 
 def virtual() -> dict[str, object]:
@@ -128,7 +128,7 @@ async def test_frames_that_waited_through_a_stall_carry_their_receive_time() -> 
         await wait_until(lambda: len(received) == 1, 2.0, "the first frame")
         stalled_s = loop.time()
         a.send(CanFrame(0x101, b""))
-        time.sleep(stall_s)  # the stall under test: the loop is held, the frame waits
+        time.sleep(stall_s)  # noqa: ASYNC251  (the stall under test: the loop is held)
         resumed_s = loop.time()
         await wait_until(lambda: len(received) == 2, 2.0, "the frame sent in the stall")
     assert stalled_s <= received[1][1] < resumed_s - stall_s / 2

@@ -122,16 +122,22 @@ def bms(*args: str, pure: bool, cwd: Path | None = None) -> subprocess.Completed
 def test_the_build_is_served_to_a_new_process() -> None:
     assert bms("compiled", "status", pure=False).stdout.startswith("compiled (")
     assert bms("compiled", "status", pure=True).stdout.startswith("plain Python")
-    code = "import master.core as m; print(m.__file__)"
     env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}
-    used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, check=True).stdout.strip()
+    switched_on = "from bms.compiled import use_build; use_build(); "
+    code = "import master.core as m; print(m.__file__)"
+    used = subprocess.run([sys.executable, "-c", switched_on + code], capture_output=True,
+                          text=True, env=env, check=True).stdout.strip()
     assert used.startswith(str(compiled.BUILD_DIR))
+    # importing a package switches nothing on: only the entry points do
+    imported = subprocess.run([sys.executable, "-c", "import bms; " + code], capture_output=True,
+                              text=True, env=env, check=True).stdout.strip()
+    assert not imported.startswith(str(compiled.BUILD_DIR))
 
 
 @needs_build
 def test_the_codecs_take_the_functions_written_from_the_dbc_from_the_build() -> None:
-    code = ("from dbc.codec import pack_codec; c = pack_codec(); "
+    code = ("from bms.compiled import use_build; use_build(); "
+            "from dbc.codec import pack_codec; c = pack_codec(); "
             "print(type(c._direct['CellVoltages']).__name__, "
             "type(c._direct_encoders['CellTemperatures']).__name__)")
     env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}

@@ -14,7 +14,7 @@ from can.interfaces.udp_multicast.utils import pack_message
 from bms import multicast_filter
 from bms.can_port import CanPort
 from dbc.codec import CanFrame
-from tests.waiting import wait_until
+from testbed.waiting import wait_until
 
 UDP_HEADER = bytes(8)
 WANTED = frozenset({0x005, 0x07F, 0x080, 0x0FF, 0x100, 0x623, 0x7FF})

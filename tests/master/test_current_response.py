@@ -59,7 +59,8 @@ def test_a_module_answering_the_wrong_way_ignores_the_current() -> None:
     backwards = follows(-0.002, rng)
     verdicts = flagged(run(CurrentResponse(3, 5.0), load_steps(0.0, -20.0),
                            [follows(0.002, rng), backwards, follows(0.002, rng)]))
-    assert verdicts and all(v == [False, True, False] for v in verdicts)
+    assert verdicts
+    assert all(v == [False, True, False] for v in verdicts)
 
 
 def test_the_verdict_clears_once_the_current_is_steady() -> None:
@@ -93,7 +94,8 @@ def test_a_module_without_fresh_readings_is_not_judged() -> None:
     rng = random.Random(9)
     verdicts = run(CurrentResponse(3, 5.0), load_steps(0.0, -20.0),
                    [follows(0.002, rng), lambda i, _: None, follows(0.002, rng)])
-    assert verdicts and not flagged(verdicts)
+    assert verdicts
+    assert not flagged(verdicts)
 
 
 def test_the_slope_is_least_squares() -> None:

@@ -16,8 +16,8 @@ import pytest
 
 from dbc.sim_frames import CellQuantity, InjectCell
 from master.store import Store
-from tests.sim.packs import finish, online_pack
-from tests.waiting import wait_until
+from testbed.packs import finish, online_pack
+from testbed.waiting import wait_until
 
 pytestmark = pytest.mark.multiprocess
 

@@ -18,7 +18,7 @@ from master.events import (
 )
 from master.store import Store, StoredEvent
 from master.store_writer import StoreWriter, stored
-from tests.waiting import wait_until_sync
+from testbed.waiting import wait_until_sync
 
 
 def test_master_events_become_rows_with_the_freeze_frame_on_diagnosis() -> None:

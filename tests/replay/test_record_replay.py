@@ -15,8 +15,8 @@ from replay.buses import parse_bus
 from replay.logfile import read_log
 from replay.record import record
 from replay.replayer import replay
+from testbed.waiting import wait_until
 from tests.replay.logs import lockstep_log
-from tests.waiting import wait_until
 
 
 def channel() -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dbc.frames import MasterState
-from tests.sim.packs import finish, online_pack
-from tests.waiting import wait_until
+from testbed.packs import finish, online_pack
+from testbed.waiting import wait_until
 
 pytestmark = pytest.mark.multiprocess
 

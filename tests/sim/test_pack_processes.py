@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from master.slave_registry import LinkState
-from tests.sim.packs import alive, finish, online_pack
-from tests.startup import pack_processes
-from tests.waiting import wait_until
+from testbed.packs import alive, finish, online_pack
+from testbed.startup import pack_processes
+from testbed.waiting import wait_until
 
 pytestmark = pytest.mark.multiprocess
 

@@ -25,8 +25,8 @@ from dbc.sim_frames import (
     VcuCommandRequest,
 )
 from sim.observer import PackObserver
-from tests.sim.packs import RunningPack, finish, online_pack
-from tests.waiting import wait_until
+from testbed.packs import RunningPack, finish, online_pack
+from testbed.waiting import wait_until
 
 pytestmark = pytest.mark.multiprocess
 NORMAL_WITHIN_S = 8.0

@@ -32,7 +32,7 @@ from dbc.endpoint import FrameReceiver
 from dbc.frames import CellVoltages, ContactorCommand, MasterHeartbeat, MasterState
 from dbc.sim_frames import CellQuantity, InjectCell
 from dbc.vehicle_frames import BmsStatus
-from tests.startup import node_starts, pack_start_deadline
+from testbed.startup import node_starts, pack_start_deadline
 
 pytestmark = pytest.mark.vcan
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from tests.brokers import PASSWORDS, ProjectBroker, project_broker
+from testbed.brokers import PASSWORDS, ProjectBroker, project_broker
+from testbed.packs import finish, online_pack
+from testbed.waiting import wait_until
 from tests.master.telemetry.test_publisher import subscribed
-from tests.sim.packs import finish, online_pack
-from tests.waiting import wait_until
 
 pytestmark = pytest.mark.multiprocess
 PACK = "mqtt-pack"

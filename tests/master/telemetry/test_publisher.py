@@ -24,14 +24,14 @@ from master.telemetry.payloads import Topics, event_payload, pack_bytes
 from master.telemetry.publisher import (
     COMMAND_BURST,
     COMMANDS_PER_S,
-    Backoff,
     RESULTS_KEPT,
+    Backoff,
     InvalidCommand,
     TelemetryPublisher,
     TokenBucket,
 )
-from tests.brokers import PASSWORDS, ProjectBroker, project_broker
-from tests.waiting import wait_until
+from testbed.brokers import PASSWORDS, ProjectBroker, project_broker
+from testbed.waiting import wait_until
 
 PACK = "test-pack"
 TOPICS = Topics("bms", PACK)

@@ -7,6 +7,8 @@ this loopback is ours alone."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import os
 import shutil
 import socket
@@ -16,8 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.embedded_broker import EmbeddedBroker
-from tests.test_embedded_broker import hashed_7  # the $7$ lines mosquitto_passwd writes
+from testbed.embedded_broker import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "deploy" / "mosquitto"
@@ -45,6 +46,12 @@ async def _accepting(port: int, timeout_s: float) -> None:
             writer.close()
             return
 
+
+
+def hashed_7(password: str, salt: bytes = b"0123456789ab", iterations: int = 101) -> str:
+    """A password line's hash as mosquitto_passwd writes it ($7$: PBKDF2-SHA512)."""
+    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, dklen=64)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(derived).decode()}"
 
 @dataclass
 class ProjectBroker:

@@ -18,8 +18,8 @@ from dbc.codec import sim_codec
 from dbc.frames import Frame
 from master.slave_registry import LinkState
 from sim.observer import PackObserver
-from tests.startup import node_starts, pack_start_deadline
-from tests.waiting import wait_until
+from testbed.startup import node_starts, pack_start_deadline
+from testbed.waiting import wait_until
 
 
 def pack_config(tmp_path: Path, modules: int, extra: str = "") -> tuple[Path, Settings]:
@@ -106,7 +106,7 @@ async def online_pack(tmp_path: Path, modules: int, *args: str,
                       extra: str = "") -> AsyncIterator[RunningPack]:
     """`bms pack` started, watched by a listener, with every cell of every module seen
     and every module online for the master, each within a deadline derived from this
-    machine's measured start-up (`tests.startup`)."""
+    machine's measured start-up (`testbed.startup`)."""
     config, settings = pack_config(tmp_path, modules, extra)
     run_dir = tmp_path / "run"
     deadline = pack_start_deadline(

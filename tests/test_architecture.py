@@ -1,0 +1,71 @@
+"""The import rules of docs/architecture.md, held to the sources: every import of every
+module of the project, those inside functions included (AST, not a run)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "bench", "testbed", "tests")
+
+
+@cache
+def imports() -> dict[str, set[str]]:
+    """Source path (relative) -> the project modules it imports."""
+    found: dict[str, set[str]] = {}
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            names: set[str] = set()
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names |= {alias.name for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names.add(node.module)
+            found[str(path.relative_to(REPO))] = {
+                n for n in names if n.split(".")[0] in PACKAGES}
+    return found
+
+
+def importers(of: str, within: str | None = None) -> list[str]:
+    """The sources (in package ``within``, else all) that import package ``of``."""
+    return sorted(path for path, names in imports().items()
+                  if (within is None or path.startswith(within + "/"))
+                  and any(n.split(".")[0] == of for n in names))
+
+
+def test_the_rules_see_imports_inside_functions() -> None:
+    # the registry builds its backends lazily: an import inside a function
+    assert "slave.afe.ltc681x" in imports()["slave/afe/registry.py"]
+
+
+def test_master_and_slave_never_import_each_other() -> None:
+    assert importers("slave", within="master") == []
+    assert importers("master", within="slave") == []
+
+
+def test_the_contract_imports_nothing_else_of_the_project() -> None:
+    others = {path: sorted(n for n in names if n.split(".")[0] != "dbc")
+              for path, names in imports().items() if path.startswith("dbc/")}
+    assert {path: names for path, names in others.items() if names} == {}
+
+
+def test_only_the_simulated_afe_of_a_slave_imports_the_simulator() -> None:
+    assert importers("sim", within="slave") == ["slave/afe/sim.py"]
+
+
+def test_a_slave_with_a_real_afe_loads_no_simulation_code() -> None:
+    code = ("import sys, slave.service, slave.cli, slave.afe.registry, slave.afe.ltc681x; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sim' "
+            "or m == 'slave.afe.sim'))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=REPO).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_nothing_imports_the_tests() -> None:
+    outside = [path for path in importers("tests") if not path.startswith("tests/")]
+    assert outside == []
