@@ -15,6 +15,7 @@ compiled.use_build()  # before the benchmarks import the hot modules
 from bench import (  # noqa: E402
     estimation,
     footprint,
+    lockstep_hash,
     logs,
     mqtt,
     pack_bus,
@@ -25,7 +26,7 @@ from bench import (  # noqa: E402
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
               "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run,
-              "startup": startup.run, "soak": soak.run}
+              "startup": startup.run, "soak": soak.run, "lockstep-hash": lockstep_hash.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

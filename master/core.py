@@ -66,6 +66,7 @@ from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEve
 from master.flipping_readings import FlippingReadings
 from master.frozen_readings import FrozenReadings
 from master.pack_state import Extreme, PackState, PackSummary
+from master.report import PackReport, build_report
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
 from master.thermal import ThermalDemand
@@ -196,6 +197,25 @@ class MasterCore:
     @property
     def state(self) -> MasterState:
         return self.machine.state
+
+    def report(self, now_s: float) -> PackReport:
+        """The published model of the pack at ``now_s`` (master/report.py): what every
+        reader outside the core reads. Built when asked for: a control loop nobody reads
+        pays nothing; a reader that needs it twice in an instant keeps it."""
+        return build_report(self, now_s)
+
+    def offset_soc_estimate(self, offset: float) -> bool:
+        """Move every cell's SOC estimate by ``offset`` (a fraction): a scenario's test of
+        the estimator's convergence. False while the estimator has not started."""
+        soc_filter = self.algorithms.estimator.filter
+        if not soc_filter.initialised:
+            return False
+        soc_filter.soc = soc_filter.soc + offset
+        return True
+
+    def e2e_window_errors(self) -> tuple[int, ...]:
+        """Per module, the failed E2E checks in its current window."""
+        return tuple(window.errors for window in self._e2e_windows)
 
     # --- input ----------------------------------------------------------------------------
 

@@ -23,3 +23,8 @@ class E2eWindow:
         """One protected frame's result; True while the window holds too many errors."""
         self.bits = ((self.bits << 1) | is_error) & self.mask
         return self.bits.bit_count() >= self.max_errors
+
+    @property
+    def errors(self) -> int:
+        """Failed checks among the frames in the window."""
+        return self.bits.bit_count()

@@ -215,9 +215,10 @@ class MasterShell:
         if telemetry is None or writer is None:
             return
         wall = time.time()
-        writer.publish(telemetry.topics.state, state_payload(self.core, now, wall))
-        telemetry.live(telemetry.topics.cells, cells_payload(self.core, wall))
-        telemetry.live(telemetry.topics.limits, limits_payload(self.core, wall))
+        report = self.core.report(now)
+        writer.publish(telemetry.topics.state, state_payload(report, wall))
+        telemetry.live(telemetry.topics.cells, cells_payload(report, wall))
+        telemetry.live(telemetry.topics.limits, limits_payload(report, wall))
 
     def take_commands(self, now: float) -> None:
         """Operator commands from MQTT, as requests to the core; each gets its result."""

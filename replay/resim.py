@@ -162,7 +162,7 @@ def resimulate(frames: Iterable[LoggedFrame], settings: Settings) -> Resimulatio
             core.on_vehicle_frame(frame, time_s)
         if out.pack or out.vehicle or core.new_events:
             emitted(out, time_s)
-    unheard = [m for m, link in enumerate(core.registry.links) if link.last_valid_s is None]
+    unheard = list(core.report(next_tick_s).unheard_modules)
     return Resimulation(timeline, on_bus, recorded, count, unheard)
 
 

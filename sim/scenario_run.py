@@ -27,7 +27,6 @@ from dbc.sim_frames import (
     VcuCommand,
     VcuCommandRequest,
 )
-from master.diagnosis.table import Severity
 from master.estimation.ocv_curve import OcvCurve
 from sim.lockstep import LockstepPack
 from sim.scenario import (
@@ -134,7 +133,7 @@ class ScenarioRun:
             self._offset_estimate()
         self.summary.virtual_s = header.duration_s
         self.summary.wall_s = time.perf_counter() - started
-        self.summary.final_state = pack.master.state.name
+        self.summary.final_state = pack.master.report(pack.now_s).state.name
         if self.summary._samples:
             self.summary.soc_error_rms_pct = math.sqrt(self.summary._squares
                                                        / self.summary._samples)
@@ -170,9 +169,8 @@ class ScenarioRun:
 
     def _offset_estimate(self) -> None:
         offset = self.scenario.header.estimator_soc_offset_pct
-        estimator = self.pack.master.algorithms.estimator
-        if offset and not self._offset_done and estimator.filter.initialised:
-            estimator.filter.soc = estimator.filter.soc + offset / PCT
+        if offset and not self._offset_done and \
+                self.pack.master.offset_soc_estimate(offset / PCT):
             self._offset_done = True
             self.journal.append((self.pack.now_s, f"scenario: estimate offset by {offset:g} %"))
 
@@ -198,11 +196,11 @@ class ScenarioRun:
         return np.array(soc), np.array(volts), np.array(temps), np.array(capacity)
 
     def _row(self) -> dict[str, Any]:
-        pack, master = self.pack, self.pack.master
-        algorithms = master.algorithms
+        pack = self.pack
+        report = pack.master.report(pack.now_s)
         soc, volts, temps, capacity = self._truth()
-        estimated = algorithms.estimator.filter.soc
-        has_estimate = algorithms.estimate is not None
+        estimated = np.array(report.cell_soc)
+        has_estimate = report.estimate is not None
         error = np.abs(np.clip(estimated, 0, 1) - soc) * PCT if has_estimate else None
         if error is not None and pack.now_s >= SETTLE_S:
             s = self.summary
@@ -211,19 +209,18 @@ class ScenarioRun:
             s._samples += len(error)
         s = self.summary
         s.final_cell_spread_mv = float(volts.max() - volts.min()) * 1000
-        limits, estimate = algorithms.limits, algorithms.estimate
-        fatal = [f"{entry.name.lower()}@{location}"
-                 for entry, location, _ in master.engine.active(Severity.FATAL)]
+        limits, estimate = report.limits, report.estimate
+        fatal = [str(entry) for entry in report.faults]
         for name in fatal:
             if name not in s.faults_seen:
                 s.faults_seen.append(name)
-        current = master.pack_current_a
+        current = report.current_measured_a
         row: dict[str, Any] = {
-            "time_s": pack.now_s, "state": master.state.name,
+            "time_s": pack.now_s, "state": report.state.name,
             "contactors_closed": int(pack.box.contactors.main_plus
                                      and pack.box.contactors.main_minus),
             "current_a": pack.box.current_a,
-            "current_measured_a": current.value if current is not None else math.nan,
+            "current_measured_a": current if current is not None else math.nan,
             "pack_voltage_v": float(volts.sum()), "cell_v_min": float(volts.min()),
             "cell_v_mean": float(volts.mean()), "cell_v_max": float(volts.max()),
             "cell_spread_mv": s.final_cell_spread_mv,
@@ -242,9 +239,9 @@ class ScenarioRun:
             / WH_PER_KWH,
             "energy_est_kwh": estimate.energy_wh / WH_PER_KWH if estimate else math.nan,
             "charge_limit_a": limits.charge_a, "discharge_limit_a": limits.discharge_a,
-            "charge_limiter": limits.charge_limiter.name.lower(),
-            "discharge_limiter": limits.discharge_limiter.name.lower(),
-            "balancing_cells": algorithms.plan.bleeding_cells,
+            "charge_limiter": limits.charge_limiter,
+            "discharge_limiter": limits.discharge_limiter,
+            "balancing_cells": report.bleeding_cells,
             "capacity_health_min_pct": estimate.capacity_ratio_min * PCT
             if estimate else math.nan,
             "resistance_max_pct": estimate.resistance_ratio_max * PCT if estimate else math.nan,

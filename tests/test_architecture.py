@@ -69,3 +69,42 @@ def test_a_slave_with_a_real_afe_loads_no_simulation_code() -> None:
 def test_nothing_imports_the_tests() -> None:
     outside = [path for path in importers("tests") if not path.startswith("tests/")]
     assert outside == []
+
+
+CORE_NAMES = {"core", "self.core", "master", "self.master", "pack.master", "self.pack.master",
+              "p.master"}
+READERS = ("sim", "replay", "bench", "testbed")
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
+
+
+def reads_in(source: str) -> list[tuple[int, str]]:
+    """Reads of a MasterCore's private attributes, or through one of its attributes into
+    its parts (``core.algorithms.estimate``): (line, what)."""
+    tree = ast.parse(source)
+    values = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return sorted((node.lineno, f"{_dotted(node.value)}.{node.attr}")
+                  for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and _dotted(node.value) in CORE_NAMES
+                  and (node.attr.startswith("_") or id(node) in values))
+
+
+def test_readers_read_the_report_not_the_cores_internals() -> None:
+    found = [f"{path.relative_to(REPO)}:{line} {what}"
+             for package in READERS for path in sorted((REPO / package).rglob("*.py"))
+             for line, what in reads_in(path.read_text())]
+    assert found == []
+
+
+def test_the_internals_rule_sees_private_and_nested_reads() -> None:
+    source = ("a = core.algorithms.estimate\nb = core._summary\nc = core.report(0.0).state\n"
+              "d = self.pack.master.engine.active()\ne = core.tick(1.0)\n")
+    assert reads_in(source) == [(1, "core.algorithms"), (2, "core._summary"),
+                                (4, "self.pack.master.engine")]

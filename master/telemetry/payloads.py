@@ -1,7 +1,8 @@
-"""MQTT topics and msgpack payloads of the master's telemetry (schema in the README).
+"""MQTT topics and msgpack payloads of the master's telemetry (docs/endpoints.md).
 
 Every payload is a msgpack map with ``v`` (SCHEMA_VERSION) and ``t`` (Unix time of the
-master). Pure: builders take the core and the wall time and return bytes.
+master). Pure: builders take the pack's report (master/report.py) and the wall time and
+return bytes.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from typing import Any
 
 import msgpack
 
-from master.core import MasterCore
-from master.diagnosis.table import Severity
-from master.slave_registry import LinkState
+from dbc.frames import OPEN
+from master.report import PackReport
 from master.store import StoredEvent
 
 SCHEMA_VERSION = 1
@@ -54,15 +54,13 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def state_payload(core: MasterCore, now_s: float, wall_s: float) -> bytes:
-    estimate = core.algorithms.estimate
-    voltage, current = core.pack_values(now_s)
-    status = core.bms_status()
-    contactors = status.contactors
-    charger = core.endpoints.charger
+def state_payload(report: PackReport, wall_s: float) -> bytes:
+    estimate = report.estimate
+    contactors = report.contactors_feedback or OPEN
+    voltage, current = report.voltage_v, report.current_a
     return pack_bytes({
         "t": wall_s,
-        "state": core.state.name,
+        "state": report.state.name,
         "contactors": {"main_plus": contactors.main_plus, "main_minus": contactors.main_minus,
                        "precharge": contactors.precharge},
         "voltage_v": round(voltage, 2),
@@ -73,43 +71,40 @@ def state_payload(core: MasterCore, now_s: float, wall_s: float) -> bytes:
         "soc_max_pct": _round(estimate.soc_max * PCT, 2) if estimate else None,
         "soe_kwh": _round(estimate.energy_wh / W_PER_KW, 3) if estimate else None,
         "soh_pct": _round(estimate.capacity_ratio_min * PCT, 2) if estimate else None,
-        "faults": [e.name.lower() for e, _, _ in core.engine.active(Severity.FATAL)],
-        "warnings": [e.name.lower() for e, _, _ in core.engine.active(Severity.WARNING)],
-        "fault_reason": status.fault_reason,
-        "charge_phase": charger.phase.value if charger is not None else None,
-        "modules_online": core.registry.count(LinkState.ONLINE),
-        "balancing": core.algorithms.plan.allowed,
+        "faults": [e.entry for e in report.faults],
+        "warnings": [e.entry for e in report.warnings],
+        "fault_reason": report.fault_reason,
+        "charge_phase": report.charge_phase,
+        "modules_online": report.modules_online,
+        "balancing": report.balancing_allowed,
     })
 
 
-def cells_payload(core: MasterCore, wall_s: float) -> bytes:
+def cells_payload(report: PackReport, wall_s: float) -> bytes:
     """Compact arrays, module after module: None where a value is invalid or missing."""
-    pack = core.pack
     return pack_bytes({
         "t": wall_s,
-        "modules": core.modules,
-        "cells_per_module": pack.cell_mv.per_module,
-        "sensors_per_module": pack.temperature_degc.per_module,
-        "voltages_mv": [None if v is None else round(v) for row in pack.cell_mv.values
-                        for v in row],
-        "temperatures_degc": [_round(v, 1) for row in pack.temperature_degc.values for v in row],
-        "balancing_masks": list(core.algorithms.plan.masks),
+        "modules": report.modules,
+        "cells_per_module": report.cells_per_module,
+        "sensors_per_module": report.sensors_per_module,
+        "voltages_mv": [None if v is None else round(v) for v in report.cell_voltages_mv],
+        "temperatures_degc": [_round(v, 1) for v in report.temperatures_degc],
+        "balancing_masks": list(report.balancing_masks),
     })
 
 
-def limits_payload(core: MasterCore, wall_s: float) -> bytes:
-    limits = core.algorithms.limits
-    high_v, low_v = core.pack_voltage_limits_v()
+def limits_payload(report: PackReport, wall_s: float) -> bytes:
+    limits = report.limits
     return pack_bytes({
         "t": wall_s,
         "charge_a": round(limits.charge_a, 2),
         "discharge_a": round(limits.discharge_a, 2),
         "charge_kw": round(limits.charge_w / W_PER_KW, 3),
         "discharge_kw": round(limits.discharge_w / W_PER_KW, 3),
-        "charge_limiter": limits.charge_limiter.name.lower(),
-        "discharge_limiter": limits.discharge_limiter.name.lower(),
-        "voltage_max_v": round(high_v, 2),
-        "voltage_min_v": round(low_v, 2),
+        "charge_limiter": limits.charge_limiter,
+        "discharge_limiter": limits.discharge_limiter,
+        "voltage_max_v": round(limits.voltage_max_v, 2),
+        "voltage_min_v": round(limits.voltage_min_v, 2),
     })
 
 

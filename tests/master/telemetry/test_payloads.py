@@ -46,7 +46,7 @@ def test_topics_are_under_prefix_and_pack() -> None:
 
 
 def test_state(driving: LockstepPack) -> None:
-    state = plain(state_payload(driving.master, driving.now_s, WALL_S))
+    state = plain(state_payload(driving.master.report(driving.now_s), WALL_S))
     assert state["t"] == WALL_S
     assert state["state"] == "NORMAL"
     assert state["contactors"] == {"main_plus": True, "main_minus": True, "precharge": False}
@@ -60,7 +60,7 @@ def test_state(driving: LockstepPack) -> None:
 
 
 def test_cells_are_compact_arrays(driving: LockstepPack) -> None:
-    cells = plain(cells_payload(driving.master, WALL_S))
+    cells = plain(cells_payload(driving.master.report(driving.now_s), WALL_S))
     voltages = cells["voltages_mv"]
     assert isinstance(voltages, list)
     assert len(voltages) == 2 * 16
@@ -73,7 +73,7 @@ def test_cells_are_compact_arrays(driving: LockstepPack) -> None:
 
 
 def test_limits(driving: LockstepPack) -> None:
-    limits = plain(limits_payload(driving.master, WALL_S))
+    limits = plain(limits_payload(driving.master.report(driving.now_s), WALL_S))
     assert limits["charge_a"] == round(driving.master.algorithms.limits.charge_a, 2)
     assert isinstance(limits["discharge_limiter"], str)
     assert limits["voltage_max_v"] == round(32 * 4.15, 2)
