@@ -9,14 +9,13 @@ from rich.text import Text
 
 from dbc.frames import ModuleFault
 from dbc.vehicle_frames import BmsStatus
-from master.slave_registry import LinkState
-from sim.observer import PackView
+from sim.observer import Link, PackView
 
 _LINK_STYLE = {
-    LinkState.ONLINE: "green",
-    LinkState.STALE: "yellow",
-    LinkState.LOST: "bold red",
-    LinkState.WAITING: "dim",
+    Link.ONLINE: "green",
+    Link.STALE: "yellow",
+    Link.LOST: "bold red",
+    Link.WAITING: "dim",
 }
 
 
@@ -24,7 +23,7 @@ def _mv(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def _link(state: LinkState | None) -> Text:
+def _link(state: Link | None) -> Text:
     if state is None:
         return Text("-", style="dim")
     return Text(state.value, style=_LINK_STYLE[state])
@@ -108,7 +107,7 @@ def _v(value: float | None) -> str:
 
 def progress_line(view: PackView) -> str:
     """One line for headless runs."""
-    online = sum(1 for m in view.modules if m.link is LinkState.ONLINE)
+    online = sum(1 for m in view.modules if m.link is Link.ONLINE)
     errors = sum(m.e2e_errors for m in view.modules)
     state = view.master_state.name if view.master_state else "silent"
     return (f"t={view.elapsed_s:5.0f}s  modules online {online}/{len(view.modules)}  "

@@ -5,6 +5,8 @@ registry with the master's timeouts, and reads the master's verdicts from Master
 
 from __future__ import annotations
 
+import enum
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -26,8 +28,34 @@ from dbc.frames import (
 )
 from dbc.ivt import IvtCurrent, IvtVoltage1
 from dbc.vehicle_frames import BmsStatus, VcuRequest
-from master.pack_state import MeasurementTable
-from master.slave_registry import LinkState, SlaveRegistry
+
+
+class Link(enum.Enum):
+    """A module's link as the observer sees it (its own verdict, not the master's)."""
+
+    WAITING = "waiting"  # never heard
+    ONLINE = "online"
+    STALE = "stale"  # no frame within the master's stale timeout
+    LOST = "lost"  # none within its lost timeout
+
+
+class _Readings:
+    """The latest value of each cell or sensor of each module, with its time."""
+
+    def __init__(self, modules: int, per_module: int) -> None:
+        self.values: list[list[float | None]] = [[None] * per_module for _ in range(modules)]
+        self.times_s = [[-math.inf] * per_module for _ in range(modules)]
+
+    def update(self, module: int, first: int, values: tuple[float | None, ...],
+               now_s: float) -> None:
+        row, times = self.values[module], self.times_s[module]
+        for index, value in enumerate(values[:max(0, len(row) - first)]):
+            row[first + index], times[first + index] = value, now_s
+
+    def fresh(self, module: int, now_s: float, max_age_s: float) -> list[float]:
+        return [v for v, t in zip(self.values[module], self.times_s[module], strict=True)
+                if v is not None and now_s - t <= max_age_s]
+
 
 RATE_WINDOW_S = 1.0
 MA_PER_A = 1000.0
@@ -37,8 +65,8 @@ MV_PER_V = 1000.0
 @dataclass(frozen=True)
 class ModuleView:
     module_id: int
-    link: LinkState
-    master_link: LinkState | None  # the master's verdict, from its status masks
+    link: Link
+    master_link: Link | None  # the master's verdict, from its status masks
     frames: int
     e2e_errors: int
     e2e_lost_frames: int
@@ -89,19 +117,17 @@ class PackObserver:
         self.vcu_request: VcuRequest | None = None
         self.vcu_request_at_s: float | None = None
         self.contactor_feedback: ContactorFeedback | None = None
-        m = settings.master
-        self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
-                                      m.slave_lost_timeout_s, now_s)
-        self.cells = MeasurementTable(self.modules, settings.pack.cells_per_module)
-        self.temperatures = MeasurementTable(self.modules,
-                                             settings.pack.temperature_sensors_per_module)
+        self.heard_s: list[float | None] = [None] * self.modules  # the last module frame
+        self.cells = _Readings(self.modules, settings.pack.cells_per_module)
+        self.temperatures = _Readings(self.modules,
+                                      settings.pack.temperature_sensors_per_module)
         self.counters = [_ModuleCounters() for _ in range(self.modules)]
         self.by_message: Counter[str] = Counter()
         self.by_vehicle_message: Counter[str] = Counter()
         self.frames_total = 0
         self.master_state: MasterState | None = None
         self.master_summary: MasterSummary | None = None
-        self.master_masks: dict[LinkState, int] = {}
+        self.master_masks: dict[Link, int] = {}
         self.current_a: float | None = None
         self.sensor_voltage_v: float | None = None
         self._start_s = now_s
@@ -121,7 +147,7 @@ class PackObserver:
         is_module_frame = isinstance(decoded, (CellVoltages, CellTemperatures, ModuleStatus))
         if is_module_frame and module_id < self.modules:
             self.counters[module_id].frames += 1
-            self.registry.heard(module_id, now_s)
+            self.heard_s[module_id] = now_s
         if isinstance(decoded, CellVoltages) and module_id < self.modules:
             self.cells.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
             self.counters[module_id].cells_seen.update(
@@ -137,11 +163,11 @@ class PackObserver:
             self.master_summary = decoded
             self.master_state = decoded.state
         elif isinstance(decoded, ModulesOnlineMask):
-            self.master_masks[LinkState.ONLINE] = decoded.mask
+            self.master_masks[Link.ONLINE] = decoded.mask
         elif isinstance(decoded, ModulesStaleMask):
-            self.master_masks[LinkState.STALE] = decoded.mask
+            self.master_masks[Link.STALE] = decoded.mask
         elif isinstance(decoded, ModulesLostMask):
-            self.master_masks[LinkState.LOST] = decoded.mask
+            self.master_masks[Link.LOST] = decoded.mask
         elif isinstance(decoded, IvtCurrent) and decoded.valid:
             self.current_a = decoded.current_ma / MA_PER_A
         elif isinstance(decoded, IvtVoltage1) and decoded.valid:
@@ -159,29 +185,38 @@ class PackObserver:
         elif isinstance(decoded, VcuRequest):
             self.vcu_request, self.vcu_request_at_s = decoded, now_s
 
-    def master_link(self, module_id: int) -> LinkState | None:
+    def master_link(self, module_id: int) -> Link | None:
         for state, mask in self.master_masks.items():
             if mask >> module_id & 1:
                 return state
-        return LinkState.WAITING if self.master_masks else None
+        return Link.WAITING if self.master_masks else None
+
+    def link(self, module_id: int, now_s: float) -> Link:
+        heard_s = self.heard_s[module_id]
+        if heard_s is None:
+            return Link.WAITING
+        m = self.settings.master
+        age_s = now_s - heard_s
+        return Link.LOST if age_s > m.slave_lost_timeout_s else \
+            Link.STALE if age_s > m.slave_stale_timeout_s else Link.ONLINE
 
     def view(self, now_s: float) -> PackView:
-        self.registry.update(now_s)
         while self._window and self._window[0][0] < now_s - RATE_WINDOW_S:
             self._window_bits -= self._window.popleft()[1]
         window_s = min(RATE_WINDOW_S, max(now_s - self._start_s, 1e-3))
         max_age_s = self.settings.master.slave_stale_timeout_s
-        fresh = self.cells.fresh(now_s, max_age_s)
-        hot = self.temperatures.fresh(now_s, self.settings.master.temperature_stale_timeout_s)
+        temperature_age_s = self.settings.master.temperature_stale_timeout_s
         modules = []
+        fresh: list[float] = []
         for m in range(self.modules):
-            cells = [v for module, _, v in fresh if module == m]
-            temps = [v for module, _, v in hot if module == m]
+            cells = self.cells.fresh(m, now_s, max_age_s)
+            temps = self.temperatures.fresh(m, now_s, temperature_age_s)
+            fresh += cells
             e2e = self.receiver.statistics_of_module(m)
             status = self.counters[m].status
             modules.append(ModuleView(
                 module_id=m,
-                link=self.registry.links[m].state,
+                link=self.link(m, now_s),
                 master_link=self.master_link(m),
                 frames=self.counters[m].frames,
                 e2e_errors=e2e.errors,
@@ -198,7 +233,7 @@ class PackObserver:
         return PackView(
             elapsed_s=now_s - self._start_s,
             modules=tuple(modules),
-            sum_of_cells_v=(sum(v for _, _, v in fresh) / MV_PER_V
+            sum_of_cells_v=(sum(fresh) / MV_PER_V
                             if len(fresh) == expected else None),
             sensor_voltage_v=self.sensor_voltage_v,
             current_a=self.current_a,

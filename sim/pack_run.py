@@ -24,10 +24,9 @@ from bms.netns import only_loopback_network
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from dbc.frames import MasterState
-from master.slave_registry import LinkState
 from sim.launcher import ChildExit, Launcher
 from sim.live_view import progress_line, render
-from sim.observer import PackObserver, PackView
+from sim.observer import Link, PackObserver, PackView
 
 VIEW_PERIOD_S = 0.25
 PROGRESS_PERIOD_S = 5.0
@@ -66,11 +65,11 @@ def describe_buses(settings: Settings) -> list[str]:
 
 def health_problems(view: PackView, max_e2e_errors: int) -> list[str]:
     problems = []
-    offline = [m.module_id for m in view.modules if m.link is not LinkState.ONLINE]
+    offline = [m.module_id for m in view.modules if m.link is not Link.ONLINE]
     if offline:
         problems.append(f"modules not online on the bus: {offline}")
     not_online_for_master = [m.module_id for m in view.modules
-                             if m.master_link is not LinkState.ONLINE]
+                             if m.master_link is not Link.ONLINE]
     if not_online_for_master:
         problems.append(f"the master does not see modules {not_online_for_master} online")
     if view.master_state is None:

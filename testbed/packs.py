@@ -16,8 +16,7 @@ from bms.can_port import CanPort
 from bms.settings import Settings, bus_kwargs, load_settings
 from dbc.codec import sim_codec
 from dbc.frames import Frame
-from master.slave_registry import LinkState
-from sim.observer import PackObserver
+from sim.observer import Link, PackObserver
 from testbed.startup import node_starts, pack_start_deadline
 from testbed.waiting import wait_until
 
@@ -120,7 +119,7 @@ async def online_pack(tmp_path: Path, modules: int, *args: str,
             # breaks a module must not race the master's first sight of it
             every_module = (1 << modules) - 1
             await wait_until(
-                lambda: observer.master_masks.get(LinkState.ONLINE) == every_module,
+                lambda: observer.master_masks.get(Link.ONLINE) == every_module,
                 deadline.seconds,
                 f"the master's status page reports every module online ({deadline})")
             yield RunningPack(process, observer, settings, run_dir, config)

@@ -108,3 +108,7 @@ def test_the_internals_rule_sees_private_and_nested_reads() -> None:
               "d = self.pack.master.engine.active()\ne = core.tick(1.0)\n")
     assert reads_in(source) == [(1, "core.algorithms"), (2, "core._summary"),
                                 (4, "self.pack.master.engine")]
+
+
+def test_the_independent_listener_uses_none_of_the_masters_classes() -> None:
+    assert sorted(n for n in imports()["sim/observer.py"] if n.split(".")[0] == "master") == []

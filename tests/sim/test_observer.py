@@ -6,8 +6,7 @@ from bms.settings import load_settings
 from dbc.codec import pack_codec
 from dbc.endpoint import FrameSender
 from dbc.frames import CellVoltages, MasterState, MasterSummary, ModulesLostMask
-from master.slave_registry import LinkState
-from sim.observer import PackObserver
+from sim.observer import Link, PackObserver
 
 
 def test_view_of_a_small_pack() -> None:
@@ -24,11 +23,11 @@ def test_view_of_a_small_pack() -> None:
     observer.on_frame(master.encode(ModulesLostMask(0b10)), 0.9)
     view = observer.view(0.95)
     first, second = view.modules
-    assert (first.link, second.link) == (LinkState.ONLINE, LinkState.LOST)
+    assert (first.link, second.link) == (Link.ONLINE, Link.LOST)
     assert (first.min_cell_mv, first.max_cell_mv, first.avg_cell_mv) == (3700, 3730, 3715)
     assert second.cells_seen == 3
     assert first.cells_seen == 4
-    assert second.master_link is LinkState.LOST
+    assert second.master_link is Link.LOST
     assert view.master_state is MasterState.STANDBY
     assert view.frames_total == 15
     # 15 frames of 8 bytes (135 bits worst case) within the last second

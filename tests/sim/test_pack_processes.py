@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from master.slave_registry import LinkState
+from sim.observer import Link
 from testbed.packs import alive, finish, online_pack
 from testbed.startup import pack_processes
 from testbed.waiting import wait_until
@@ -25,7 +25,7 @@ async def test_pack_comes_online_runs_and_reports(tmp_path: Path) -> None:
                            "--summary-json", str(summary_path)) as pack:
         loop = asyncio.get_running_loop()
         await wait_until(
-            lambda: all(m.link is LinkState.ONLINE and m.master_link is LinkState.ONLINE
+            lambda: all(m.link is Link.ONLINE and m.master_link is Link.ONLINE
                         for m in pack.observer.view(loop.time()).modules),
             1.0, "every module online, for the listener and for the master")
         # the start deadline counts the processes this pack runs: the launcher, its children
@@ -48,11 +48,11 @@ async def test_killed_slave_is_marked_lost_within_its_timeout(tmp_path: Path) ->
         loop = asyncio.get_running_loop()
         master = pack.settings.master
         os.kill(pack.pid("slave 2"), signal.SIGKILL)
-        await wait_until(lambda: bool(pack.observer.master_masks.get(LinkState.LOST, 0) & 1 << 2),
+        await wait_until(lambda: bool(pack.observer.master_masks.get(Link.LOST, 0) & 1 << 2),
                          3.0, "the master's status page reports module 2 lost")
-        last_frame_s = pack.observer.registry.links[2].last_valid_s
+        last_frame_s = pack.observer.heard_s[2]
         others = [m for m in pack.observer.view(loop.time()).modules if m.module_id != 2]
-        assert [m.master_link for m in others] == [LinkState.ONLINE] * 3
+        assert [m.master_link for m in others] == [Link.ONLINE] * 3
         pack.process.send_signal(signal.SIGINT)
         code, output = await finish(pack.process)
     assert code == 1  # a child died, even though the pack kept going
