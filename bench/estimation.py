@@ -75,7 +75,7 @@ def ideal_balancing_s(settings: Settings) -> float:
     """The cell furthest above its target, drained at V/R from the first second."""
     pack = LockstepPack(settings)
     curve = OcvCurve(REFERENCE_CELLS[settings.pack.chemistry].ocv)
-    cells = [c for s in pack.slaves for c in s.afe.plant.cells]  # type: ignore[attr-defined]
+    cells = [c for afe in pack.afes for c in afe.plant.cells]
     soc = np.array([c.soc for c in cells])
     capacity = np.array([c.p.capacity_ah for c in cells])
     ocv = curve.voltage(soc)

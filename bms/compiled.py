@@ -53,8 +53,9 @@ COMPILED = (
     "master/slave_registry.py", "master/state_machine.py",
     "replay/candump.py", "replay/logfile.py", "replay/resim.py",
     "sim/cell.py", "sim/charger.py", "sim/current_sensor.py", "sim/hv_box.py",
-    "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py", "sim/vcu.py",
-    "slave/afe/sim.py", "slave/balancing.py", "slave/core.py", "slave/injection.py",
+    "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py",
+    "sim/slave_faults.py", "sim/vcu.py",
+    "slave/afe/sim.py", "slave/balancing.py", "slave/core.py",
 )
 GENERATED_MODULE = GENERATED_CODECS_MODULE  # the codecs' functions written from the DBC files
 CANDIDATES = frozenset({path.removesuffix(".py").replace("/", ".") for path in COMPILED}

@@ -23,6 +23,7 @@ from master.core import MasterCore, Outputs
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
 from sim.inverter import InverterSim
+from sim.slave_faults import SlaveFaults
 from sim.vcu import PeerOutputs, VcuSim
 from slave.afe.sim import SimAfe
 from slave.core import SlaveCore
@@ -76,8 +77,11 @@ class LockstepPack:
         self.settings = settings
         self.master = MasterCore(settings, start_s)
         self.afes = [SimAfe(settings, m, start_s) for m in range(settings.pack.modules)]
-        self.slaves = [SlaveCore(settings, m, afe, pack_codec(), start_s)
-                       for m, afe in enumerate(self.afes)]
+        # the injections, around each slave's AFE and on its wire (sim/slave_faults.py)
+        self.faults = [SlaveFaults(m, pack_codec()) for m in range(settings.pack.modules)]
+        self.slaves = [SlaveCore(settings, m, faults.afe(afe), pack_codec(), start_s)
+                       for m, (afe, faults) in enumerate(zip(self.afes, self.faults,
+                                                             strict=True))]
         self._plant_current_a = 0.0
         self.box = HvBox(settings, start_s)
         self.vcu = VcuSim(settings, start_s)
@@ -115,9 +119,9 @@ class LockstepPack:
         # the cells get the box's current from the box itself (`_currents`), not from the
         # sensor's frames a slave process has to hear
         sensor_ids = {pack_codec().layout_of(IvtCurrent).base_id}
-        for slave in self.slaves:
+        for slave, faults in zip(self.slaves, self.faults, strict=True):
             w.listen("pack", slave.on_frame, slave.wanted_ids - sensor_ids)
-            w.listen("sim", slave.on_sim_frame, slave.wanted_sim_ids)
+            w.listen("sim", faults.on_sim_frame, faults.wanted_sim_ids)
 
     def _emit(self, bus: str, node: str, frames: list[CanFrame]) -> None:
         if frames:  # mostly nothing: a received frame rarely makes the master send
@@ -146,8 +150,13 @@ class LockstepPack:
         """The pack bus's controller reports an error frame to the master (bus-off, ...)."""
         self._emit_outputs(self.master.on_pack_bus_error(error_class, data, self.now_s))
 
-    def alive_slaves(self) -> list[SlaveCore]:
-        return [s for s in self.slaves if not s.kill_requested]
+    def alive_slaves(self) -> list[tuple[SlaveCore, SlaveFaults | None]]:
+        """Each slave not killed by an injection, with its faults (None: a slave added
+        without any)."""
+        faults: list[SlaveFaults | None] = [*self.faults]
+        faults += [None] * (len(self.slaves) - len(faults))
+        return [(s, f) for s, f in zip(self.slaves, faults, strict=True)
+                if f is None or not f.kill_requested]
 
     def step(self) -> list[WireFrame]:
         """Advance one step: every due node sends, every frame reaches its bus."""
@@ -164,8 +173,9 @@ class LockstepPack:
         if self.inverter is not None:
             self._emit_peer("Inverter", self.inverter.tick(now))
         if self._slave_schedule.due(now):
-            for slave in self.alive_slaves():
-                self._emit("pack", "Slave", slave.tick(now))
+            for slave, faults in self.alive_slaves():
+                frames = slave.tick(now)
+                self._emit("pack", "Slave", frames if faults is None else faults.wire(frames, now))
             self._module_voltages()
         self._currents(now)
         sent = []

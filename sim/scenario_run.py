@@ -151,8 +151,8 @@ class ScenarioRun:
             vcu.charge_current_a = event.current_c * self.capacity_ah
             pack.inject(VcuCommand(VcuCommandRequest.CHARGE))
         elif isinstance(event, AmbientEvent):
-            for slave in pack.slaves:
-                slave.afe.plant.ambient_degc = event.degc  # type: ignore[attr-defined]
+            for afe in pack.afes:
+                afe.plant.ambient_degc = event.degc
         elif isinstance(event, InjectCellEvent):
             pack.inject(InjectCell(event.module, event.cell, QUANTITIES[event.quantity],
                                    event.value, event.duration_s))
@@ -186,8 +186,8 @@ class ScenarioRun:
     def _truth(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         current = self.pack.box.current_a
         soc, volts, temps, capacity = [], [], [], []
-        for slave in self.pack.slaves:
-            plant = slave.afe.plant  # type: ignore[attr-defined]
+        for afe in self.pack.afes:
+            plant = afe.plant
             volts += plant.cell_voltages_v(current)
             for cell in plant.cells:
                 soc.append(cell.soc)

@@ -14,7 +14,7 @@ from typing import Final
 from bms.rounding import round_half_even
 from bms.settings import Settings
 from bms.timing import Schedule
-from dbc.codec import CanFrame, Codec, sim_codec
+from dbc.codec import CanFrame, Codec
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.frames import (
     AfeState,
@@ -28,10 +28,8 @@ from dbc.frames import (
     ModuleStatus,
 )
 from dbc.ivt import IvtCurrent
-from dbc.sim_frames import InjectCell, InjectSlave, SlaveFault
 from slave.afe.base import Afe, AfeMeasurement, PackCurrentListener
 from slave.balancing import BalancingExecutor
-from slave.injection import Injections
 
 MA_PER_A: Final = 1000.0
 MV_PER_V: Final = 1000.0
@@ -65,13 +63,8 @@ class SlaveCore:
                                            settings.balancing.max_cells_per_module)
         self.statistics = SlaveStatistics()
         self.afe_state = AfeState.INIT
-        self.injections = Injections(module_id)
         # checked once: a runtime Protocol check on every current frame is costly
         self._current_listener = afe if isinstance(afe, PackCurrentListener) else None
-        self.sim_receiver = FrameReceiver(sim_codec(), 0, "Slave")
-        # of the simulation bus only the injections: the load demands stay unheard
-        self.wanted_sim_ids = sim_codec().ids_received_by("Slave")
-        self.kill_requested = False
         self.master_state: MasterState | None = None
         self._period_s = settings.slave.measurement_period_s
         self._last_tick_s: float | None = None
@@ -123,19 +116,8 @@ class SlaveCore:
         else:
             self.statistics.frames_ignored += 1
 
-    def on_sim_frame(self, frame: CanFrame, now_s: float) -> None:
-        """A fault-injection command from the simulation bus (virtual packs only)."""
-        reception = self.sim_receiver.receive(frame)
-        command = reception.frame if reception is not None else None
-        if isinstance(command, (InjectCell, InjectSlave)):
-            self.injections.apply_command(command, now_s)
-
     def tick(self, now_s: float) -> list[CanFrame]:
         """One measurement period: measure, apply balancing, return the frames to send."""
-        fault = self.injections.fault(now_s)
-        if fault is SlaveFault.KILL:
-            self.kill_requested = True
-            return []
         faults = ModuleFault.NONE
         late = self._last_tick_s is not None and \
             now_s - self._last_tick_s > OVERRUN_PERIODS * self._period_s
@@ -146,9 +128,7 @@ class SlaveCore:
         self.afe.set_balancing(self.balancing.active_mask(now_s))
         if self.balancing.stale(now_s):
             faults |= ModuleFault.BALANCING_COMMAND_STALE
-        measurement = self.injections.apply(self.afe.measure(now_s), now_s)
-        if fault is SlaveFault.FREEZE and self._last is not None:
-            measurement = self._last
+        measurement = self.afe.measure(now_s)
         self.statistics.measurements += 1
         self._last = measurement
         limits = self._voltage_range
@@ -164,20 +144,9 @@ class SlaveCore:
             typed += self._temperature_frames(measurement)
         if self._status_schedule.due(now_s):
             typed.append(self.status(now_s))
-        if fault is SlaveFault.STOP:
-            return []
-        frames = [self._encode(frame, fault) for frame in typed]
+        frames = [self.sender.encode(frame, self.module_id) for frame in typed]
         self.statistics.frames_sent += len(frames)
         return frames
-
-    def _encode(self, frame: Frame, fault: SlaveFault) -> CanFrame:
-        if fault is SlaveFault.STUCK_COUNTER:
-            return self.sender.codec.encode(frame, self.module_id, counter=0)
-        encoded = self.sender.encode(frame, self.module_id)
-        if fault is SlaveFault.BAD_CRC:
-            return CanFrame(encoded.arbitration_id, bytes([encoded.data[0] ^ 0xFF])
-                            + encoded.data[1:], encoded.is_extended_id)
-        return encoded
 
     def status(self, now_s: float) -> ModuleStatus:
         voltages = self._last.cell_voltages_mv if self._last else ()

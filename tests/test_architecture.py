@@ -53,8 +53,11 @@ def test_the_contract_imports_nothing_else_of_the_project() -> None:
     assert {path: names for path, names in others.items() if names} == {}
 
 
-def test_only_the_simulated_afe_of_a_slave_imports_the_simulator() -> None:
-    assert importers("sim", within="slave") == ["slave/afe/sim.py"]
+def test_only_a_virtual_slave_imports_the_simulator() -> None:
+    # the simulated AFE; the shell wraps a simulated AFE in the fault injection, lazily
+    assert importers("sim", within="slave") == ["slave/afe/sim.py", "slave/service.py"]
+    # the production core knows nothing of fault injection
+    assert [n for n in imports()["slave/core.py"] if n.startswith(("sim", "dbc.sim"))] == []
 
 
 def test_a_slave_with_a_real_afe_loads_no_simulation_code() -> None:

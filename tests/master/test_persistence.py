@@ -58,7 +58,7 @@ def test_an_implausible_stored_soc_gives_way_to_the_ocv(tmp_path: Path) -> None:
     fresh = LockstepPack(load_settings(None, [*SMALL, "sim.vcu.request=standby"]))
     restore(fresh.master, Store.open(tmp_path / "s.sqlite"))
     list(fresh.run(1.0))
-    truth = np.array([c.soc for s in fresh.slaves for c in s.afe.plant.cells])  # type: ignore[attr-defined]
+    truth = np.array([c.soc for a in fresh.afes for c in a.plant.cells])
     assert np.abs(fresh.master.algorithms.estimator.filter.soc - truth).max() < 0.03
     journal = [e.describe() for e in fresh.master.statistics.events]
     assert sum("implausible" in text and "OCV used" in text for text in journal) == 8

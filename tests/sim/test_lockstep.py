@@ -19,6 +19,7 @@ from dbc.sim_frames import (
 )
 from sim.hv_box import HvBox
 from sim.lockstep import LockstepPack
+from sim.slave_faults import SlaveFaults
 from slave.core import SlaveCore
 
 # a sensor with both errors: what the master reads is not what flows
@@ -36,7 +37,7 @@ def test_the_cells_carry_the_current_the_box_lets_flow_not_the_sensors_reading()
     measured = pack.master.pack_current_a
     assert measured is not None
     assert abs(measured.value - flowing_a) > 0.1  # the sensor's errors: 0.5 % of 23 A
-    for afe in (slave.afe for slave in pack.slaves):
+    for afe in pack.afes:
         assert afe._pack_current_a == flowing_a  # exactly: not through the sensor's frames
 
 
@@ -55,7 +56,7 @@ def test_the_cells_follow_the_current_while_the_sensor_is_silent() -> None:
     pack.inject(InjectSensor(SensorFault.SILENCE, 1.0))
     pack.inject(InjectCurrent(-12.0, 1.0))  # a step the sensor does not report
     pack.run_until(lambda: abs(pack.box.current_a + 12.0) < 0.1, 0.1)  # before any timeout
-    for afe in (slave.afe for slave in pack.slaves):
+    for afe in pack.afes:
         assert afe._pack_current_a == pack.box.current_a
 
 
@@ -80,8 +81,12 @@ def test_a_slave_hears_only_the_injections_of_the_simulation_bus() -> None:
     codec = sim_codec()
 
     def slaves_hearing(frame_type: type[Frame]) -> int:
+        """The virtual slaves' fault injectors among the listeners (the slave cores
+        themselves hear nothing of the simulation bus)."""
         listeners = pack.wires.targets("sim", codec.layout_of(frame_type).base_id)
-        return sum(isinstance(getattr(listener, "__self__", None), SlaveCore)
+        assert not any(isinstance(getattr(listener, "__self__", None), SlaveCore)
+                       for listener in listeners)
+        return sum(isinstance(getattr(listener, "__self__", None), SlaveFaults)
                    for listener in listeners)
 
     assert slaves_hearing(InjectCell) == slaves_hearing(InjectSlave) == 2

@@ -113,7 +113,7 @@ kind = "balancing"
 enabled = false
 """
     rows, runner = run(scenario(events, duration_s=120.0), "sim.cells.initial_soc_spread_pct=5")
-    assert runner.pack.slaves[0].afe.plant.ambient_degc == 40.0  # type: ignore[attr-defined]
+    assert runner.pack.afes[0].plant.ambient_degc == 40.0
     assert rows[-1]["temperature_max_degc"] > rows[0]["temperature_max_degc"]
     assert rows[30]["balancing_cells"] > 0  # 5 % apart at rest: the high cells bleed
     assert rows[-1]["balancing_cells"] == 0  # the VCU switched it off

@@ -1,9 +1,14 @@
-"""Faults injected into one slave over the simulation bus (virtual packs only).
+"""Faults injected into one slave over the simulation bus (virtual packs only), from
+outside the slave: around its AFE and on its wire. `slave/core.py` knows nothing of them.
 
 Forced readings replace what the AFE measured for a cell or a sensor; a slave fault changes
 what the slave sends (nothing, frozen readings, a corrupted CRC, a stuck alive counter, the
 forced readings only in every other measurement, a replay of its readings with fresh noise)
 or kills the process. Each lasts its duration, or until cleared.
+
+`SlaveFaults` is what a virtual slave is given: ``afe(inner)`` wraps the AFE the slave
+measures with, ``wire(frames, now)`` takes the frames it sends, ``on_sim_frame`` takes the
+injection commands, and ``kill_requested`` tells the shell to die.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import math
 import random
 from dataclasses import replace
 
+from dbc.codec import CanFrame, Codec, sim_codec
+from dbc.endpoint import FrameReceiver
 from dbc.frames import ModuleFault
 from dbc.sim_frames import CellQuantity, InjectCell, InjectSlave, SlaveFault
-from slave.afe.base import AfeMeasurement
+from slave.afe.base import Afe, AfeMeasurement
 
 
 def _until(now_s: float, duration_s: float) -> float:
@@ -92,3 +99,70 @@ def _forced(values: tuple[float | None, ...], forced: dict[int, tuple[float | No
         if now_s >= until:
             del forced[index]
     return tuple(forced[i][0] if i in forced else v for i, v in enumerate(values))
+
+
+class FaultyAfe:
+    """An AFE with the injections applied to what it measures (forced readings, an AFE
+    fault, frozen readings, a noisy replay)."""
+
+    def __init__(self, inner: Afe, injections: Injections) -> None:
+        self.inner = inner
+        self.injections = injections
+        self._last: AfeMeasurement | None = None
+
+    def measure(self, now_s: float) -> AfeMeasurement:
+        injections = self.injections
+        measurement = injections.apply(self.inner.measure(now_s), now_s)
+        if injections.fault(now_s) is SlaveFault.FREEZE and self._last is not None:
+            return self._last
+        self._last = measurement
+        return measurement
+
+    def set_balancing(self, cells_mask: int) -> None:
+        self.inner.set_balancing(cells_mask)
+
+    def set_pack_current(self, current_a: float, now_s: float) -> None:
+        set_current = getattr(self.inner, "set_pack_current", None)
+        if set_current is not None:
+            set_current(current_a, now_s)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class SlaveFaults:
+    """The injections of one virtual slave: its AFE wrapped, its frames changed."""
+
+    def __init__(self, module_id: int, codec: Codec) -> None:
+        self.module_id = module_id
+        self.codec = codec
+        self.injections = Injections(module_id)
+        self.receiver = FrameReceiver(sim_codec(), 0, "Slave")
+        # of the simulation bus only the injections: the load demands stay unheard
+        self.wanted_sim_ids = sim_codec().ids_received_by("Slave")
+        self.kill_requested = False
+
+    def afe(self, inner: Afe) -> FaultyAfe:
+        return FaultyAfe(inner, self.injections)
+
+    def on_sim_frame(self, frame: CanFrame, now_s: float) -> None:
+        reception = self.receiver.receive(frame)
+        command = reception.frame if reception is not None else None
+        if isinstance(command, (InjectCell, InjectSlave)):
+            self.injections.apply_command(command, now_s)
+
+    def wire(self, frames: list[CanFrame], now_s: float) -> list[CanFrame]:
+        """What reaches the bus of the frames the slave sends this period."""
+        fault = self.injections.fault(now_s)
+        if fault is SlaveFault.KILL:
+            self.kill_requested = True
+            return []
+        if fault is SlaveFault.STOP:
+            return []
+        if fault is SlaveFault.STUCK_COUNTER:
+            return [self.codec.encode(self.codec.decode(f).frame, self.module_id, counter=0)
+                    for f in frames]
+        if fault is SlaveFault.BAD_CRC:
+            return [CanFrame(f.arbitration_id, bytes([f.data[0] ^ 0xFF]) + f.data[1:],
+                             f.is_extended_id) for f in frames]
+        return frames
