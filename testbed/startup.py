@@ -2,7 +2,7 @@
 
 A test that starts a pack waits until every process is up. How long that takes is set by
 the machine (a slower or busier one takes longer), not by the code under test: the
-deadline is worked out from one node's start-up measured at the session's first pack
+deadline is worked out from one node's start-up measured at the test run's first pack
 (`bench.startup.first_frame_s`: a slave and a master spawned alone, each to its first
 frame), so that the
 same test holds on a quiet fast machine, a loaded 2-core one and an emulated guest.
@@ -79,7 +79,7 @@ _measured: list[NodeStarts] = []
 
 
 async def node_starts(bus: dict[str, Any], config_args: list[str]) -> NodeStarts:
-    """A slave's and a master's start-up on this machine, measured once per session."""
+    """A slave's and a master's start-up on this machine, measured once per test run."""
     if not _measured:
         slave = await first_frame_s("slave", bus, config_args)
         master = await first_frame_s("master", bus, config_args)

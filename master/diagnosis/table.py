@@ -1,9 +1,9 @@
 """The diagnosis table: every entry's code, group, severity, debounce and reaction delay.
 
 Codes are the reason codes on the vehicle bus (value table ``FaultReason`` in
-dbc/vehicle.dbc). Limits come from `master.limits`; tiers follow docs/PROTOCOLS.md section 8:
-operating limit (info), recommended safety limit (warning), maximum safety limit (fatal:
-contactors open).
+dbc/vehicle.dbc). Limits come from `bms/limits.py` (`resolve_limits`); tiers follow
+docs/PROTOCOLS.md section 8: operating limit (info), recommended safety limit (warning),
+maximum safety limit (fatal: contactors open).
 """
 
 from __future__ import annotations
