@@ -338,6 +338,8 @@ class MasterCore:
             self.algorithms.integral.sample(self.pack_current_a.value, now_s)
 
     def _check_current_response(self, now_s: float) -> None:
+        if not self._current_response.active:
+            return  # no module means to work out every period
         current = self.pack_current_a
         current_a = current.value if current is not None and \
             now_s - current.at_s <= self.settings.master.current_timeout_s else None

@@ -55,12 +55,17 @@ class CurrentResponse:
         self._samples: deque[_Sample] = deque()
         self._evaluated_s = float("-inf")
 
+    @property
+    def active(self) -> bool:
+        """False when the check is off or has no second module to compare with."""
+        return self.swing_a > 0 and self.modules >= 2
+
     def sample(self, current_a: float | None, means_mv: list[float | None],
                now_s: float) -> list[bool] | None:
         """One measurement period's current and module mean cell voltages (None: not
         fresh). Once a second the verdicts: per module True while it ignores the current,
         False while it follows it or nothing can be judged; None between."""
-        if self.swing_a <= 0 or self.modules < 2:
+        if not self.active:
             return None
         samples = self._samples
         while samples and samples[0].time_s < now_s - WINDOW_S:

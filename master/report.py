@@ -40,7 +40,7 @@ class ActiveEntry:
 
 @dataclass(frozen=True)
 class EstimateReport:
-    """The estimator's view (fractions 0..1), pack figures and per cell."""
+    """The estimator's pack figures (fractions 0..1); the per-cell values are the report's."""
 
     soc_min: float
     soc_max: float

@@ -109,6 +109,8 @@ class FaultyAfe:
         self.inner = inner
         self.injections = injections
         self._last: AfeMeasurement | None = None
+        # the simulated AFE carries the pack current: looked up once, called per frame
+        self._set_current = getattr(inner, "set_pack_current", None)
 
     def measure(self, now_s: float) -> AfeMeasurement:
         injections = self.injections
@@ -122,9 +124,8 @@ class FaultyAfe:
         self.inner.set_balancing(cells_mask)
 
     def set_pack_current(self, current_a: float, now_s: float) -> None:
-        set_current = getattr(self.inner, "set_pack_current", None)
-        if set_current is not None:
-            set_current(current_a, now_s)
+        if self._set_current is not None:
+            self._set_current(current_a, now_s)
 
     def close(self) -> None:
         self.inner.close()
