@@ -47,7 +47,7 @@ COMPILED = (
     "dbc/fast_encode.py", "dbc/layout.py",
     "master/algorithms.py", "master/balancing_planner.py", "master/charger_control.py",
     "master/core.py", "master/endpoints.py", "master/events.py", "master/inverter_endpoint.py",
-    "master/thermal.py", "master/e2e_window.py", "master/frozen_readings.py",
+    "master/thermal.py", "master/diagnosis/e2e_window.py", "master/diagnosis/frozen_readings.py",
     "master/diagnosis/checks.py",
     "master/diagnosis/engine.py", "master/diagnosis/table.py", "master/pack_state.py",
     "master/slave_registry.py", "master/state_machine.py",

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resolved_limits(settings: Any) -> dict[str, str]:
-    from bms.limits import TierLimits, resolve_limits
+    from master.diagnosis.limits import TierLimits, resolve_limits
 
     resolved = {}
     limits = resolve_limits(settings)

@@ -210,7 +210,7 @@ CURRENT_MAX_A = 10_000.0
 @dataclass(frozen=True)
 class LimitOverrides:
     """Overrides of the chemistry's limits; each tiered one is [operating, recommended,
-    maximum]. Unset keys keep the chemistry's defaults (see bms/limits.py)."""
+    maximum]. Unset keys keep the chemistry's defaults (see master/diagnosis/limits.py)."""
 
     cell_overvoltage_mv: tuple[float, ...] | None = setting(None, above=0.0, maximum=CELL_MV_MAX)
     cell_undervoltage_mv: tuple[float, ...] | None = setting(None, above=0.0,

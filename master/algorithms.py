@@ -12,10 +12,10 @@ from typing import Final
 import numpy as np
 
 from bms.chemistry import REFERENCE_CELLS, cell_capacity_ah
-from bms.limits import Limits
 from bms.settings import Settings
 from dbc.frames import MasterState
 from master.balancing_planner import BalancingPlanner, Plan, PlanInputs
+from master.diagnosis.limits import Limits
 from master.estimation.ocv_curve import Array
 from master.estimation.pack_estimator import (
     PackEstimate,

@@ -23,9 +23,9 @@ def add_parser(subparsers: Any) -> None:
 
 def problem(settings: Settings) -> str | None:
     """What the master refuses beyond the settings' own checks: limits, diagnosis table."""
-    from bms.limits import resolve_limits
     from dbc.contactor_auth import ContactorKeyError, key_from_environment
     from master.diagnosis.engine import build_table
+    from master.diagnosis.limits import resolve_limits
 
     try:
         resolve_limits(settings)

@@ -10,11 +10,11 @@ Deterministic: the same frames at the same times give the same output.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
-from bms.can_errors import BusCondition, classify
-from bms.limits import resolve_limits
+from bms.can_errors import classify
 from bms.settings import Settings
 from bms.timing import Schedule
 from dbc import contactor_auth
@@ -55,16 +55,14 @@ from dbc.vehicle_frames import (
     VcuRequest,
 )
 from master.algorithms import PackAlgorithms
-from master.current_response import CurrentResponse
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
+from master.diagnosis.limits import resolve_limits
+from master.diagnosis.supervision import CONTACTOR_NAMES, Supervision
 from master.diagnosis.table import DiagId, Severity
-from master.e2e_window import E2eWindow
 from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
-from master.events import PACK, DiagnosisEvent, Location, MasterEvent, NoticeEvent
-from master.flipping_readings import FlippingReadings
-from master.frozen_readings import FrozenReadings
+from master.events import DiagnosisEvent, MasterEvent, NoticeEvent
 from master.pack_state import Extreme, PackState, PackSummary
 from master.report import PackReport, build_report
 from master.slave_registry import LinkChange, LinkState, SlaveRegistry
@@ -76,7 +74,6 @@ MV_PER_V: Final = 1000.0
 PCT: Final = 100.0
 W_PER_KW: Final = 1000.0
 JOURNAL_LENGTH: Final = 2000
-CONTACTOR_NAMES = ("main_plus", "main_minus", "precharge")
 
 
 @dataclass
@@ -126,11 +123,19 @@ class Outputs:
 
 
 class MasterCore:
+    """The master of one pack, as pure code: frames and time in, frames out.
+
+    A pack-bus frame is routed by its type (``_routes``) to what it updates: the pack state,
+    the limit checks and the supervision (both `master/diagnosis/`); a fatal entry that
+    completes its debounce on that frame is answered with the contactor command at once.
+    ``tick`` ages the links, estimates, steps the state machine and returns the periodic
+    frames. Readers outside the master read `report`, never the attributes.
+    """
+
     def __init__(self, settings: Settings, now_s: float) -> None:
         self.settings = settings
         self.modules = settings.pack.modules
         m = settings.master
-        self.start_s = now_s
         self.receiver = FrameReceiver(pack_codec(), m.e2e_max_lost_frames, "Master")
         self.vehicle_receiver = FrameReceiver(vehicle_codec(), m.e2e_max_lost_frames,
                                               "Master")
@@ -138,12 +143,6 @@ class MasterCore:
         self.vehicle_sender = FrameSender(vehicle_codec())
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
                                       m.slave_lost_timeout_s, now_s)
-        self._module_locations = [Location(m) for m in range(self.modules)]
-        self._e2e_windows = [E2eWindow(m.e2e_window_frames, m.e2e_window_errors)
-                             for _ in range(self.modules)]
-        self._frozen = FrozenReadings(self.modules, m.frozen_readings_s)
-        self._flipping = FlippingReadings(self.modules, m.flipping_readings_mv)
-        self._current_response = CurrentResponse(self.modules, m.current_response_swing_a)
         # the cells each module was last told to bleed (BalancingCommand), and what its
         # status may show while the newest command travels (it and the one before)
         self._bleed_commanded = [0] * self.modules
@@ -163,6 +162,7 @@ class MasterCore:
         self.engine = DiagnosisEngine(build_table(settings.diagnosis))
         limits = resolve_limits(settings)
         self.checks = Checks(self.engine, limits)
+        self.supervision = Supervision(self.engine, settings, now_s)
         self.limits = limits
         self.algorithms = PackAlgorithms(settings, limits, now_s)
         self.thermal = ThermalDemand(limits)
@@ -193,6 +193,16 @@ class MasterCore:
         self.kernel_heartbeat = False
         self._summary: tuple[float, PackSummary] | None = None
         self._summary_frames = 0
+        # the pack bus's frames by type: what each one updates and checks
+        self._routes: dict[type[Frame], Callable[[int, Any, float], None]] = {
+            CellVoltages: self._on_cell_voltages,
+            CellTemperatures: self._on_temperatures,
+            ModuleStatus: self._on_module_status,
+            IvtCurrent: self._on_current,
+            IvtVoltage1: self._on_pack_voltage,
+            IvtVoltage2: self._on_bus_voltage,
+            ContactorFeedback: self._on_feedback,
+        }
 
     @property
     def state(self) -> MasterState:
@@ -215,7 +225,7 @@ class MasterCore:
 
     def e2e_window_errors(self) -> tuple[int, ...]:
         """Per module, the failed E2E checks in its current window."""
-        return tuple(window.errors for window in self._e2e_windows)
+        return self.supervision.e2e_window_errors()
 
     # --- input ----------------------------------------------------------------------------
 
@@ -227,7 +237,11 @@ class MasterCore:
         if reception.e2e is not None:
             self._check_e2e(reception, now_s)
         if reception.frame is not None:
-            self._store(reception.module_id, reception.frame, now_s)
+            route = self._routes.get(type(reception.frame))
+            if route is None:
+                self.statistics.frames_ignored += 1
+            else:
+                route(reception.module_id, reception.frame, now_s)
         return self._react_if_due(now_s)
 
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> Outputs:
@@ -249,23 +263,14 @@ class MasterCore:
 
     def on_pack_bus_error(self, error_class: int, data: bytes, now_s: float) -> Outputs:
         """An error frame of the pack bus's controller: bus-off is fatal."""
-        condition = classify(error_class, data)
-        if condition is BusCondition.BUS_OFF:
-            self.engine.observe(DiagId.PACK_BUS_OFF, PACK, True, now_s)
-        elif condition is BusCondition.ERROR_PASSIVE:
-            self.engine.observe(DiagId.PACK_BUS_ERROR_PASSIVE, PACK, True, now_s)
-        elif condition is BusCondition.RECOVERED:
-            self.engine.observe(DiagId.PACK_BUS_OFF, PACK, False, now_s)
-            self.engine.observe(DiagId.PACK_BUS_ERROR_PASSIVE, PACK, False, now_s)
+        self.supervision.bus_condition(classify(error_class, data), now_s)
         return self._react_if_due(now_s)
 
     def _check_e2e(self, reception: Reception, now_s: float) -> None:
         if reception.e2e is None or reception.layout.module_id_range == 0:
             return  # not protected, or not a slave's
         if reception.module_id < self.modules:
-            violated = self._e2e_windows[reception.module_id].add(reception.e2e.is_error)
-            self.engine.observe(DiagId.SLAVE_E2E, self._module_locations[reception.module_id],
-                                violated, now_s)
+            self.supervision.e2e(reception.module_id, reception.e2e.is_error, now_s)
 
     def _heard(self, module_id: int, now_s: float) -> bool:
         """A slave's frame: its link is online; False (and counted) beyond the pack."""
@@ -277,54 +282,52 @@ class MasterCore:
             self.statistics.link_changes.append(change)
         return True
 
-    def _store(self, module_id: int, decoded: Frame, now_s: float) -> None:
-        if type(decoded) is CellVoltages:  # most frames: straight through
-            if not self._heard(module_id, now_s):
-                return
-            self.pack.cell_mv.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
-            self.algorithms.on_cell_voltages()
-            self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
-                                      self.pack.cell_mv.per_module, now_s)
-            frozen = self._frozen.observe(module_id, decoded.first_cell, decoded.voltages_mv,
-                                          now_s)
-            location = self._module_locations[module_id]
-            self.engine.observe(DiagId.SLAVE_FROZEN, location, frozen, now_s)
-            flipping = self._flipping.observe(module_id, decoded.first_cell, decoded.voltages_mv)
-            self.engine.observe(DiagId.SLAVE_READINGS_FLIPPING, location, flipping, now_s)
+    # --- the routes: one per frame type of the pack bus ----------------------------------
+
+    def _on_cell_voltages(self, module_id: int, decoded: CellVoltages, now_s: float) -> None:
+        if not self._heard(module_id, now_s):
             return
-        sensors = self.settings.pack.temperature_sensors_per_module
-        if isinstance(decoded, (CellTemperatures, ModuleStatus)):
-            if not self._heard(module_id, now_s):
-                return
-            if isinstance(decoded, CellTemperatures):
-                self.pack.temperature_degc.update(
-                    module_id, decoded.first_sensor, decoded.temperatures_degc, now_s)
-                self.checks.temperatures(module_id, decoded.first_sensor,
-                                         decoded.temperatures_degc, sensors, self._charging(),
-                                         now_s)
-            else:
-                self.module_status[module_id] = decoded
-                self.checks.module_status(module_id, decoded.faults, now_s)
-                # bleeding nobody asked for: a forged command, or a slave's own fault
-                unrequested = decoded.balancing_mask & ~self._bleed_allowed[module_id]
-                self.engine.observe(DiagId.SLAVE_BALANCING_UNREQUESTED,
-                                    self._module_locations[module_id], bool(unrequested),
-                                    now_s, float(unrequested))
-        elif isinstance(decoded, IvtCurrent):
-            self._store_current(decoded, now_s)
-        elif isinstance(decoded, IvtVoltage1):
-            if decoded.valid:
-                self.pack_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
-                total = self.pack.sum_of_cells_v(now_s, self.settings.master.slave_stale_timeout_s)
-                if total is not None:
-                    self.checks.pack_voltage(total, self.pack_voltage_v.value, now_s)
-        elif isinstance(decoded, ContactorFeedback):
-            self.on_contactor_feedback(decoded, now_s)
-        elif isinstance(decoded, IvtVoltage2):
-            if decoded.valid:
-                self.bus_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
-        else:
-            self.statistics.frames_ignored += 1
+        self.pack.cell_mv.update(module_id, decoded.first_cell, decoded.voltages_mv, now_s)
+        self.algorithms.on_cell_voltages()
+        self.checks.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
+                                  self.pack.cell_mv.per_module, now_s)
+        self.supervision.cell_voltages(module_id, decoded.first_cell, decoded.voltages_mv,
+                                       now_s)
+
+    def _on_temperatures(self, module_id: int, decoded: CellTemperatures,
+                         now_s: float) -> None:
+        if not self._heard(module_id, now_s):
+            return
+        self.pack.temperature_degc.update(module_id, decoded.first_sensor,
+                                          decoded.temperatures_degc, now_s)
+        self.checks.temperatures(module_id, decoded.first_sensor, decoded.temperatures_degc,
+                                 self.settings.pack.temperature_sensors_per_module,
+                                 self._charging(), now_s)
+
+    def _on_module_status(self, module_id: int, decoded: ModuleStatus, now_s: float) -> None:
+        if not self._heard(module_id, now_s):
+            return
+        self.module_status[module_id] = decoded
+        self.checks.module_status(module_id, decoded.faults, now_s)
+        self.supervision.bleeding(
+            module_id, decoded.balancing_mask & ~self._bleed_allowed[module_id], now_s)
+
+    def _on_pack_voltage(self, _: int, decoded: IvtVoltage1, now_s: float) -> None:
+        if decoded.valid:
+            self.pack_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
+            total = self.pack.sum_of_cells_v(now_s, self.settings.master.slave_stale_timeout_s)
+            if total is not None:
+                self.checks.pack_voltage(total, self.pack_voltage_v.value, now_s)
+
+    def _on_bus_voltage(self, _: int, decoded: IvtVoltage2, now_s: float) -> None:
+        if decoded.valid:
+            self.bus_voltage_v = Sample(decoded.voltage_mv / MV_PER_V, now_s)
+
+    def _on_feedback(self, _: int, decoded: ContactorFeedback, now_s: float) -> None:
+        self.on_contactor_feedback(decoded, now_s)
+
+    def _on_current(self, _: int, decoded: IvtCurrent, now_s: float) -> None:
+        self._store_current(decoded, now_s)
 
     def _store_current(self, decoded: IvtCurrent, now_s: float) -> None:
         if self._ivt_counter is None or self._ivt_counter[0] != decoded.counter:
@@ -338,16 +341,13 @@ class MasterCore:
             self.algorithms.integral.sample(self.pack_current_a.value, now_s)
 
     def _check_current_response(self, now_s: float) -> None:
-        if not self._current_response.active:
+        if not self.supervision.watches_current_response:
             return  # no module means to work out every period
         current = self.pack_current_a
         current_a = current.value if current is not None and \
             now_s - current.at_s <= self.settings.master.current_timeout_s else None
         means = self.pack.cell_mv.means(now_s, self.settings.master.slave_stale_timeout_s)
-        verdicts = self._current_response.sample(current_a, means, now_s)
-        for module, ignores in enumerate(verdicts or ()):
-            self.engine.observe(DiagId.SLAVE_IGNORES_CURRENT, self._module_locations[module],
-                                ignores, now_s)
+        self.supervision.current_response(current_a, means, now_s)
 
     def _charging(self) -> bool:
         current = self.pack_current_a
@@ -356,21 +356,8 @@ class MasterCore:
     def on_contactor_feedback(self, feedback: ContactorFeedback, now_s: float) -> None:
         """The auxiliary contacts, from the contactor box's frame or the master's own GPIO."""
         self.feedback, self.feedback_at_s = feedback, now_s
-        self._check_contactors(feedback, now_s)
-
-    def _check_contactors(self, feedback: ContactorFeedback, now_s: float) -> None:
-        settle = self.settings.contactors.close_settle_s
-        command = self.machine.command
-        for index, name in enumerate(CONTACTOR_NAMES):
-            if now_s - self._command_changed_s[index] < settle:
-                continue
-            wanted, actual = getattr(command, name), getattr(feedback.contactors, name)
-            location = Location(None, index)
-            self.engine.observe(DiagId.CONTACTOR_WELDED, location, actual and not wanted,
-                                now_s)
-            self.engine.observe(DiagId.CONTACTOR_FAILED_TO_CLOSE, location,
-                                wanted and not actual, now_s)
-        self.engine.observe(DiagId.FUSE_BLOWN, PACK, feedback.fuse_blown, now_s)
+        self.supervision.contactors(self.machine.command, feedback, self._command_changed_s,
+                                    now_s)
 
     # --- periodic -------------------------------------------------------------------------
 
@@ -499,42 +486,17 @@ class MasterCore:
                                           hot.index))
         return frames
 
-    def _link_timeouts(self, starting: bool, now_s: float) -> None:
-        for module_id, link in enumerate(self.registry.links):
-            if link.state is LinkState.ONLINE and not self.engine.module_has_state(module_id):
-                continue  # nothing to observe, nothing to clear
-            location = self._module_locations[module_id]
-            waiting_too_long = link.state is LinkState.WAITING and not starting
-            self.engine.observe(DiagId.SLAVE_LOST, location,
-                                link.state is LinkState.LOST or waiting_too_long, now_s)
-            self.engine.observe(DiagId.SLAVE_STALE, location,
-                                link.state in (LinkState.STALE, LinkState.LOST), now_s)
-
     def _timeouts(self, now_s: float) -> None:
-        m = self.settings.master
         self.statistics.link_changes.extend(self.registry.update(now_s))
-        starting = now_s - self.start_s < m.startup_grace_s
-        # the common case, every control period: every module online, nothing pending at any
-        if not self.registry.all_online() or self.engine.any_module_has_state():
-            self._link_timeouts(starting, now_s)
+        supervision = self.supervision
+        supervision.links(self.registry, now_s)
         current = self.pack_current_a
-        frozen = self._ivt_counter is not None and \
-            now_s - self._ivt_counter[1] > m.current_counter_timeout_s
-        lost = frozen or (current is None and not starting) or \
-            (current is not None and now_s - current.at_s > m.current_timeout_s)
-        self.engine.observe(DiagId.CURRENT_SENSOR_LOST, PACK, lost, now_s)
-        box_lost = (self.feedback_at_s is None and not starting) or (
-            self.feedback_at_s is not None
-            and now_s - self.feedback_at_s > self.settings.contactors.feedback_timeout_s)
-        self.engine.observe(DiagId.CONTACTOR_FEEDBACK_LOST, PACK, box_lost, now_s)
-        if m.vcu_heartbeat_timeout_s > 0 and self.settings.endpoints.vcu:
-            vcu_lost = (self.vcu_at_s is None and not starting) or (
-                self.vcu_at_s is not None and now_s - self.vcu_at_s > m.vcu_heartbeat_timeout_s)
-            self.engine.observe(DiagId.VCU_LOST, PACK, vcu_lost, now_s)
-        for entry, violated in self.endpoints.observations(now_s, self.state):
-            self.engine.observe(entry, PACK, violated, now_s)
+        supervision.peers(current.at_s if current is not None else None,
+                          self._ivt_counter[1] if self._ivt_counter is not None else None,
+                          self.feedback_at_s, self.vcu_at_s, now_s)
+        supervision.endpoints(self.endpoints.observations(now_s, self.state), now_s)
         failed = self.machine.take_precharge_failure()
-        self.engine.observe(DiagId.PRECHARGE_FAILED, PACK, failed, now_s)
+        supervision.precharge(failed, now_s)
         if failed:
             self.error_cause = DiagId.PRECHARGE_FAILED
 

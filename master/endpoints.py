@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bms.chemistry import cell_capacity_ah
-from bms.limits import Limits
 from bms.settings import Settings
 from dbc.charger_frames import DBC_ADDRESS, ElconStatus, readdress
 from dbc.codec import CanFrame
@@ -17,6 +16,7 @@ from dbc.endpoint import FrameSender
 from dbc.frames import Frame, MasterState
 from dbc.inverter_frames import InverterKeepAlive
 from master.charger_control import ChargeInputs, ChargePhase, ChargerControl
+from master.diagnosis.limits import Limits
 from master.diagnosis.table import DiagId
 from master.inverter_endpoint import InverterEndpoint, InverterInputs
 

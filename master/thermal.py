@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from bms.limits import Limits
 from dbc.vehicle_frames import ThermalRequest
+from master.diagnosis.limits import Limits
 
 COOLING_MARGIN_DEGC: Final = 10.0  # cooling starts this far below the discharge operating limit
 CHARGE_COOLING_MARGIN_DEGC: Final = 5.0  # ... or this far below the charge one, while charging

@@ -115,3 +115,28 @@ def test_the_internals_rule_sees_private_and_nested_reads() -> None:
 
 def test_the_independent_listener_uses_none_of_the_masters_classes() -> None:
     assert sorted(n for n in imports()["sim/observer.py"] if n.split(".")[0] == "master") == []
+
+
+def observations_in(source: str) -> list[tuple[int, str]]:
+    """Calls that tell a diagnosis engine what was observed: (line, call)."""
+    return sorted((node.lineno, f"{_dotted(node.func.value)}.{node.func.attr}")
+                  for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in ("observe", "observe_limit")
+                  and (_dotted(node.func.value) or "").split(".")[-1] == "engine")
+
+
+def test_every_diagnosis_rule_lives_under_master_diagnosis() -> None:
+    found = [f"{path.relative_to(REPO)}:{line} {call}"
+             for package in ("bms", "dbc", "master", "slave", "sim", "replay")
+             for path in sorted((REPO / package).rglob("*.py"))
+             if not str(path.relative_to(REPO)).startswith("master/diagnosis/")
+             for line, call in observations_in(path.read_text())]
+    assert found == []
+
+
+def test_the_diagnosis_rule_sees_observations() -> None:
+    source = ("self.engine.observe(D.X, PACK, True, now)\ncore.engine.observe_limit(1)\n"
+              "observer.observe(bus, frame, t)\n")
+    assert observations_in(source) == [(1, "self.engine.observe"),
+                                       (2, "core.engine.observe_limit")]

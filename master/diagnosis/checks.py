@@ -6,10 +6,10 @@ that means. Tiered checks observe three entries, one per tier.
 
 from __future__ import annotations
 
-from bms.limits import Limits, TierLimits
 from dbc.frames import ModuleFault
 from dbc.ivt import INVALIDATING_BITS, OVER_CURRENT_BIT, IvtFlag
 from master.diagnosis.engine import DiagnosisEngine
+from master.diagnosis.limits import Limits, TierLimits
 from master.diagnosis.table import DiagId
 from master.events import PACK, Location
 

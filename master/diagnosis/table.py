@@ -1,7 +1,7 @@
 """The diagnosis table: every entry's code, group, severity, debounce and reaction delay.
 
 Codes are the reason codes on the vehicle bus (value table ``FaultReason`` in
-dbc/vehicle.dbc). Limits come from `bms/limits.py` (`resolve_limits`); tiers follow
+dbc/vehicle.dbc). Limits come from `master/diagnosis/limits.py` (`resolve_limits`); tiers follow
 docs/PROTOCOLS.md section 8: operating limit (info), recommended safety limit (warning),
 maximum safety limit (fatal: contactors open).
 """

@@ -2,7 +2,7 @@
 and the power at the present pack voltage.
 
 Each limiter gives a ceiling; the most restrictive wins and is named:
-- maximum: the chemistry's operating over-current limits (bms/limits.py);
+- maximum: the chemistry's operating over-current limits (master/diagnosis/limits.py);
 - temperature: derating over the hottest and coldest sensor (tables or, by default, from
   the operating temperature limits: 0 at the limit, full 10 degC inside it);
 - soc: derating over the fullest (charge) and emptiest (discharge) cell;
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bms.algorithm_settings import PowerLimitSettings
-from bms.limits import Limits
 from dbc.vehicle_frames import Limiter
+from master.diagnosis.limits import Limits
 from master.estimation.ocv_curve import Array
 
 MV_PER_V = 1000.0

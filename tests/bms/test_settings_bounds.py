@@ -10,8 +10,8 @@ import typing
 import pytest
 
 from bms.errors import ConfigError
-from bms.limits import resolve_limits
 from bms.settings import Settings, load_settings
+from master.diagnosis.limits import resolve_limits
 
 # the dict-of-tables settings, each with one entry of its own
 DICT_ENTRIES = {"diagnosis": "cell_overvoltage_msl"}

@@ -1,8 +1,8 @@
 """The thermal request: cooling before the limits, heating when too cold, with hysteresis."""
 
-from bms.limits import resolve_limits
 from bms.settings import Settings
 from dbc.vehicle_frames import ThermalRequest
+from master.diagnosis.limits import resolve_limits
 from master.thermal import ThermalDemand
 
 LIMITS = resolve_limits(Settings())  # NMC: discharge OT 50, charge OT 40, charge UT 5 degC

@@ -5,12 +5,12 @@ import dataclasses
 
 import pytest
 
-from bms.limits import resolve_limits
 from bms.settings import load_settings
 from dbc.frames import ModuleFault
 from dbc.ivt import IvtFlag
 from master.diagnosis.checks import TIERS, Checks
 from master.diagnosis.engine import DiagnosisEngine
+from master.diagnosis.limits import resolve_limits
 from master.diagnosis.table import DEFAULT_TABLE, DiagId, Severity
 from master.events import PACK, Location
 

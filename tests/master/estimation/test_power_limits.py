@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from bms.algorithm_settings import PowerLimitSettings
-from bms.limits import resolve_limits
 from bms.settings import Settings
 from dbc.vehicle_frames import Limiter
+from master.diagnosis.limits import resolve_limits
 from master.estimation.power_limits import LimitInputs, PowerLimiter
 
 SETTINGS = Settings()  # NMC 5 Ah: 30 A discharge, 10 A charge at the operating limits

@@ -1,7 +1,7 @@
 """A module whose cell voltages all stopped changing is frozen; one group's or a moment's
 repetition is not."""
 
-from master.frozen_readings import FrozenReadings
+from master.diagnosis.frozen_readings import FrozenReadings
 
 A, B = (3700, 3701, 3702, 3703), (3800, 3801, 3802, 3803)
 

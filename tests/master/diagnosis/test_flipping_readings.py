@@ -3,7 +3,7 @@ on one module id) make the module flipping; noise, a spike and current steps do 
 
 import random
 
-from master.flipping_readings import FLIPS_IN_WINDOW, WINDOW_FRAMES, FlippingReadings
+from master.diagnosis.flipping_readings import FLIPS_IN_WINDOW, WINDOW_FRAMES, FlippingReadings
 
 GENUINE = (3700, 3702, 3699, 3701)
 

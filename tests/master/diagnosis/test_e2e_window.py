@@ -3,7 +3,7 @@ lost frame is not."""
 
 import pytest
 
-from master.e2e_window import E2eWindow
+from master.diagnosis.e2e_window import E2eWindow
 
 
 def verdicts(window: E2eWindow, pattern: list[bool]) -> list[bool]:

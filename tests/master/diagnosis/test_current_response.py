@@ -4,7 +4,7 @@ packs without a visible answer are not judged."""
 
 import random
 
-from master.current_response import EVALUATE_PERIOD_S, CurrentResponse, response_mv_per_a
+from master.diagnosis.current_response import EVALUATE_PERIOD_S, CurrentResponse, response_mv_per_a
 
 PERIOD_S = 0.1
 
