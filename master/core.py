@@ -25,35 +25,24 @@ from dbc.frames import (
     OPEN,
     BalancingCommand,
     CellTemperatures,
-    CellVoltageExtremes,
     CellVoltages,
     ContactorCommand,
     ContactorFeedback,
     Frame,
     MasterHeartbeat,
     MasterState,
-    MasterSummary,
-    ModulesLostMask,
-    ModulesOnlineMask,
-    ModulesStaleMask,
     ModuleStatus,
-    PackAverages,
 )
 from dbc.inverter_frames import InverterLimits
 from dbc.ivt import IvtCurrent, IvtVoltage1, IvtVoltage2
 from dbc.vehicle_frames import (
-    BmsCellVoltageExtremes,
-    BmsHealth,
     BmsLimits,
-    BmsPack,
-    BmsPowerLimits,
     BmsSoc,
     BmsStatus,
-    BmsTemperatures,
-    BmsVoltageLimits,
     RequestedState,
     VcuRequest,
 )
+from master import status_frames
 from master.algorithms import PackAlgorithms
 from master.diagnosis.checks import Checks
 from master.diagnosis.engine import DiagnosisEngine, build_table
@@ -63,9 +52,9 @@ from master.diagnosis.table import DiagId, Severity
 from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
 from master.events import DiagnosisEvent, MasterEvent, NoticeEvent
-from master.pack_state import Extreme, PackState, PackSummary
+from master.pack_state import PackState, PackSummary
 from master.report import PackReport, build_report
-from master.slave_registry import LinkChange, LinkState, SlaveRegistry
+from master.slave_registry import LinkChange, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
 from master.thermal import ThermalDemand
 
@@ -213,6 +202,29 @@ class MasterCore:
         reader outside the core reads. Built when asked for: a control loop nobody reads
         pays nothing; a reader that needs it twice in an instant keeps it."""
         return build_report(self, now_s)
+
+    # --- the operator's requests (MQTT commands): requests only, decided as the VCU's ------
+
+    def request_balancing(self, enabled: bool) -> None:
+        self.remote.balancing_enabled = enabled
+
+    def request_fault_reset(self, now_s: float) -> None:
+        self.remote.reset(now_s)
+
+    def request_charge_target(self, soc: float) -> str | None:
+        """The SOC (0..1) the charger stops at; the reason when refused."""
+        charger = self.endpoints.charger
+        if charger is None:
+            return "this pack has no charger"
+        charger.target_soc = soc
+        return None
+
+    def request_state(self, request: RequestedState) -> str | None:
+        """The state the pack is asked for when it has no VCU; the reason when refused."""
+        if self.settings.endpoints.vcu:
+            return "this pack has a VCU: only the VCU requests states"
+        self.remote.state = request
+        return None
 
     def offset_soc_estimate(self, offset: float) -> bool:
         """Move every cell's SOC estimate by ``offset`` (a fraction): a scenario's test of
@@ -378,19 +390,31 @@ class MasterCore:
             out.pack.append(self.sender.encode(self.heartbeat()))
         if self._balancing.due(now_s):
             out.pack += self._balancing_frames()
-        if self._status.due(now_s):
-            out.pack += [self.sender.encode(page) for page in self.status_pages(now_s)]
+        status_due = self._status.due(now_s)
+        bms_status_due = self._bms_status.due(now_s)
+        limits_due = self._limits_schedule.due(now_s)
+        endpoint_due = self._endpoint_schedule.due(now_s)
+        soc_due = self._soc_schedule.due(now_s)
+        report = self.report(now_s) if status_due or bms_status_due or limits_due or \
+            soc_due else None
+        if status_due and report is not None:
+            out.pack += [self.sender.encode(page) for page in status_frames.status_pages(report)]
         if self._contactor_schedule.due(now_s) and not command_sent:
             out.pack.append(self._contactor_frame())
-        if self._bms_status.due(now_s):
-            out.vehicle.append(self.vehicle_sender.encode(self.bms_status()))
-        if self._limits_schedule.due(now_s):
-            out.vehicle += [self.vehicle_sender.encode(f) for f in self.limit_frames(now_s)]
-        if self._endpoint_schedule.due(now_s):
+        if bms_status_due and report is not None:
+            out.vehicle.append(self.vehicle_sender.encode(status_frames.bms_status(report)))
+        if limits_due and report is not None:
+            out.vehicle += [self.vehicle_sender.encode(f)
+                            for f in status_frames.limit_frames(report)]
+        if endpoint_due:
             out.vehicle += self.endpoints.frames(now_s, self._endpoint_inputs(now_s),
                                                  self.vehicle_sender)
-        if self._soc_schedule.due(now_s):
-            out.vehicle += [self.vehicle_sender.encode(f) for f in self.estimate_frames(now_s)]
+        if soc_due and report is not None:
+            cold, hot = report.summary.min_temperature_degc, report.summary.max_temperature_degc
+            thermal = self.thermal.update(cold.value if cold else None,
+                                          hot.value if hot else None, self._charging())
+            out.vehicle += [self.vehicle_sender.encode(f)
+                            for f in status_frames.estimate_frames(report, thermal)]
         return out
 
     def _estimate(self, now_s: float) -> None:
@@ -432,16 +456,6 @@ class MasterCore:
         current = self.pack_current_a.value if self.pack_current_a is not None else 0.0
         return voltage, current
 
-    def limit_frames(self, now_s: float) -> list[Frame]:
-        """Every 100 ms: current, power and voltage limits, and the pack's values."""
-        limits = self.algorithms.limits
-        voltage, current = self.pack_values(now_s)
-        return [BmsLimits(limits.charge_a, limits.discharge_a, limits.charge_limiter,
-                          limits.discharge_limiter),
-                BmsPowerLimits(limits.charge_w / W_PER_KW, limits.discharge_w / W_PER_KW),
-                BmsPack(voltage, current, voltage * current / W_PER_KW),
-                BmsVoltageLimits(*self.pack_voltage_limits_v())]
-
     def _endpoint_inputs(self, now_s: float) -> EndpointInputs:
         limits = self.algorithms.limits
         estimate = self.algorithms.estimate
@@ -459,32 +473,6 @@ class MasterCore:
             soc_max=estimate.soc_max if estimate is not None else None,
             soc_pct=estimate.soc_usable * PCT if estimate is not None else 0.0,
             soh_pct=estimate.capacity_ratio_min * PCT if estimate is not None else 100.0)
-
-    def estimate_frames(self, now_s: float) -> list[Frame]:
-        """Every second: SOC, energy and health, cell and temperature extremes."""
-        frames: list[Frame] = []
-        estimate = self.algorithms.estimate
-        if estimate is not None:
-            module, cell = estimate.weakest_cell
-            frames += [BmsSoc(estimate.soc_min * PCT, estimate.soc_max * PCT,
-                              estimate.soc_avg * PCT, estimate.soc_usable * PCT),
-                       BmsHealth(estimate.energy_wh / W_PER_KW,
-                                 estimate.capacity_ratio_min * PCT,
-                                 estimate.resistance_ratio_max * PCT, module, cell)]
-        s = self.summary(now_s)
-        low, high = s.min_cell_mv, s.max_cell_mv
-        if low is not None and high is not None:
-            frames.append(BmsCellVoltageExtremes(round(low.value), low.module_id, low.index,
-                                                 round(high.value), high.module_id,
-                                                 high.index))
-        cold, hot = s.min_temperature_degc, s.max_temperature_degc
-        request = self.thermal.update(cold.value if cold else None, hot.value if hot else None,
-                                      self._charging())
-        if cold is not None and hot is not None:
-            frames.append(BmsTemperatures(request, round(cold.value), cold.module_id,
-                                          cold.index, round(hot.value), hot.module_id,
-                                          hot.index))
-        return frames
 
     def _timeouts(self, now_s: float) -> None:
         self.statistics.link_changes.extend(self.registry.update(now_s))
@@ -618,53 +606,6 @@ class MasterCore:
         self._summary_frames = self.statistics.frames_received
         return summary
 
-    def bms_status(self) -> BmsStatus:
-        fatal = self.engine.active(Severity.FATAL)
-        contactors = self.feedback.contactors if self.feedback is not None else OPEN
-        groups = set(self.engine.groups(Severity.FATAL))
-        reason = fatal[0][0] if fatal else self.error_cause
-        if self.error_cause is not None:
-            groups.add(self.engine.table[self.error_cause].group)
-        return BmsStatus(
-            state=self.state,
-            contactors=contactors,
-            reset_required=self.state is MasterState.ERROR and not fatal,
-            closing_blocked=bool(fatal) or self.closing_blocked() is not None,
-            fault_reason=int(reason) if reason is not None else 0,
-            fault_groups=frozenset(g.value for g in groups),
-            warning_groups=frozenset(g.value for g in self.engine.groups(Severity.WARNING)),
-            charge_complete=self.endpoints.charge_complete,
-        )
-
-    def status_pages(self, now_s: float) -> list[Frame]:
-        s = self.summary(now_s)
-        low, high = s.min_cell_mv, s.max_cell_mv
-        hot = s.max_temperature_degc
-        e2e_errors = self.receiver.e2e_errors
-        return [
-            MasterSummary(
-                self.state,
-                self.registry.count(LinkState.ONLINE),
-                self.registry.count(LinkState.STALE),
-                self.registry.count(LinkState.LOST),
-                s.sum_of_cells_v or 0.0,
-                e2e_errors,
-            ),
-            CellVoltageExtremes(
-                _int(low), low.module_id if low else 0, low.index if low else 0,
-                _int(high), high.module_id if high else 0, high.index if high else 0,
-            ),
-            PackAverages(
-                None if s.avg_cell_mv is None else round(s.avg_cell_mv),
-                s.min_temperature_degc.value if s.min_temperature_degc else None,
-                hot.value if hot else None,
-                hot.module_id if hot else 0,
-            ),
-            ModulesOnlineMask(self.registry.mask(LinkState.ONLINE)),
-            ModulesStaleMask(self.registry.mask(LinkState.STALE)),
-            ModulesLostMask(self.registry.mask(LinkState.LOST)),
-        ]
-
     def safe_state_frame(self) -> CanFrame:
         """The frame that opens every contactor: for the shell's ``finally``."""
         return self.sender.encode(ContactorCommand(OPEN))
@@ -674,10 +615,6 @@ def _event_key(event: MasterEvent) -> str:
     if isinstance(event, DiagnosisEvent):
         return f"{event.entry.name.lower()}:{event.change.value}"
     return type(event).__name__
-
-
-def _int(extreme: Extreme | None) -> int | None:
-    return None if extreme is None else round(extreme.value)
 
 
 def _cycle_s(codec: Codec, frame_type: type[Frame]) -> float:

@@ -14,6 +14,7 @@ from master.core import MasterCore
 from master.diagnosis.table import DiagId
 from master.estimation.pack_estimator import Counters, EstimatorState
 from master.events import Location
+from master.report import PackReport
 from master.store import Store
 
 MAX_FREEZE_DECIMALS = 4
@@ -93,19 +94,17 @@ def restore(core: MasterCore, store: Store, now_s: float = 0.0) -> list[str]:
     return notes + core.algorithms.estimator.take_notes()
 
 
-def freeze_frame(core: MasterCore, now_s: float) -> dict[str, Any]:
-    """The pack at this moment, as stored with a diagnosis event."""
-    summary = core.summary(now_s)
-    estimate = core.algorithms.estimate
-    limits = core.algorithms.limits
-    current = core.pack_current_a
+def freeze_frame(report: PackReport) -> dict[str, Any]:
+    """The pack at this moment (its report), as stored with a diagnosis event."""
+    summary, estimate, limits = report.summary, report.estimate, report.limits
+    current = report.current_measured_a
 
     def extreme(e: Any) -> list[float] | None:
         return None if e is None else [round(e.value, 1), e.module_id, e.index]
 
     frame: dict[str, Any] = {
-        "state": core.state.name,
-        "current_a": None if current is None else round(current.value, 3),
+        "state": report.state.name,
+        "current_a": None if current is None else round(current, 3),
         "sum_of_cells_v": None if summary.sum_of_cells_v is None
         else round(summary.sum_of_cells_v, 3),
         "min_cell_mv": extreme(summary.min_cell_mv),

@@ -1,8 +1,8 @@
 """The published model of the master: one frozen report of the pack at an instant.
 
-Every reader outside the core reads this and only this: the MQTT payloads, the scenario
-time series, the re-simulation of a log, the benchmarks and the coming web and site
-layers. It is the schema the telemetry publishes (docs/architecture.md lists its fields).
+Every reader reads this and only this: the CAN status frames (`status_frames.py`), the
+MQTT payloads, the store's freeze frames, the scenario time series, the re-simulation of a
+log, the benchmarks and the coming web and site layers. It is the schema the telemetry publishes (docs/architecture.md lists its fields).
 `MasterCore.report(now_s)` builds it when asked for, so a control loop that nobody reads
 pays nothing for it.
 
@@ -13,6 +13,7 @@ marks a value that is invalid or was never received.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from dbc.frames import Contactors, MasterState
@@ -49,6 +50,7 @@ class EstimateReport:
     energy_wh: float
     capacity_ratio_min: float  # SOH: the weakest cell's capacity against nominal
     resistance_ratio_max: float
+    weakest_cell: tuple[int, int]  # (module, cell) of the lowest capacity ratio
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,20 @@ class CountersReport:
 
 
 @dataclass(frozen=True)
+class CellSnapshot:
+    """Every cell's values as they were at the report's instant, kept as the rows they are
+    stored in; the report flattens them when first read (the status frames, built from the
+    report several times a second, never read them)."""
+
+    voltages_mv: tuple[tuple[float | None, ...], ...]
+    received_s: tuple[tuple[float, ...], ...]
+    temperatures_degc: tuple[tuple[float | None, ...], ...]
+    soc: tuple[float, ...]
+    capacity_ah: tuple[float, ...]
+    r0_ohm: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class PackReport:
     time_s: float
     state: MasterState
@@ -84,12 +100,7 @@ class PackReport:
     modules: int
     cells_per_module: int
     sensors_per_module: int
-    cell_voltages_mv: tuple[float | None, ...]
-    cell_ages_s: tuple[float | None, ...]  # since each value was received
-    temperatures_degc: tuple[float | None, ...]
-    cell_soc: tuple[float, ...]  # the estimator's state (0..1), also before its first estimate
-    cell_capacity_ah: tuple[float, ...]  # as the health tracker has learnt them
-    cell_r0_ohm: tuple[float, ...]  # at 25 degC
+    cells: CellSnapshot  # read through the flat properties below
     summary: PackSummary  # extremes with their location, over fresh values
     estimate: EstimateReport | None
     limits: LimitsReport
@@ -97,6 +108,11 @@ class PackReport:
     faults: tuple[ActiveEntry, ...]  # fatal, in the order they became active
     warnings: tuple[ActiveEntry, ...]
     fault_reason: int  # what BmsStatus tells the VCU (vehicle.dbc FaultReason)
+    fault_groups: frozenset[str]  # the groups of the active fatal entries and of the cause
+    warning_groups: frozenset[str]
+    reset_required: bool  # in ERROR with nothing fatal active: waiting for a reset
+    closing_blocked: str | None  # why the contactors may not close now, None: they may
+    charge_complete: bool  # the charger's CC-CV charge has ended
     balancing_allowed: bool
     balancing_masks: tuple[int, ...]  # per module, the cells the plan bleeds
     bleeding_cells: int
@@ -104,8 +120,46 @@ class PackReport:
     modules_online: int
     unheard_modules: tuple[int, ...]  # never a valid frame since the start
     e2e_errors: tuple[int, ...]  # per module: failed E2E checks in its current window
+    e2e_errors_total: int  # every failed E2E check since the start
     charge_phase: str | None  # the charger's, when one is configured
     frames_received: int
+
+    @cached_property
+    def cell_voltages_mv(self) -> tuple[float | None, ...]:
+        return tuple(v for row in self.cells.voltages_mv for v in row)
+
+    @cached_property
+    def cell_ages_s(self) -> tuple[float | None, ...]:
+        """Since each value was received (None: never)."""
+        now_s = self.time_s
+        return tuple(None if t == float("-inf") else now_s - t
+                     for row in self.cells.received_s for t in row)
+
+    @cached_property
+    def temperatures_degc(self) -> tuple[float | None, ...]:
+        return tuple(v for row in self.cells.temperatures_degc for v in row)
+
+    @property
+    def cell_soc(self) -> tuple[float, ...]:
+        """The estimator's state (0..1), also before its first estimate."""
+        return self.cells.soc
+
+    @property
+    def cell_capacity_ah(self) -> tuple[float, ...]:
+        """As the health tracker has learnt them."""
+        return self.cells.capacity_ah
+
+    @property
+    def cell_r0_ohm(self) -> tuple[float, ...]:
+        """At 25 degC."""
+        return self.cells.r0_ohm
+
+    def links_mask(self, state: LinkState) -> int:
+        """Bit m set: module m's link is in ``state``."""
+        return sum(1 << m for m, link in enumerate(self.links) if link is state)
+
+    def links_count(self, state: LinkState) -> int:
+        return sum(1 for link in self.links if link is state)
 
 
 def _entries(core: MasterCore, severity: Severity) -> tuple[ActiveEntry, ...]:
@@ -119,16 +173,23 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
     algorithms = core.algorithms
     estimate, limits = algorithms.estimate, algorithms.limits
     estimator = algorithms.estimator
-    status = core.bms_status()
+    engine = core.engine
     voltage_v, current_a = core.pack_values(now_s)
     high_v, low_v = core.pack_voltage_limits_v()
     cells, temperatures = core.pack.cell_mv, core.pack.temperature_degc
     counters = estimator.counters
     charger = core.endpoints.charger
+    fatal = engine.active(Severity.FATAL)
+    cause = core.error_cause
+    reason = fatal[0][0] if fatal else cause
+    groups = set(engine.groups(Severity.FATAL))
+    if cause is not None:
+        groups.add(engine.table[cause].group)
+    blocked = core.closing_blocked()
     return PackReport(
         time_s=now_s,
         state=core.state,
-        error_cause=core.error_cause.name.lower() if core.error_cause is not None else None,
+        error_cause=cause.name.lower() if cause is not None else None,
         contactors_commanded=core.machine.command,
         contactors_feedback=core.feedback.contactors if core.feedback is not None else None,
         voltage_v=voltage_v,
@@ -137,17 +198,16 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
         modules=core.modules,
         cells_per_module=cells.per_module,
         sensors_per_module=temperatures.per_module,
-        cell_voltages_mv=tuple(v for row in cells.values for v in row),
-        cell_ages_s=tuple(None if t == float("-inf") else now_s - t
-                          for row in cells.times_s for t in row),
-        temperatures_degc=tuple(v for row in temperatures.values for v in row),
-        cell_soc=tuple(float(x) for x in estimator.filter.soc),
-        cell_capacity_ah=tuple(float(x) for x in estimator.health.capacity_ah),
-        cell_r0_ohm=tuple(float(x) for x in estimator.health.r0_ohm),
+        cells=CellSnapshot(
+            tuple(map(tuple, cells.values)), tuple(map(tuple, cells.times_s)),
+            tuple(map(tuple, temperatures.values)), tuple(estimator.filter.soc.tolist()),
+            tuple(estimator.health.capacity_ah.tolist()),
+            tuple(estimator.health.r0_ohm.tolist())),
         summary=core.summary(now_s),
         estimate=None if estimate is None else EstimateReport(
             estimate.soc_min, estimate.soc_max, estimate.soc_avg, estimate.soc_usable,
-            estimate.energy_wh, estimate.capacity_ratio_min, estimate.resistance_ratio_max),
+            estimate.energy_wh, estimate.capacity_ratio_min, estimate.resistance_ratio_max,
+            estimate.weakest_cell),
         limits=LimitsReport(limits.charge_a, limits.discharge_a, limits.charge_w,
                             limits.discharge_w, limits.charge_limiter.name.lower(),
                             limits.discharge_limiter.name.lower(), high_v, low_v),
@@ -155,7 +215,12 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
                                 counters.charged_wh, counters.discharged_wh),
         faults=_entries(core, Severity.FATAL),
         warnings=_entries(core, Severity.WARNING),
-        fault_reason=status.fault_reason,
+        fault_reason=int(reason) if reason is not None else 0,
+        fault_groups=frozenset(g.value for g in groups),
+        warning_groups=frozenset(g.value for g in engine.groups(Severity.WARNING)),
+        reset_required=core.state is MasterState.ERROR and not fatal,
+        closing_blocked=("a fatal entry is active" if fatal else None) or blocked,
+        charge_complete=core.endpoints.charge_complete,
         balancing_allowed=algorithms.plan.allowed,
         balancing_masks=tuple(algorithms.plan.masks),
         bleeding_cells=algorithms.plan.bleeding_cells,
@@ -164,6 +229,7 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
         unheard_modules=tuple(m for m, link in enumerate(core.registry.links)
                               if link.last_valid_s is None),
         e2e_errors=core.e2e_window_errors(),
+        e2e_errors_total=core.receiver.e2e_errors,
         charge_phase=charger.phase.value if charger is not None else None,
         frames_received=core.statistics.frames_received,
     )

@@ -191,7 +191,7 @@ class MasterShell:
         if self.writer is not None and events:
             wall = time.time()
             now = asyncio.get_running_loop().time()
-            freeze = freeze_frame(self.core, now) \
+            freeze = freeze_frame(self.core.report(now)) \
                 if any(isinstance(e, DiagnosisEvent) for e in events) else None
             self.writer.events([stored(e, wall, freeze if isinstance(e, DiagnosisEvent)
                                        else None) for e in events])

@@ -76,7 +76,7 @@ def test_nothing_imports_the_tests() -> None:
 
 CORE_NAMES = {"core", "self.core", "master", "self.master", "pack.master", "self.pack.master",
               "p.master"}
-READERS = ("sim", "replay", "bench", "testbed")
+READERS = ("sim", "replay", "bench", "testbed", "master/telemetry")
 
 
 def _dotted(node: ast.expr) -> str | None:

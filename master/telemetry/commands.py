@@ -80,19 +80,17 @@ def parse_command(data: bytes) -> Command:
 
 def apply_command(core: MasterCore, command: Command, now_s: float) -> str | None:
     """Hand a valid command to the core as a request; the reason when it is refused."""
+    refused = None
     if command.name == "balancing":
-        core.remote.balancing_enabled = bool(command.arguments["enabled"])
+        core.request_balancing(bool(command.arguments["enabled"]))
     elif command.name == "fault_reset":
-        core.remote.reset(now_s)
+        core.request_fault_reset(now_s)
     elif command.name == "charge_target":
-        charger = core.endpoints.charger
-        if charger is None:
-            return "this pack has no charger"
-        charger.target_soc = float(command.arguments["soc_pct"]) / 100.0
+        refused = core.request_charge_target(float(command.arguments["soc_pct"]) / 100.0)
     elif command.name == "state":
-        if core.settings.endpoints.vcu:
-            return "this pack has a VCU: only the VCU requests states"
-        core.remote.state = REQUESTS[str(command.arguments["request"])]
+        refused = core.request_state(REQUESTS[str(command.arguments["request"])])
+    if refused is not None:
+        return refused
     core.note(f"operator command: {command.name} {command.arguments or ''}".rstrip(), now_s)
     return None
 

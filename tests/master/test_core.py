@@ -31,6 +31,7 @@ from dbc.vehicle_frames import (
     ThermalRequest,
     VcuRequest,
 )
+from master import status_frames
 from master.core import MasterCore
 from master.diagnosis.table import DiagId
 from master.events import PACK, Location
@@ -226,7 +227,7 @@ def test_pack_bus_off_is_fatal_and_recovery_clears_it() -> None:
     core.on_pack_bus_error(CAN_ERR_BUSOFF, bytes(8), 1.0)
     assert core.state is MasterState.ERROR
     assert core.error_cause is DiagId.PACK_BUS_OFF
-    assert core.bms_status().fault_groups == {"Bus"}
+    assert status_frames.bms_status(core.report(1.0)).fault_groups == {"Bus"}
     core.on_pack_bus_error(CAN_ERR_CRTL, bytes([0, 0x20]), 1.1)  # TX error passive
     assert core.engine.is_active(DiagId.PACK_BUS_ERROR_PASSIVE, PACK)
     core.on_pack_bus_error(CAN_ERR_RESTARTED, bytes(8), 1.2)

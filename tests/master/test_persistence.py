@@ -75,7 +75,7 @@ def test_a_store_for_another_pack_is_not_applied(tmp_path: Path) -> None:
 def test_freeze_frame_holds_the_pack_at_that_moment() -> None:
     pack = driven_pack(10.0)
     assert pack.master.state is MasterState.NORMAL
-    frame = freeze_frame(pack.master, pack.now_s)
+    frame = freeze_frame(pack.master.report(pack.now_s))
     assert frame["state"] == "NORMAL"
     assert frame["min_cell_mv"][0] <= frame["max_cell_mv"][0]
     assert 0 < frame["soc_min_pct"] <= frame["soc_max_pct"] < 100

@@ -107,7 +107,7 @@ def test_a_charger_flag_becomes_a_warning_and_stops_the_charge() -> None:
     p.run_until(lambda: p.master.engine.is_active(DiagId.CHARGER_OVERTEMPERATURE,
                                                   PACK), 5.0)
     p.run_until(lambda: p.charger is not None and p.charger.current_a == 0.0, 5.0)
-    assert "Charger" in p.master.bms_status().warning_groups
+    assert "Charger" in p.master.report(p.now_s).warning_groups
     assert fatal(p) == []  # a charger problem ends the charge; the pack stays healthy
     p.inject(InjectCharger(0))
     p.run_until(lambda: p.charger is not None and p.charger.current_a > 1.0, 10.0)
@@ -187,7 +187,7 @@ def test_a_silent_inverter_is_a_warning() -> None:
     took = p.run_until(lambda: p.master.engine.is_active(DiagId.INVERTER_LOST,
                                                          PACK), 10.0)
     assert 4.0 <= took <= 6.5
-    assert "Inverter" in p.master.bms_status().warning_groups
+    assert "Inverter" in p.master.report(p.now_s).warning_groups
     assert p.master.state is MasterState.NORMAL  # a warning: the pack stays connected
 
 
@@ -200,4 +200,4 @@ def test_a_fatal_fault_stops_the_charger() -> None:
     p.run_until(lambda: p.charger is not None and p.charger.command is not None
                 and not p.charger.command.start, 1.5)  # the next command says stop
     p.run_until(lambda: p.charger is not None and p.charger.current_a == 0.0, 1.0)
-    assert not p.master.bms_status().charge_complete
+    assert not p.master.report(p.now_s).charge_complete
