@@ -1,30 +1,27 @@
-"""The optional compiled build of the hot path, and the import hook that serves it.
+"""The import hook that serves the optional compiled build of the hot path.
 
 The modules in `COMPILED` stay plain Python and the only source of truth. `./run` compiles
-them with mypyc into ``build/compiled/`` (``bms compiled build``); every package of
-the project imports `bms` first, whose ``__init__`` calls `use_build`, so that the compiled
-modules are served in place of their sources before anything imports them. Served only
-when the build was made from exactly the sources present (a digest of every source file of
-the project and of the interpreter): after any edit, and where no build exists (an install
-without ``./run``, a machine without a C compiler), everything is plain Python.
-``BMS_PURE_PYTHON=1`` forces plain Python. The build is all or nothing: compiled modules
-import each other natively, so a stale one cannot be mixed with fresh ones.
+them with mypyc into ``build/compiled/`` (``bms compiled build``, `bms.compiled_build`). The
+entry points (the `bms` command, the bench, the test suite) call `use_build` before any hot
+module is imported, so that the compiled modules are served in place of their sources;
+importing a package switches nothing on. Served only when the build was made from exactly
+the sources present (a digest of every source file of the project and of the interpreter):
+after any edit, and where no build exists (an install without ``./run``, a machine without
+a C compiler), everything is plain Python. ``BMS_PURE_PYTHON=1`` forces plain Python. The
+build is all or nothing: compiled modules import each other natively, so a stale one cannot
+be mixed with fresh ones.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
@@ -43,8 +40,8 @@ SOURCES = (".py", ".dbc")
 # settings (read by introspection) nor the frame classes (ClassVar-based dataclasses).
 COMPILED = (
     "bms/chemistry.py", "bms/rounding.py", "bms/timing.py",
-    "dbc/codec.py", "dbc/crc.py", "dbc/e2e.py", "dbc/endpoint.py", "dbc/fast_decode.py",
-    "dbc/fast_encode.py", "dbc/layout.py",
+    "dbc/codec/fast_decode.py", "dbc/codec/fast_encode.py", "dbc/codec/frames_codec.py",
+    "dbc/codec/layout.py", "dbc/crc.py", "dbc/e2e.py", "dbc/endpoint.py",
     "master/algorithms.py", "master/balancing_planner.py", "master/charger_control.py",
     "master/core.py", "master/endpoints.py", "master/events.py", "master/inverter_endpoint.py",
     "master/thermal.py", "master/diagnosis/e2e_window.py", "master/diagnosis/frozen_readings.py",
@@ -64,10 +61,6 @@ CANDIDATES = frozenset({path.removesuffix(".py").replace("/", ".") for path in C
 # what the build's finder found (`current_status`): "compiled (N modules)" or "plain Python
 # (why)"
 status = "plain Python (use_build not called)"
-
-
-class CompileError(RuntimeError):
-    """The build failed; the plain Python modules are used."""
 
 
 def source_digest(root: Path = ROOT) -> str:
@@ -156,7 +149,7 @@ def current_status() -> str:
 
 
 def module_of(path: str) -> str:
-    """The module a source path of `COMPILED` names: "dbc/codec.py" -> "dbc.codec"."""
+    """The module a source path of `COMPILED` names: "dbc/codec/frames_codec.py" -> "dbc.codec"."""
     return path.removesuffix(".py").replace("/", ".")
 
 
@@ -173,87 +166,3 @@ def serve_plain(reason: str) -> str:
 def is_fresh(directory: Path = BUILD_DIR, root: Path = ROOT) -> bool:
     stamp = read_stamp(directory)
     return stamp is not None and stamp.get("digest") == source_digest(root)
-
-
-@contextmanager
-def build_lock(directory: Path = BUILD_DIR) -> Iterator[None]:
-    """One build at a time (two ./run commands may start together)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with (directory.parent / "compiled.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def build(directory: Path = BUILD_DIR, root: Path = ROOT) -> None:
-    """Compile `COMPILED` with mypyc into ``directory`` (replaced whole, once complete)."""
-    try:
-        from mypyc.build import mypycify
-        from setuptools import setup
-    except ImportError as exc:
-        raise CompileError(f"mypyc or setuptools is missing ({exc}): pip install -e '.[dev]'"
-                           ) from exc
-    digest = source_digest(root)
-    work = Path(tempfile.mkdtemp(prefix="bms-compile-"))
-    here = Path.cwd()
-    log = directory.parent / "compiled.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        generated = _write_generated(work / "generated")
-        try:
-            os.chdir(root)  # mypyc names the modules after their paths from here
-            with _output_to(log):
-                extensions = mypycify([*COMPILED, str(generated)], opt_level="3",
-                                      target_dir=str(work / "c"))
-                setup(name="bms-compiled", ext_modules=extensions, script_args=[
-                    "build_ext", "--build-lib", str(work / "lib"),
-                    "--build-temp", str(work / "t")])
-        except (SystemExit, Exception) as exc:  # mypyc exits on a type error
-            raise CompileError(f"mypyc could not build the hot modules ({exc!r}; its "
-                               f"output: {log})") from exc
-        finally:
-            os.chdir(here)
-        lib = work / "lib"
-        suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-        files = {path.relative_to(lib).as_posix()[:-len(suffix)].replace("/", "."):
-                 path.relative_to(lib).as_posix() for path in lib.rglob("*" + suffix)}
-        missing = [p for p in COMPILED if module_of(p) not in files]
-        if missing:
-            raise CompileError(f"the build lacks {', '.join(missing)} (see {log})")
-        (lib / STAMP).write_text(json.dumps({"digest": digest, "files": files}, indent=1))
-        shutil.rmtree(directory, ignore_errors=True)
-        shutil.move(str(lib), str(directory))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _write_generated(directory: Path) -> Path:
-    """The module of the functions the codecs write from the DBC files (dbc/array_codec.py),
-    for mypyc: the codecs of every bus are made first, so that it holds them all."""
-    from dbc import array_codec
-    from dbc.codec import pack_codec, sim_codec, vehicle_codec
-
-    pack_codec(), vehicle_codec(), sim_codec()
-    directory.mkdir(parents=True)
-    path = directory / f"{array_codec.COMPILED_MODULE}.py"
-    path.write_text(array_codec.module_source())
-    return path
-
-
-@contextmanager
-def _output_to(log: Path) -> Iterator[None]:
-    """This process's and its children's stdout and stderr (the C compiler's) into ``log``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with log.open("wb") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])

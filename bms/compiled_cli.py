@@ -26,7 +26,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "status":
         print(compiled.current_status())
         return 0
-    with compiled.build_lock():
+    from bms import compiled_build
+
+    with compiled_build.build_lock():
         if args.if_stale and compiled.is_fresh():
             return 0
         print(f"compiling {len(compiled.COMPILED)} modules and the codecs' functions written "
@@ -34,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
               f"{compiled.BUILD_DIR} (once per change of the sources, about a minute)",
               file=sys.stderr, flush=True)
         try:
-            compiled.build()
-        except compiled.CompileError as exc:
+            compiled_build.build()
+        except compiled_build.CompileError as exc:
             print(f"{exc}; plain Python is used", file=sys.stderr)
             return 1
     print(f"built; used from the next start: {len(compiled.COMPILED)} modules and the codecs' "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-HALF: Final = 0.5  # Final: compiled, a constant, not a look-up in the module's dict
+HALF: Final = 0.5
 
 
 def round_half_even(x: float) -> int:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from dbc.frames import Frame, Signals
-from dbc.layout import MessageLayout
+
+if TYPE_CHECKING:
+    from dbc.codec.layout import MessageLayout
 
 DBC_ADDRESS = 0xE5
 COMMAND_ID = 0x1806E5F4  # to the charger at DBC_ADDRESS, from the BMS (0xF4)

@@ -16,6 +16,10 @@ from typing import Final
 
 from dbc.crc import CRC8_E2E_P01
 
+# the signals of a protected message that carry the profile (every protected DBC message)
+E2E_CRC_SIGNAL = "E2E_CRC"
+E2E_COUNTER_SIGNAL = "E2E_AliveCounter"
+
 COUNTER_MODULO: Final = 15  # profile 1 counts 0..14; 15 is not a valid counter
 CRC_BYTE: Final = 0
 COUNTER_BYTE: Final = 1
@@ -52,7 +56,7 @@ _ERRORS = frozenset({E2EStatus.REPEATED, E2EStatus.WRONG_SEQUENCE, E2EStatus.ERR
 
 
 _STARTS: dict[int, int] = {}  # the register after the DataID bytes, by DataID
-_TABLE: Final = CRC8_E2E_P01.table  # Final: compiled, read without a globals lookup
+_TABLE: Final = CRC8_E2E_P01.table
 _XOR_OUT: Final = CRC8_E2E_P01.xor_out
 
 
@@ -64,8 +68,7 @@ def compute_crc(data_id: int, data: bytes | bytearray) -> int:
         crc = _STARTS[data_id] = CRC8_E2E_P01.compute(
             bytes((data_id & 0xFF, (data_id >> 8) & 0xFF)), start=CRC8_E2E_P01.init)
     table = _TABLE
-    # compiled, bytes are indexed natively where bytes | bytearray is a generic call: a
-    # sender's bytearray is worth its copy
+    # bytes, not bytearray: indexed natively where compiled (docs/compiled.md)
     payload = data if isinstance(data, bytes) else bytes(data)
     for index in range(1, len(payload)):  # no slice: no copy
         crc = table[crc ^ payload[index]]

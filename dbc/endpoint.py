@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from dbc.codec import CanFrame, Codec
+from dbc.codec.layout import MessageLayout
 from dbc.e2e import ACCEPTED, AliveCounters, E2EChecker, E2EStatistics, E2EStatus
 from dbc.errors import DecodeError, DecodeFailure
 from dbc.frames import Frame
-from dbc.layout import MessageLayout
 
 
 class FrameSender:
@@ -31,7 +31,7 @@ class FrameSender:
 @dataclass(init=False)
 class Reception:
     """One received frame: ``frame`` is None when E2E rejected it. (The ``__init__`` is
-    written out: compiled, it is native, where a named tuple's is interpreted.)"""
+    written out: docs/compiled.md.)"""
 
     layout: MessageLayout
     module_id: int

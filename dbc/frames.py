@@ -11,10 +11,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
-from dbc.array_codec import Decoder, Encoder, compile_array_decoder, compile_array_encoder
-from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
+if TYPE_CHECKING:
+    from dbc.codec.layout import MessageLayout
 
 Signals = dict[str, Any]
 
@@ -73,11 +73,7 @@ MODULE_FAULT_SIGNALS: dict[ModuleFault, str] = {
     ModuleFault.INTERNAL: "FaultInternal",
 }
 # the same as (bit, signal) pairs of plain ints: an enum's value is a Python-level property
-_MODULE_FAULT_BITS = tuple((int(flag), name) for flag, name in MODULE_FAULT_SIGNALS.items())
-# every signal of ModuleStatus: what its direct decoder and encoder are written for
-_MODULE_STATUS_SIGNALS = frozenset({E2E_CRC_SIGNAL, E2E_COUNTER_SIGNAL, "AfeState",
-                                    "BalancingCells", "ModuleVoltage",
-                                    *MODULE_FAULT_SIGNALS.values()})
+MODULE_FAULT_BITS = tuple((int(flag), name) for flag, name in MODULE_FAULT_SIGNALS.items())
 
 
 def _optional_in(layout: MessageLayout, name: str, value: float | None) -> float | None:
@@ -91,10 +87,10 @@ def _optional_out(layout: MessageLayout, name: str, value: float) -> float | Non
     invalid = layout.invalid_value(name)
     if invalid is not None and abs(value - invalid) < layout.resolution(name) / 2:
         return None
-    return _physical(layout, name, value)
+    return physical(layout, name, value)
 
 
-def _physical(layout: MessageLayout, name: str, value: float) -> float:
+def physical(layout: MessageLayout, name: str, value: float) -> float:
     """A decoded value rounded to the signal's resolution (drops float noise of the scaling)."""
     decimals = layout.decimals(name)
     return round(value, decimals) if decimals else value
@@ -152,7 +148,7 @@ class ModuleStatus:
             "ModuleVoltage": layout.saturate("ModuleVoltage", self.module_voltage_v),
         }
         faults = int(self.faults)  # int arithmetic: a flag test costs a microsecond
-        for bit, name in _MODULE_FAULT_BITS:
+        for bit, name in MODULE_FAULT_BITS:
             signals[name] = 1 if faults & bit else 0
         return signals
 
@@ -165,64 +161,9 @@ class ModuleStatus:
         return cls(
             AfeState(signals["AfeState"]),
             int(signals["BalancingCells"]),
-            _physical(layout, "ModuleVoltage", signals["ModuleVoltage"]),
+            physical(layout, "ModuleVoltage", signals["ModuleVoltage"]),
             faults,
         )
-
-    # Every slave sends one each status period: the general path's dict of signals costs
-    # several times what these cost. Same frames and bytes (tests compare them).
-
-    @classmethod
-    def direct_decoder(cls, layout: MessageLayout) -> Decoder | None:
-        """bytes -> frame, each signal read where the DBC puts it."""
-        fields = {f.name: f for f in layout.fast.plain}
-        if set(fields) != _MODULE_STATUS_SIGNALS or layout.fast.multiplexer is not None:
-            return None  # a DBC this was not written for: the general path
-        afe, cells, voltage = fields["AfeState"], fields["BalancingCells"], fields["ModuleVoltage"]
-        flags = [fields[name] for _, name in _MODULE_FAULT_BITS]
-        if any(f.big_endian for f in (afe, cells, voltage, *flags)) or \
-                any(f.mask != 1 or not f.identity for f in flags) or not afe.identity:
-            return None  # the state is its value table's raw value, the flags plain bits
-        fault_shifts = tuple((bit, f.shift) for (bit, _), f in zip(_MODULE_FAULT_BITS, flags,
-                                                                   strict=True))
-
-        def decode(data: bytes) -> ModuleStatus:  # from_signals, without the dict
-            raw = int.from_bytes(data, "little")
-            faults = 0
-            for bit, shift in fault_shifts:  # one-bit flags
-                if raw >> shift & 1:
-                    faults |= bit
-            return cls(AfeState(int(afe.read(raw, 0))), int(cells.read(raw, 0)),
-                       _physical(layout, "ModuleVoltage", voltage.read(raw, 0)),
-                       ModuleFault(faults))
-        return decode
-
-    @classmethod
-    def direct_encoder(cls, layout: MessageLayout) -> Encoder | None:
-        """frame -> payload with the E2E bytes zero, each signal checked and placed as the
-        general path does."""
-        fields = {f.name: f for f in layout.encoder.plain}
-        if set(fields) != _MODULE_STATUS_SIGNALS or layout.encoder.multiplexer is not None:
-            return None  # a DBC this was not written for: the general path
-        afe, cells, voltage = fields["AfeState"], fields["BalancingCells"], fields["ModuleVoltage"]
-        flags = [fields[name] for _, name in _MODULE_FAULT_BITS]
-        if any(f.big_endian for f in (afe, cells, voltage, *flags)):
-            return None
-        fault_bits = tuple((bit, f.raw(1) << f.shift)
-                           for (bit, _), f in zip(_MODULE_FAULT_BITS, flags, strict=True))
-        limits = layout.range_of("ModuleVoltage")
-        length = layout.length
-
-        def encode(frame: ModuleStatus) -> bytes:
-            raw = afe.raw(int(frame.afe_state)) << afe.shift | \
-                cells.raw(frame.balancing_mask) << cells.shift | \
-                voltage.raw(limits.clamp(frame.module_voltage_v)) << voltage.shift
-            faults = int(frame.faults)
-            for bit, placed in fault_bits:
-                if faults & bit:
-                    raw |= placed
-            return raw.to_bytes(length, "little")
-        return encode
 
 
 class _ArrayFrame:
@@ -233,16 +174,6 @@ class _ArrayFrame:
     INTEGER_VALUES: ClassVar[bool] = False
 
     FIELDS: ClassVar[tuple[str, str]]  # the attributes of the first index and the values
-
-    @classmethod
-    def direct_decoder(cls, layout: MessageLayout) -> Decoder | None:
-        """bytes -> frame in one generated function (the hot path); see array_codec."""
-        return compile_array_decoder(layout, cls.PREFIX, cls, cls.INTEGER_VALUES)
-
-    @classmethod
-    def direct_encoder(cls, layout: MessageLayout) -> Encoder | None:
-        """frame -> bytes in one generated function (the hot path); see array_codec."""
-        return compile_array_encoder(layout, cls.PREFIX, *cls.FIELDS)
 
     @classmethod
     def group_of(cls, layout: MessageLayout, first: int) -> tuple[int, tuple[int, ...]]:
@@ -357,7 +288,7 @@ class MasterSummary(_Page):
             int(signals["ModulesOnline"]),
             int(signals["ModulesStale"]),
             int(signals["ModulesLost"]),
-            _physical(layout, "PackVoltage", signals["PackVoltage"]),
+            physical(layout, "PackVoltage", signals["PackVoltage"]),
             int(signals["E2EErrors"]),
         )
 
@@ -519,7 +450,7 @@ class ContactorFeedback:
             Contactors(bool(signals["MainPlusClosed"]), bool(signals["MainMinusClosed"]),
                        bool(signals["PrechargeClosed"])),
             bool(signals["FuseBlown"]),
-            _physical(layout, "BusVoltage", signals["BusVoltage"]),
+            physical(layout, "BusVoltage", signals["BusVoltage"]),
             int(signals["AuthChallenge"]),
         )
 

@@ -11,10 +11,12 @@ import enum
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from dbc.frames import Frame, Signals
-from dbc.layout import MessageLayout
+
+if TYPE_CHECKING:
+    from dbc.codec.layout import MessageLayout
 
 
 class IvtFlag(enum.IntFlag):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from dbc.frames import Contactors, Frame, MasterState, Signals
-from dbc.layout import MessageLayout
+
+if TYPE_CHECKING:
+    from dbc.codec.layout import MessageLayout
 
 # Fault and warning groups, by the suffix of their one-bit signals (FaultX / WarningX).
 GROUP_SIGNALS = ("CellVoltage", "CellTemperature", "Current", "CurrentSensor", "Slave", "Vcu",

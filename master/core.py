@@ -101,7 +101,7 @@ class Outputs:
 
     def __init__(self, pack: list[CanFrame] | None = None,
                  vehicle: list[CanFrame] | None = None, reaction: DiagId | None = None) -> None:
-        # written out: compiled, it is native (one per received frame and per tick)
+        # __init__ written out: a hot-path habit (docs/compiled.md)
         self.pack = [] if pack is None else pack
         self.vehicle = [] if vehicle is None else vehicle
         self.reaction = reaction

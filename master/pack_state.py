@@ -15,8 +15,8 @@ Array = NDArray[np.float64]
 
 @dataclass(init=False)
 class Extreme:
-    """(The ``__init__`` is written out: compiled, it is native; four of these every
-    summary.)"""
+    """A value and where it is: module, and cell or sensor. (``__init__`` written out:
+    docs/compiled.md.)"""
 
     value: float
     module_id: int

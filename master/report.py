@@ -2,11 +2,12 @@
 
 Every reader reads this and only this: the CAN status frames (`status_frames.py`), the
 MQTT payloads, the store's freeze frames, the scenario time series, the re-simulation of a
-log, the benchmarks and the coming web and site layers. It is the schema the telemetry publishes (docs/architecture.md lists its fields).
-`MasterCore.report(now_s)` builds it when asked for, so a control loop that nobody reads
+log, the benchmarks and the coming web and site layers. It is the schema the telemetry
+publishes (docs/architecture.md). `MasterCore.report(now_s)` builds it when asked for (the
+core itself in a tick where a status frame is due), so a control loop that nobody reads
 pays nothing for it.
 
-Cell arrays are flat, module after module (index = module x cells_per_module + cell); None
+Cell arrays read flat, module after module (index = module x cells_per_module + cell); None
 marks a value that is invalid or was never received.
 """
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
+from dbc.codec.layout import MessageLayout
 from dbc.database import load_file
-from dbc.e2e import E2EChecker, read_counter
+from dbc.e2e import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, E2EChecker, read_counter
 from dbc.errors import DbcError
-from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
 from replay.logged import LoggedFrame
 
 E2E_SIGNALS = (E2E_CRC_SIGNAL, E2E_COUNTER_SIGNAL)

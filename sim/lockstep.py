@@ -34,8 +34,7 @@ BUSES = ("pack", "vehicle", "sim")
 
 @dataclass(init=False)
 class WireFrame:
-    """One frame on a wire. (Its ``__init__`` is written out: compiled, it is native, where
-    the one dataclass writes is interpreted; two thousand of these a simulated second.)"""
+    """One frame on a wire. (``__init__`` written out: docs/compiled.md.)"""
 
     time_s: float
     bus: str

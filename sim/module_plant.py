@@ -25,8 +25,7 @@ def module_rng(seed: int, module_id: int, purpose: str) -> random.Random:
 
 @dataclass(init=False)
 class BleedState:
-    """(The ``__init__`` is written out: compiled, it is native; a bleeding cell makes two
-    of these every measurement.)"""
+    """A bleeding cell: its current and heat. (``__init__`` written out: docs/compiled.md.)"""
 
     cell: int
     current_a: float

@@ -24,7 +24,8 @@ def imports() -> dict[str, set[str]]:
                 if isinstance(node, ast.Import):
                     names |= {alias.name for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names.add(node.module)
+                    names.add(node.module)  # and what may be a module of it
+                    names |= {f"{node.module}.{alias.name}" for alias in node.names}
             found[str(path.relative_to(REPO))] = {
                 n for n in names if n.split(".")[0] in PACKAGES}
     return found
@@ -140,3 +141,10 @@ def test_the_diagnosis_rule_sees_observations() -> None:
               "observer.observe(bus, frame, t)\n")
     assert observations_in(source) == [(1, "self.engine.observe"),
                                        (2, "core.engine.observe_limit")]
+
+
+def test_only_the_build_command_imports_the_build_tool() -> None:
+    # the running processes import the hook (bms.compiled), never the build and mypyc
+    users = [path for path, names in imports().items()
+             if "bms.compiled_build" in names and not path.startswith("tests/")]
+    assert users == ["bms/compiled_cli.py"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bms import compiled
+from bms import compiled, compiled_build
 from bms.settings import load_settings
 from tests.replay.logs import lockstep_log
 from tests.replay.test_resim import SETTINGS, drift
@@ -80,7 +80,7 @@ def test_the_sources_are_read_only_at_the_first_import_the_build_may_serve(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(compiled.PURE_ENV, raising=False)
     root, build = project(tmp_path / "src"), tmp_path / "build"
-    stamp(build, root, {"dbc.codec": "dbc/codec.so"})
+    stamp(build, root, {"dbc.codec.frames_codec": "dbc/codec/frames_codec.so"})
     digests: list[Path] = []
     real_digest = compiled.source_digest
     monkeypatch.setattr(compiled, "source_digest",
@@ -90,16 +90,16 @@ def test_the_sources_are_read_only_at_the_first_import_the_build_may_serve(
     assert finder.find_spec("slave.service") is None
     assert digests == []
     assert finder.files is None
-    assert finder.find_spec("dbc.codec") is not None  # a candidate: checked, fresh, served
-    assert finder.find_spec("dbc.layout") is None  # checked once: not in this build
+    assert finder.find_spec("dbc.codec.frames_codec") is not None  # checked, fresh, served
+    assert finder.find_spec("dbc.codec.direct") is None  # checked once: not in this build
     assert digests == [root]
     assert finder.check().startswith("compiled (1 modules")
 
 
 def test_a_failed_build_says_where_its_output_is(tmp_path: Path) -> None:
     root = project(tmp_path / "src")  # none of the modules to compile is there
-    with pytest.raises(compiled.CompileError, match=r"compiled\.log"):
-        compiled.build(tmp_path / "build" / "compiled", root)
+    with pytest.raises(compiled_build.CompileError, match=r"compiled\.log"):
+        compiled_build.build(tmp_path / "build" / "compiled", root)
     assert not (tmp_path / "build" / "compiled").exists()
 
 

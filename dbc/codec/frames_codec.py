@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from dbc import e2e
-from dbc.array_codec import Decoder, Encoder
 from dbc.cached import cached_database, frame_id_mask
+from dbc.codec.arrays import Decoder, Encoder
+from dbc.codec.direct import direct_decoder, direct_encoder
+from dbc.codec.layout import MessageLayout
 from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS
+from dbc.e2e import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
 from dbc.frames import PACK_FRAME_TYPES, Frame
 from dbc.ivt import IVT_FRAME_TYPES
-from dbc.layout import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, MessageLayout
 
 DECODE_CACHE_SIZE: Final = 4096
 
@@ -86,12 +88,10 @@ class Codec:
         if layout is None:
             raise ContractError(f"{frame_type.__name__}: no message {frame_type.MESSAGE}")
         self._encoders[frame_type] = layout
-        make_decoder = getattr(frame_type, "direct_decoder", None)
-        decoder = make_decoder(layout) if make_decoder is not None else None
+        decoder = direct_decoder(frame_type, layout)
         if decoder is not None:
             self._direct[layout.name] = decoder
-        make_encoder = getattr(frame_type, "direct_encoder", None)
-        encoder = make_encoder(layout) if make_encoder is not None else None
+        encoder = direct_encoder(frame_type, layout)
         if encoder is not None:
             self._direct_encoders[layout.name] = encoder
         page = getattr(frame_type, "page", None)

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from dbc.codec import pack_codec, sim_codec, vehicle_codec
-from dbc.fast_encode import FastEncodeError, FastEncoder
+from dbc.codec.fast_encode import FastEncodeError, FastEncoder
 from tests.dbc.reference import cantools_message
 
 LAYOUTS = [layout for codec in (pack_codec(), vehicle_codec(), sim_codec())

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from dbc import array_codec
-from dbc.codec import pack_codec
+from dbc.codec import arrays, pack_codec
+from dbc.codec.direct import direct_decoder, direct_encoder
 from dbc.errors import EncodeError
 from dbc.frames import CellTemperatures, CellVoltages
 
@@ -16,7 +16,7 @@ ARRAYS = [CellVoltages, CellTemperatures]
 @pytest.mark.parametrize("frame_type", ARRAYS, ids=lambda t: t.__name__)
 def test_same_frames_as_the_general_path(frame_type) -> None:  # type: ignore[no-untyped-def]
     layout = pack_codec().layout(frame_type.MESSAGE)
-    direct = frame_type.direct_decoder(layout)
+    direct = direct_decoder(frame_type, layout)
     assert direct is not None
     rng = random.Random(frame_type.__name__)
     names = layout.indexed_signals(frame_type.PREFIX)
@@ -63,7 +63,7 @@ def _general_payload(frame, layout) -> bytes:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("frame_type", ARRAYS, ids=lambda t: t.__name__)
 def test_same_bytes_as_the_general_path(frame_type) -> None:  # type: ignore[no-untyped-def]
     layout = pack_codec().layout(frame_type.MESSAGE)
-    direct = frame_type.direct_encoder(layout)
+    direct = direct_encoder(frame_type, layout)
     assert direct is not None
     rng = random.Random(frame_type.__name__)
     groups = layout.array_groups(frame_type.PREFIX)
@@ -94,7 +94,7 @@ def test_what_the_general_path_refuses_is_refused(frame) -> None:  # type: ignor
     with pytest.raises(ValueError, match=r"group|NaN"):
         _general_payload(frame, layout)
     with pytest.raises(ValueError, match=r"group|NaN"):
-        type(frame).direct_encoder(layout)(frame)
+        direct_encoder(type(frame), layout)(frame)
     with pytest.raises(EncodeError):
         pack_codec().encode(frame)
 
@@ -104,10 +104,10 @@ def test_the_compiled_builds_module_holds_the_same_functions() -> None:
     text, giving what the exec'd function gives (run here as plain Python)."""
     codec = pack_codec()
     namespace: dict[str, Any] = {}
-    exec(array_codec.module_source(), namespace)  # the module mypyc compiles
+    exec(arrays.module_source(), namespace)  # the module mypyc compiles
     written = namespace["FUNCTIONS"]
-    assert set(written) == set(array_codec.sources)
-    by_name = {array_codec.sources[text][0]: function for text, function in written.items()}
+    assert set(written) == set(arrays.sources)
+    by_name = {arrays.sources[text][0]: function for text, function in written.items()}
     for frame in (CellVoltages(8, (3301, None, 4700, 400)),
                   CellTemperatures(4, (25.3, -41.0, None))):
         layout = codec.layout_of(type(frame))

@@ -1,5 +1,5 @@
-"""Typed frames: the direct decoder and encoder of ModuleStatus give what the general path
-gives (the arrays' are in test_array_codec)."""
+"""The direct paths (dbc/codec/direct.py): ModuleStatus's decoder and encoder give what the
+general path gives (the arrays' are in test_arrays)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import cantools
 import pytest
 
 from dbc.codec import pack_codec
+from dbc.codec.direct import module_status_decoder, module_status_encoder
+from dbc.codec.layout import MessageLayout
 from dbc.database import dbc_path
 from dbc.errors import DecodeError, EncodeError
 from dbc.frames import AfeState, ModuleFault, ModuleStatus
-from dbc.layout import MessageLayout
 
 
 def test_module_status_decodes_as_the_general_path() -> None:
     layout = pack_codec().layout_of(ModuleStatus)
-    direct = ModuleStatus.direct_decoder(layout)
+    direct = module_status_decoder(layout)
     assert direct is not None
     rng = random.Random(1)
     checked = rejected = 0
@@ -49,7 +50,7 @@ def _general_payload(frame: ModuleStatus) -> bytes:
 
 def test_module_status_encodes_as_the_general_path() -> None:
     layout = pack_codec().layout_of(ModuleStatus)
-    direct = ModuleStatus.direct_encoder(layout)
+    direct = module_status_encoder(layout)
     assert direct is not None
     rng = random.Random(2)
     for _ in range(3000):
@@ -79,5 +80,5 @@ def test_module_status_with_a_signal_more_in_the_dbc_takes_the_general_path() ->
     message = cantools.database.load_string(text, database_format="dbc").get_message_by_name(
         "ModuleStatus")
     layout = MessageLayout(message)
-    assert ModuleStatus.direct_decoder(layout) is None
-    assert ModuleStatus.direct_encoder(layout) is None
+    assert module_status_decoder(layout) is None
+    assert module_status_encoder(layout) is None

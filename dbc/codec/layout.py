@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbc import e2e
+from dbc.codec.fast_decode import FastDecoder
+from dbc.codec.fast_encode import FastEncoder
 from dbc.database import module_id_range
+from dbc.e2e import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL
 from dbc.errors import ContractError
-from dbc.fast_decode import FastDecoder
-from dbc.fast_encode import FastEncoder
 
-E2E_CRC_SIGNAL = "E2E_CRC"
-E2E_COUNTER_SIGNAL = "E2E_AliveCounter"
 INVALID_CHOICE = "Invalid"
 _INDEXED = re.compile(r"^(?P<prefix>[A-Za-z_]+?)(?P<index>\d+)$")
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dbc.fast_decode import signal_position
+from dbc.codec.fast_decode import signal_position
 
 
 class FastEncodeError(ValueError):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dbc import GENERATED_CODECS_MODULE
-from dbc.layout import MessageLayout
+from dbc.codec.layout import MessageLayout
 
 Decoder = Callable[[bytes], Any]
 Encoder = Callable[[Any], bytes]  # typed frame -> payload
@@ -202,7 +202,7 @@ def compile_array_encoder(layout: MessageLayout, prefix: str, first_field: str,
 def module_source() -> str:
     """Source of the compiled build's module: every function made in this process so far
     (the build makes the codecs of every bus first), each bound to its frame class."""
-    lines = ['"""Written by `bms compiled build` from the DBC files (dbc/array_codec.py)."""',
+    lines = ['"""Written by `bms compiled build` from the DBC files (dbc/codec/arrays.py)."""',
              "", "from typing import Any", "",
              "from bms.rounding import round_half_even as round_int", ""]
     functions = []
