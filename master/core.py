@@ -53,7 +53,7 @@ from master.endpoints import EndpointInputs, Endpoints
 from master.estimation.current_zero import CurrentZero
 from master.events import DiagnosisEvent, MasterEvent, NoticeEvent
 from master.pack_state import PackState, PackSummary
-from master.report import PackReport, build_report
+from master.report import PackReport, PackStatus, build_report, build_status
 from master.slave_registry import LinkChange, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
 from master.thermal import ThermalDemand
@@ -202,6 +202,10 @@ class MasterCore:
         reader outside the core reads. Built when asked for: a control loop nobody reads
         pays nothing; a reader that needs it twice in an instant keeps it."""
         return build_report(self, now_s)
+
+    def status(self, now_s: float) -> PackStatus:
+        """The pack-level part of the report: what the status frames are built from."""
+        return build_status(self, now_s)
 
     # --- the operator's requests (MQTT commands): requests only, decided as the VCU's ------
 
@@ -395,7 +399,7 @@ class MasterCore:
         limits_due = self._limits_schedule.due(now_s)
         endpoint_due = self._endpoint_schedule.due(now_s)
         soc_due = self._soc_schedule.due(now_s)
-        report = self.report(now_s) if status_due or bms_status_due or limits_due or \
+        report = self.status(now_s) if status_due or bms_status_due or limits_due or \
             soc_due else None
         if status_due and report is not None:
             out.pack += [self.sender.encode(page) for page in status_frames.status_pages(report)]

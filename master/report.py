@@ -89,7 +89,11 @@ class CellSnapshot:
 
 
 @dataclass(frozen=True)
-class PackReport:
+class PackStatus:
+    """The pack as a whole: what the CAN status frames tell the VCU and the pack bus. The
+    core builds one in every tick where a status frame is due (ten a second): it holds no
+    per-cell or per-module array."""
+
     time_s: float
     state: MasterState
     error_cause: str | None  # the fatal entry that put the master in ERROR, until the reset
@@ -98,16 +102,9 @@ class PackReport:
     voltage_v: float  # the sensor's, else the sum of the cells
     current_a: float  # positive charges; 0 without a reading
     current_measured_a: float | None  # the sensor's (its learned zero removed), if any
-    modules: int
-    cells_per_module: int
-    sensors_per_module: int
-    cells: CellSnapshot  # read through the flat properties below
     summary: PackSummary  # extremes with their location, over fresh values
     estimate: EstimateReport | None
     limits: LimitsReport
-    counters: CountersReport
-    faults: tuple[ActiveEntry, ...]  # fatal, in the order they became active
-    warnings: tuple[ActiveEntry, ...]
     fault_reason: int  # what BmsStatus tells the VCU (vehicle.dbc FaultReason)
     fault_groups: frozenset[str]  # the groups of the active fatal entries and of the cause
     warning_groups: frozenset[str]
@@ -115,15 +112,33 @@ class PackReport:
     closing_blocked: str | None  # why the contactors may not close now, None: they may
     charge_complete: bool  # the charger's CC-CV charge has ended
     balancing_allowed: bool
-    balancing_masks: tuple[int, ...]  # per module, the cells the plan bleeds
-    bleeding_cells: int
-    links: tuple[LinkState, ...]  # per module
     modules_online: int
-    unheard_modules: tuple[int, ...]  # never a valid frame since the start
-    e2e_errors: tuple[int, ...]  # per module: failed E2E checks in its current window
+    modules_stale: int
+    modules_lost: int
+    online_mask: int  # bit m: module m's link is online
+    stale_mask: int
+    lost_mask: int
     e2e_errors_total: int  # every failed E2E check since the start
     charge_phase: str | None  # the charger's, when one is configured
     frames_received: int
+
+
+@dataclass(frozen=True)
+class PackReport(PackStatus):
+    """The status and every cell and module: what the readers outside the core read."""
+
+    modules: int
+    cells_per_module: int
+    sensors_per_module: int
+    cells: CellSnapshot  # read through the flat properties below
+    counters: CountersReport
+    faults: tuple[ActiveEntry, ...]  # fatal, in the order they became active
+    warnings: tuple[ActiveEntry, ...]
+    balancing_masks: tuple[int, ...]  # per module, the cells the plan bleeds
+    bleeding_cells: int
+    links: tuple[LinkState, ...]  # per module
+    unheard_modules: tuple[int, ...]  # never a valid frame since the start
+    e2e_errors: tuple[int, ...]  # per module: failed E2E checks in its current window
 
     @cached_property
     def cell_voltages_mv(self) -> tuple[float | None, ...]:
@@ -155,13 +170,6 @@ class PackReport:
         """At 25 degC."""
         return self.cells.r0_ohm
 
-    def links_mask(self, state: LinkState) -> int:
-        """Bit m set: module m's link is in ``state``."""
-        return sum(1 << m for m, link in enumerate(self.links) if link is state)
-
-    def links_count(self, state: LinkState) -> int:
-        return sum(1 for link in self.links if link is state)
-
 
 def _entries(core: MasterCore, severity: Severity) -> tuple[ActiveEntry, ...]:
     return tuple(ActiveEntry(entry.name.lower(), location.module, location.element,
@@ -169,25 +177,22 @@ def _entries(core: MasterCore, severity: Severity) -> tuple[ActiveEntry, ...]:
                  for entry, location, state in core.engine.active(severity))
 
 
-def build_report(core: MasterCore, now_s: float) -> PackReport:
-    """The report of ``core`` at ``now_s`` (readers call `MasterCore.report`)."""
+def build_status(core: MasterCore, now_s: float) -> PackStatus:
+    """The status of ``core`` at ``now_s`` (`MasterCore.status`)."""
     algorithms = core.algorithms
     estimate, limits = algorithms.estimate, algorithms.limits
-    estimator = algorithms.estimator
     engine = core.engine
     voltage_v, current_a = core.pack_values(now_s)
     high_v, low_v = core.pack_voltage_limits_v()
-    cells, temperatures = core.pack.cell_mv, core.pack.temperature_degc
-    counters = estimator.counters
     charger = core.endpoints.charger
     fatal = engine.active(Severity.FATAL)
     cause = core.error_cause
     reason = fatal[0][0] if fatal else cause
-    groups = set(engine.groups(Severity.FATAL))
+    groups = {engine.table[entry].group for entry, _, _ in fatal}
     if cause is not None:
         groups.add(engine.table[cause].group)
-    blocked = core.closing_blocked()
-    return PackReport(
+    (online, stale, lost), (online_mask, stale_mask, lost_mask) = core.registry.summary()
+    return PackStatus(
         time_s=now_s,
         state=core.state,
         error_cause=cause.name.lower() if cause is not None else None,
@@ -196,14 +201,6 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
         voltage_v=voltage_v,
         current_a=current_a,
         current_measured_a=core.pack_current_a.value if core.pack_current_a else None,
-        modules=core.modules,
-        cells_per_module=cells.per_module,
-        sensors_per_module=temperatures.per_module,
-        cells=CellSnapshot(
-            tuple(map(tuple, cells.values)), tuple(map(tuple, cells.times_s)),
-            tuple(map(tuple, temperatures.values)), tuple(estimator.filter.soc.tolist()),
-            tuple(estimator.health.capacity_ah.tolist()),
-            tuple(estimator.health.r0_ohm.tolist())),
         summary=core.summary(now_s),
         estimate=None if estimate is None else EstimateReport(
             estimate.soc_min, estimate.soc_max, estimate.soc_avg, estimate.soc_usable,
@@ -212,25 +209,46 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
         limits=LimitsReport(limits.charge_a, limits.discharge_a, limits.charge_w,
                             limits.discharge_w, limits.charge_limiter.name.lower(),
                             limits.discharge_limiter.name.lower(), high_v, low_v),
-        counters=CountersReport(counters.charged_ah, counters.discharged_ah,
-                                counters.charged_wh, counters.discharged_wh),
-        faults=_entries(core, Severity.FATAL),
-        warnings=_entries(core, Severity.WARNING),
         fault_reason=int(reason) if reason is not None else 0,
         fault_groups=frozenset(g.value for g in groups),
         warning_groups=frozenset(g.value for g in engine.groups(Severity.WARNING)),
         reset_required=core.state is MasterState.ERROR and not fatal,
-        closing_blocked=("a fatal entry is active" if fatal else None) or blocked,
+        closing_blocked="a fatal entry is active" if fatal else core.closing_blocked(),
         charge_complete=core.endpoints.charge_complete,
         balancing_allowed=algorithms.plan.allowed,
-        balancing_masks=tuple(algorithms.plan.masks),
-        bleeding_cells=algorithms.plan.bleeding_cells,
-        links=tuple(link.state for link in core.registry.links),
-        modules_online=core.registry.count(LinkState.ONLINE),
-        unheard_modules=tuple(m for m, link in enumerate(core.registry.links)
-                              if link.last_valid_s is None),
-        e2e_errors=core.e2e_window_errors(),
+        modules_online=online, modules_stale=stale, modules_lost=lost,
+        online_mask=online_mask, stale_mask=stale_mask, lost_mask=lost_mask,
         e2e_errors_total=core.receiver.e2e_errors,
         charge_phase=charger.phase.value if charger is not None else None,
         frames_received=core.statistics.frames_received,
+    )
+
+
+def build_report(core: MasterCore, now_s: float) -> PackReport:
+    """The report of ``core`` at ``now_s`` (readers call `MasterCore.report`)."""
+    status = build_status(core, now_s)
+    estimator = core.algorithms.estimator
+    plan = core.algorithms.plan
+    cells, temperatures = core.pack.cell_mv, core.pack.temperature_degc
+    counters = estimator.counters
+    return PackReport(
+        **vars(status),
+        modules=core.modules,
+        cells_per_module=cells.per_module,
+        sensors_per_module=temperatures.per_module,
+        cells=CellSnapshot(
+            tuple(map(tuple, cells.values)), tuple(map(tuple, cells.times_s)),
+            tuple(map(tuple, temperatures.values)), tuple(estimator.filter.soc.tolist()),
+            tuple(estimator.health.capacity_ah.tolist()),
+            tuple(estimator.health.r0_ohm.tolist())),
+        counters=CountersReport(counters.charged_ah, counters.discharged_ah,
+                                counters.charged_wh, counters.discharged_wh),
+        faults=_entries(core, Severity.FATAL),
+        warnings=_entries(core, Severity.WARNING),
+        balancing_masks=tuple(plan.masks),
+        bleeding_cells=plan.bleeding_cells,
+        links=tuple(link.state for link in core.registry.links),
+        unheard_modules=tuple(m for m, link in enumerate(core.registry.links)
+                              if link.last_valid_s is None),
+        e2e_errors=core.e2e_window_errors(),
     )

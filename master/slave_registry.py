@@ -13,6 +13,9 @@ class LinkState(enum.Enum):
     LOST = "lost"  # no valid frame within the lost timeout
 
 
+_SUMMARY_INDEX = {LinkState.ONLINE: 0, LinkState.STALE: 1, LinkState.LOST: 2}
+
+
 @dataclass
 class ModuleLink:
     state: LinkState = LinkState.WAITING
@@ -79,6 +82,17 @@ class SlaveRegistry:
 
     def mask(self, state: LinkState) -> int:
         return sum(1 << m for m, link in enumerate(self.links) if link.state is state)
+
+    def summary(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """(online, stale, lost) counts and masks (bit m: module m), in one pass."""
+        counts = [0, 0, 0]
+        masks = [0, 0, 0]
+        for module, link in enumerate(self.links):
+            index = _SUMMARY_INDEX.get(link.state)
+            if index is not None:
+                counts[index] += 1
+                masks[index] |= 1 << module
+        return (counts[0], counts[1], counts[2]), (masks[0], masks[1], masks[2])
 
     def all_online(self) -> bool:
         return self._online == len(self.links)

@@ -1,5 +1,6 @@
-"""The master's status frames, built from its report (`master/report.py`) and nothing else:
-what the VCU and the pack bus are told is what every other reader sees.
+"""The master's status frames, built from its published status (`PackStatus`, the pack-level
+part of the report, `master/report.py`) and nothing else: what the VCU and the pack bus are
+told is what every other reader sees.
 
 The control frames (the contactor command, the balancing commands, the heartbeat) and the
 charger's and inverter's frames are the core's and the endpoints' decisions, not reports.
@@ -33,14 +34,13 @@ from dbc.vehicle_frames import (
     ThermalRequest,
 )
 from master.pack_state import Extreme
-from master.report import PackReport
-from master.slave_registry import LinkState
+from master.report import PackStatus
 
 PCT: Final = 100.0
 W_PER_KW: Final = 1000.0
 
 
-def bms_status(report: PackReport) -> BmsStatus:
+def bms_status(report: PackStatus) -> BmsStatus:
     """Every 100 ms to the VCU: state, contactors, why closing is blocked, fault groups."""
     return BmsStatus(
         state=report.state,
@@ -54,7 +54,7 @@ def bms_status(report: PackReport) -> BmsStatus:
     )
 
 
-def limit_frames(report: PackReport) -> list[Frame]:
+def limit_frames(report: PackStatus) -> list[Frame]:
     """Current, power and voltage limits, and the pack's values."""
     limits, voltage, current = report.limits, report.voltage_v, report.current_a
     return [BmsLimits(limits.charge_a, limits.discharge_a,
@@ -65,7 +65,7 @@ def limit_frames(report: PackReport) -> list[Frame]:
             BmsVoltageLimits(limits.voltage_max_v, limits.voltage_min_v)]
 
 
-def estimate_frames(report: PackReport, thermal: ThermalRequest) -> list[Frame]:
+def estimate_frames(report: PackStatus, thermal: ThermalRequest) -> list[Frame]:
     """SOC, energy and health, cell and temperature extremes (with the thermal request the
     core decided at this instant)."""
     frames: list[Frame] = []
@@ -88,15 +88,14 @@ def estimate_frames(report: PackReport, thermal: ThermalRequest) -> list[Frame]:
     return frames
 
 
-def status_pages(report: PackReport) -> list[Frame]:
+def status_pages(report: PackStatus) -> list[Frame]:
     """The pack bus's status pages: summary, extremes, averages, the link masks."""
     s = report.summary
     low, high = s.min_cell_mv, s.max_cell_mv
     hot = s.max_temperature_degc
     return [
-        MasterSummary(report.state, report.links_count(LinkState.ONLINE),
-                      report.links_count(LinkState.STALE), report.links_count(LinkState.LOST),
-                      s.sum_of_cells_v or 0.0, report.e2e_errors_total),
+        MasterSummary(report.state, report.modules_online, report.modules_stale,
+                      report.modules_lost, s.sum_of_cells_v or 0.0, report.e2e_errors_total),
         CellVoltageExtremes(
             _int(low), low.module_id if low else 0, low.index if low else 0,
             _int(high), high.module_id if high else 0, high.index if high else 0),
@@ -104,9 +103,9 @@ def status_pages(report: PackReport) -> list[Frame]:
             None if s.avg_cell_mv is None else round(s.avg_cell_mv),
             s.min_temperature_degc.value if s.min_temperature_degc else None,
             hot.value if hot else None, hot.module_id if hot else 0),
-        ModulesOnlineMask(report.links_mask(LinkState.ONLINE)),
-        ModulesStaleMask(report.links_mask(LinkState.STALE)),
-        ModulesLostMask(report.links_mask(LinkState.LOST)),
+        ModulesOnlineMask(report.online_mask),
+        ModulesStaleMask(report.stale_mask),
+        ModulesLostMask(report.lost_mask),
     ]
 
 
