@@ -19,7 +19,7 @@ SUBCOMMAND_MODULES = {
     "sim": "sim.cli",
     "inject": "sim.inject_cli",
     "log": "replay.cli",
-    "config": "bms.config_cli",
+    "config": "master.config_cli",
     "compiled": "bms.compiled_cli",
     "dbc": "dbc.cli",
     "events": "master.events_cli",

@@ -3,7 +3,7 @@
 A test that starts a pack waits until every process is up. How long that takes is set by
 the machine (a slower or busier one takes longer), not by the code under test: the
 deadline is worked out from one node's start-up measured at the test run's first pack
-(`bench.startup.first_frame_s`: a slave and a master spawned alone, each to its first
+(`testbed.first_frame.first_frame_s`: a slave and a master spawned alone, each to its first
 frame), so that the
 same test holds on a quiet fast machine, a loaded 2-core one and an emulated guest.
 
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.startup import first_frame_s
 from bms.settings import Settings
 from dbc.codec import pack_codec
 from dbc.frames import ModulesOnlineMask
 from sim.launcher import Launcher
+from testbed.first_frame import first_frame_s
 
 SAFETY = 4.0  # processes never start perfectly in parallel, and other work may join in
 

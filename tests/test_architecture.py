@@ -148,3 +148,15 @@ def test_only_the_build_command_imports_the_build_tool() -> None:
     users = [path for path, names in imports().items()
              if "bms.compiled_build" in names and not path.startswith("tests/")]
     assert users == ["bms/compiled_cli.py"]
+
+
+def test_the_shared_layer_imports_only_the_contract() -> None:
+    # bms (settings, the CAN port, the command) sits under master, slave and sim; the bms
+    # command reaches their commands by name (bms/cli.py), never by import
+    others = {path: sorted(n for n in names if n.split(".")[0] not in ("bms", "dbc"))
+              for path, names in imports().items() if path.startswith("bms/")}
+    assert {path: names for path, names in others.items() if names} == {}
+
+
+def test_the_testbed_imports_no_benchmark() -> None:
+    assert importers("bench", within="testbed") == []
