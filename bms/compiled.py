@@ -47,7 +47,7 @@ COMPILED = (
     "master/thermal.py", "master/diagnosis/e2e_window.py", "master/diagnosis/frozen_readings.py",
     "master/diagnosis/checks.py",
     "master/diagnosis/engine.py", "master/diagnosis/table.py", "master/pack_state.py",
-    "master/slave_registry.py", "master/state_machine.py",
+    "master/slave_registry.py", "master/state_machine.py", "master/status_frames.py",
     "replay/candump.py", "replay/logfile.py", "replay/resim.py",
     "sim/cell.py", "sim/charger.py", "sim/current_sensor.py", "sim/hv_box.py",
     "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py",

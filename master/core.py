@@ -252,12 +252,15 @@ class MasterCore:
             return Outputs()
         if reception.e2e is not None:
             self._check_e2e(reception, now_s)
-        if reception.frame is not None:
-            route = self._routes.get(type(reception.frame))
+        decoded = reception.frame
+        if type(decoded) is CellVoltages:  # most frames: a native call where compiled
+            self._on_cell_voltages(reception.module_id, decoded, now_s)
+        elif decoded is not None:
+            route = self._routes.get(type(decoded))
             if route is None:
                 self.statistics.frames_ignored += 1
             else:
-                route(reception.module_id, reception.frame, now_s)
+                route(reception.module_id, decoded, now_s)
         return self._react_if_due(now_s)
 
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> Outputs:
