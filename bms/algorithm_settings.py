@@ -67,9 +67,34 @@ class EstimationSettings:
                                          doc="EKF: cell voltages fused this often (the "
                                              "current every measurement)")
     rest_current_a: float = setting(0.2, minimum=0.0, maximum=1000.0,
-                                    doc="below this the pack is at rest")
+                                    doc="below this (and below voltage_correction_max_c) "
+                                        "the pack is at rest")
     rest_time_s: float = setting(600.0, minimum=1.0, maximum=86400.0,
                                  doc="after this long at rest the SOC is set from the OCV")
+    rest_settled_mv_per_min: float = setting(
+        0.0, minimum=0.0, maximum=100.0,
+        doc="and only once no cell voltage moves faster than this (mV per minute): a cell "
+            "still relaxing tells no OCV yet; 0: after rest_time_s whatever the voltages do")
+    soc_drift_pct_per_sqrt_h: float = setting(
+        2.0, minimum=0.0, maximum=100.0,
+        doc="EKF: the model error it allows for, as SOC drift (points per sqrt(hour))")
+    voltage_sigma_load_fraction: float = setting(
+        1.0, minimum=0.0, maximum=10.0,
+        doc="EKF: under current a cell voltage's 1-sigma grows by this fraction of its R0 "
+            "drop (the model's error grows with the load); 0: a fixed voltage_sigma_mv")
+    voltage_sigma_load_memory_s: float = setting(
+        900.0, minimum=0.0, maximum=36000.0,
+        doc="EKF: and the load it counts is the larger of the current and its mean over "
+            "about this long (polarisation outlives the current); 0: the current alone")
+    voltage_correction_max_c: float = setting(
+        0.02, minimum=0.0, maximum=100.0,
+        doc="EKF: above this load (C, as counted above) the voltages correct nothing and "
+            "the SOC is counted: a model that misses the polarisation turns it into a drift "
+            "of the SOC; 0: the voltages correct at every load")
+    resistance_min_c: float = setting(
+        0.2, minimum=0.0, maximum=100.0,
+        doc="EKF: below this current (C) its resistance correction is held: a near-zero "
+            "current says nothing of the resistance; 0: corrected at every current")
     ocv_min_slope_mv_per_pct: float = setting(2.0, above=0.0, maximum=100.0,
                                               doc="OCV correction only where the OCV curve is "
                                                   "at least this steep (not on LFP plateaus)")

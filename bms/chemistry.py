@@ -7,10 +7,12 @@ OCV at 25 degC computed with PyBaMM parameter sets (NMC811: LG M50 21700 5 Ah; L
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Final
 
+from bms.errors import ConfigError
 from bms.settings import Chemistry, Settings
 
 _SOC_POINTS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 0.95, 1.0)
@@ -87,6 +89,7 @@ class ReferenceCell:
     thermal_conductance_w_per_k: float  # to the module fixture / ambient
     ocv: OcvTable
     balancing_floor_mv: float  # no bleeding below: the cell is nearly empty there
+    voltage_window_v: tuple[float, float] | None = None  # the maker's, from a cell file
 
     def scaled(self, capacity_ah: float) -> ReferenceCell:
         """The same cell made bigger (or smaller), as from parallel cells: resistances fall
@@ -112,10 +115,44 @@ REFERENCE_CELLS: dict[Chemistry, ReferenceCell] = {
 
 
 def cell_capacity_ah(settings: Settings) -> float:
-    """The configured capacity of a series cell, or the chemistry's reference cell's."""
-    return settings.pack.cell_capacity_ah or REFERENCE_CELLS[settings.pack.chemistry].capacity_ah
+    """The configured capacity of a series cell, else the cell model's."""
+    return settings.pack.cell_capacity_ah or pack_cell(settings).capacity_ah
+
+
+def pack_cell(settings: Settings) -> ReferenceCell:
+    """The pack's cell: from its cell file (``pack.cell``), else the chemistry's reference."""
+    if not settings.pack.cell:
+        return REFERENCE_CELLS[settings.pack.chemistry]
+    return cell_from_file(settings.pack.cell, settings.pack.chemistry)
 
 
 def series_cell(settings: Settings) -> ReferenceCell:
-    """The chemistry's reference cell at the configured capacity of a series cell."""
-    return REFERENCE_CELLS[settings.pack.chemistry].scaled(cell_capacity_ah(settings))
+    """The pack's cell at the configured capacity of a series cell."""
+    return pack_cell(settings).scaled(cell_capacity_ah(settings))
+
+
+@functools.cache
+def cell_from_file(name_or_path: str, chemistry: Chemistry) -> ReferenceCell:
+    """A cell file (or a shipped cell by name) as the estimator's and the plant's cell: its
+    capacity, its mean OCV at 25 degC, and R0 and the first RC pair at 50 % SOC and 25 degC
+    (the estimator's one-RC model; docs/cells.md)."""
+    from cells.model import CellFileError, load_cell
+    from cells.shipped import cell_path
+
+    try:
+        model = load_cell(cell_path(name_or_path))
+    except CellFileError as exc:
+        raise ConfigError(f"pack.cell: {exc}") from None
+    if model.chemistry.upper() != chemistry.value:
+        raise ConfigError(f"pack.cell: {model.name} is a {model.chemistry.upper()} cell, but "
+                          f"pack.chemistry is {chemistry.value}: set pack.chemistry = "
+                          f"\"{model.chemistry.upper()}\"")
+    curve = model.ocv_curve()
+    point = model.circuit_at(0.5)
+    r1_ohm, tau1_s = point.rc[0]
+    reference = REFERENCE_CELLS[chemistry]
+    return ReferenceCell(
+        chemistry, model.capacity_ah, point.r0_ohm, r1_ohm, tau1_s / r1_ohm,
+        model.heat_capacity_j_per_k, model.conductance_w_per_k,
+        OcvTable(curve.soc, curve.ocv_v), reference.balancing_floor_mv,
+        voltage_window_v=(model.voltage_min_v, model.voltage_max_v))

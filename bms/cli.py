@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = {
     "dbc": "dbc.cli",
     "events": "master.events_cli",
     "monitor": "master.telemetry.monitor_cli",
+    "cell": "cells.cli",
 }
 
 DESCRIPTION = """\

@@ -50,6 +50,9 @@ class PackSettings:
     time_scale: float = setting(1.0, minimum=1.0, maximum=100.0,
                                 doc="slow motion: every period, timeout and delay x this "
                                     "(for emulated or very slow machines)")
+    cell: str = setting("", doc="a cell model file (docs/cells.md; relative to this "
+                                "file), or a shipped one by name (lg-m50, a123-26650); "
+                                "empty: the chemistry's built-in reference cell")
 
     def __post_init__(self) -> None:
         # one level of every telemetry topic (bms/<name>/...), a file name, a log prefix:
@@ -566,12 +569,24 @@ def load_settings(path: Path | None = None, overrides: Sequence[str] = ()) -> Se
     stretched by ``pack.time_scale``."""
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     apply_overrides(data, overrides)
+    _anchor_cell_file(data, path)
     _extend_default_buses(data)
     where = f"{path}: " if path is not None else ""
     try:
         return apply_time_scale(load(Settings, data))
     except ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
+
+
+def _anchor_cell_file(data: dict[str, Any], path: Path | None) -> None:
+    """A relative ``pack.cell`` path is the configuration file's neighbour."""
+    pack = data.get("pack")
+    if not isinstance(pack, dict):
+        return
+    cell = pack.get("cell")
+    if path is not None and isinstance(cell, str) and cell.endswith(".toml") and \
+            not Path(cell).is_absolute():
+        pack["cell"] = str((path.parent / cell).resolve())
 
 
 def bus_kwargs(settings: Settings, bus: str) -> dict[str, Scalar]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from bms.chemistry import REFERENCE_CELLS
+from bms.chemistry import REFERENCE_CELLS, ReferenceCell
 from bms.settings import CellSimSettings, Chemistry
 from sim.cell import CellModel, CellParameters
 
@@ -41,11 +41,13 @@ class ModulePlant:
     """The true state of a module's cells; the AFE reads it (with noise) through `sense`."""
 
     def __init__(self, settings: CellSimSettings, chemistry: Chemistry, module_id: int,
-                 cells: int, sensors: int, capacity_ah: float = 0.0) -> None:
+                 cells: int, sensors: int, capacity_ah: float = 0.0,
+                 cell: ReferenceCell | None = None) -> None:
+        """``cell``: the pack's cell (its cell file's); None: the chemistry's reference."""
         self.settings = settings
         self.module_id = module_id
         self.ambient_degc = settings.ambient_degc
-        reference = REFERENCE_CELLS[chemistry]
+        reference = cell or REFERENCE_CELLS[chemistry]
         reference = reference.scaled(capacity_ah or reference.capacity_ah)
         rng = module_rng(settings.seed, module_id, "spread")
         self.cells: list[CellModel] = []

@@ -10,7 +10,8 @@ from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "bench", "testbed", "tests")
+PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "bench", "testbed",
+            "tests")
 
 
 @cache
@@ -152,11 +153,19 @@ def test_only_the_build_command_imports_the_build_tool() -> None:
 
 def test_the_shared_layer_imports_only_the_contract() -> None:
     # bms (settings, the CAN port, the command) sits under master, slave and sim; the bms
-    # command reaches their commands by name (bms/cli.py), never by import
-    others = {path: sorted(n for n in names if n.split(".")[0] not in ("bms", "dbc"))
+    # command reaches their commands by name (bms/cli.py), never by import; it reads cell
+    # files (cells imports nothing)
+    others = {path: sorted(n for n in names if n.split(".")[0] not in ("bms", "dbc", "cells"))
               for path, names in imports().items() if path.startswith("bms/")}
     assert {path: names for path, names in others.items() if names} == {}
 
 
 def test_the_testbed_imports_no_benchmark() -> None:
     assert importers("bench", within="testbed") == []
+
+
+def test_the_cell_models_import_nothing_else_of_the_project() -> None:
+    # the estimator, the limits and the plant read cell files through bms.chemistry
+    others = {path: sorted(n for n in names if n.split(".")[0] != "cells")
+              for path, names in imports().items() if path.startswith("cells/")}
+    assert {path: names for path, names in others.items() if names} == {}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import cast
 
-from bms.chemistry import cell_capacity_ah
+from bms.chemistry import cell_capacity_ah, pack_cell
 from bms.errors import ConfigError
 from bms.settings import Chemistry, LimitOverrides, Settings
 
@@ -53,6 +54,7 @@ def _low(values: tuple[float, float, float], hysteresis: float) -> TierLimits:
 
 
 VOLTAGE_HYSTERESIS_MV = 20.0
+DEEP_DISCHARGE_MARGIN_MV = 200.0  # below the maximum under-voltage limit, from a cell file
 TEMPERATURE_HYSTERESIS_DEGC = 2.0
 CURRENT_HYSTERESIS_FRACTION = 0.05
 
@@ -87,9 +89,27 @@ COMMON_DEFAULTS = {
 }
 
 
+def _cell_window_tiers(defaults: dict[str, object], window_v: tuple[float, float]
+                       ) -> dict[str, object]:
+    """The cell voltage tiers around a cell file's window (its limits as the recommended
+    tier, the chemistry's spacing to the operating and maximum ones); the deep-discharge
+    limit kept below the maximum under-voltage one."""
+    low_mv, high_mv = (v * 1000.0 for v in window_v)
+    over = cast("tuple[float, float, float]", defaults["cell_overvoltage_mv"])
+    under = cast("tuple[float, float, float]", defaults["cell_undervoltage_mv"])
+    tiers_over = (high_mv - (over[1] - over[0]), high_mv, high_mv + (over[2] - over[1]))
+    tiers_under = (low_mv + (under[0] - under[1]), low_mv, low_mv - (under[1] - under[2]))
+    deep = cast("float", defaults["deep_discharge_mv"])
+    return {"cell_overvoltage_mv": tiers_over, "cell_undervoltage_mv": tiers_under,
+            "deep_discharge_mv": min(deep, tiers_under[2] - DEEP_DISCHARGE_MARGIN_MV)}
+
+
 def resolve_limits(settings: Settings) -> Limits:
     """The chemistry's defaults with every override of ``[limits]`` applied and checked."""
     defaults = dict(CHEMISTRY_DEFAULTS[settings.pack.chemistry], **COMMON_DEFAULTS)
+    window = pack_cell(settings).voltage_window_v
+    if window is not None:  # a cell file: the maker's window is the recommended tier
+        defaults.update(_cell_window_tiers(defaults, window))
     capacity = cell_capacity_ah(settings)
     defaults["discharge_overcurrent_a"] = tuple(c * capacity for c in DISCHARGE_C_RATES)
     defaults["charge_overcurrent_a"] = tuple(c * capacity for c in CHARGE_C_RATES)

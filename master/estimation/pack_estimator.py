@@ -31,7 +31,7 @@ PCT = 100.0
 SOC_BAND = (-0.05, 1.10)  # the estimate is held inside a physical band
 REST_SOC_SIGMA = 0.01  # how well the OCV knows the SOC after a full rest
 REST_VOLTAGE_UNCERTAINTY_V = 0.003  # a rest reading: 1 mV resolution and a few mV of noise
-SOC_DRIFT_PER_H = 0.02  # model error the filter allows for: 2 % SOC per sqrt(hour)
+SETTLE_WINDOW_S = 60.0  # a rest's voltages are compared over this long
 
 
 def nansum(values: Array) -> float:
@@ -97,8 +97,14 @@ class PackEstimator:
             self.curve, self.health.capacity_ah, self.health.r0_ohm,
             reference.r1_ohm / reference.r0_ohm,
             reference.c1_f, e.voltage_sigma_mv / MV_PER_V, e.current_sigma_a,
-            SOC_DRIFT_PER_H / np.sqrt(SECONDS_PER_HOUR))
+            e.soc_drift_pct_per_sqrt_h / PCT / np.sqrt(SECONDS_PER_HOUR),
+            e.voltage_sigma_load_fraction, e.voltage_sigma_load_memory_s,
+            e.voltage_correction_max_c * capacity, e.resistance_min_c * capacity)
         self.min_ocv_slope = e.ocv_min_slope_mv_per_pct / MV_PER_V * PCT  # V per unit SOC
+        # a rest is a rest below rest_current_a, and below the load at which voltages still
+        # correct: a trickle's polarisation on a flat OCV is several points of SOC
+        self.rest_current_a = e.rest_current_a if e.voltage_correction_max_c == 0 else \
+            min(e.rest_current_a, e.voltage_correction_max_c * capacity)
         self.throughput_ah = np.zeros(cells)  # per cell, signed, for capacity
         self.counters = Counters()
         self.notes: list[str] = []  # for the master's journal
@@ -106,6 +112,7 @@ class PackEstimator:
         self._last_s: float | None = None
         self._rest_since_s: float | None = None
         self._rest_corrected = False
+        self._rest_reference: tuple[float, Array] = (0.0, np.zeros(cells))
         self._previous: tuple[Array, float] | None = None  # voltages, current
         self._corrected_s = float("-inf")
 
@@ -138,7 +145,7 @@ class PackEstimator:
         cells' R0 relative to 25 degC (`resistance_factor` of their temperatures);
         ``steady``: the current had not just changed (only then do voltage steps tell the
         resistance)."""
-        at_rest = abs(current_a) < self.settings.rest_current_a
+        at_rest = abs(current_a) < self.rest_current_a
         if not self.filter.initialised:
             self._start(cell_v, current_a, factor, at_rest)
             self._last_s = now_s
@@ -203,8 +210,10 @@ class PackEstimator:
             self._rest_since_s, self._rest_corrected = None, False
             return
         if self._rest_since_s is None:
-            self._rest_since_s = now_s
+            self._rest_since_s, self._rest_reference = now_s, (now_s, cell_v)
         if self._rest_corrected or now_s - self._rest_since_s < self.settings.rest_time_s:
+            return
+        if not self._settled(now_s, cell_v):
             return
         self._rest_corrected = True
         ocv_soc = self.curve.soc_at(cell_v)
@@ -214,6 +223,19 @@ class PackEstimator:
         self.filter.start(reliable, REST_SOC_SIGMA)
         self.health.rest_point(reliable, self.throughput_ah)
         self.filter.capacity_ah = self.health.capacity_ah
+
+    def _settled(self, now_s: float, cell_v: Array) -> bool:
+        """The cells have relaxed: over the last minute or more no voltage moved faster than
+        ``rest_settled_mv_per_min`` (0: any rest of ``rest_time_s`` is settled)."""
+        limit = self.settings.rest_settled_mv_per_min
+        if limit <= 0:
+            return True
+        since_s, reference = self._rest_reference
+        if now_s - since_s < SETTLE_WINDOW_S:
+            return False
+        rate = np.abs(cell_v - reference) * MV_PER_V / ((now_s - since_s) / 60.0)
+        self._rest_reference = (now_s, cell_v)
+        return bool(np.nanmax(rate) <= limit) if not np.isnan(rate).all() else False
 
     # --- output ---------------------------------------------------------------------------
 

@@ -31,7 +31,9 @@ R0_DRIFT_FRACTION_PER_H = 0.02  # and may wander 2 % of R0 per sqrt(hour)
 class SocFilter:
     def __init__(self, curve: OcvCurve, capacity_ah: Array, r0_ohm: Array, r1_per_r0: float,
                  c1_f: float, voltage_sigma_v: float, current_sigma_a: float,
-                 soc_drift_per_s: float) -> None:
+                 soc_drift_per_s: float, load_sigma_fraction: float = 0.0,
+                 load_memory_s: float = 0.0, correction_max_load_a: float = 0.0,
+                 dr0_min_current_a: float = 0.0) -> None:
         cells = len(capacity_ah)
         self.curve = curve
         # shared with the health tracker, which learns them
@@ -42,6 +44,18 @@ class SocFilter:
         self.voltage_variance = voltage_sigma_v ** 2
         self.current_sigma_a = current_sigma_a
         self.soc_drift_per_s = soc_drift_per_s
+        # under current the model's error grows with the load (diffusion the one RC pair
+        # does not hold): a voltage's 1-sigma grows by this fraction of its R0 drop
+        # and stays grown for a while after it: the polarisation outlives the current
+        self.load_sigma_fraction = load_sigma_fraction
+        self.load_memory_s = load_memory_s
+        self.load_a = np.zeros(cells)  # |I| low-passed over load_memory_s
+        # above this load (A; 0: none) the voltages correct nothing: a model that is not the
+        # cell's turns the polarisation it misses into a SOC drift, correction after correction
+        self.correction_max_load_a = correction_max_load_a
+        # below this current the resistance correction is held (a consider state): a near
+        # zero current tells the resistance nothing, and it would soak up the relaxation
+        self.dr0_min_current_a = dr0_min_current_a
         self.soc = np.full(cells, np.nan)
         self.v_rc_v = np.zeros(cells)
         self.dr0_ohm = np.zeros(cells)
@@ -82,6 +96,9 @@ class SocFilter:
             return
         r1 = self.resistance_ohm() * self.r1_per_r0 * resistance_factor
         decay = np.exp(-dt_s / (r1 * self.c1_f))
+        if self.load_memory_s > 0:
+            memory = np.exp(-dt_s / self.load_memory_s)
+            self.load_a = self.load_a * memory + np.abs(current_a) * (1.0 - memory)
         scale = dt_s / (self.capacity_ah * SECONDS_PER_HOUR)
         self.soc = self.soc + current_a * scale
         self.v_rc_v = self.v_rc_v * decay + r1 * (1.0 - decay) * current_a
@@ -110,8 +127,14 @@ class SocFilter:
         ph_soc = p[SS] * h_soc + p[SR] + p[SD] * h_dr0  # P H'
         ph_rc = p[SR] * h_soc + p[RR] + p[RD] * h_dr0
         ph_dr0 = p[SD] * h_soc + p[RD] + p[DD] * h_dr0
-        s = h_soc * ph_soc + ph_rc + h_dr0 * ph_dr0 + self.voltage_variance
+        load_a = np.maximum(np.abs(current_a), self.load_a)
+        load_v = self.load_sigma_fraction * self.resistance_ohm() * resistance_factor * load_a
+        if self.correction_max_load_a > 0:
+            valid = valid & (load_a <= self.correction_max_load_a)
+        s = h_soc * ph_soc + ph_rc + h_dr0 * ph_dr0 + self.voltage_variance + load_v * load_v
         weight = np.where(valid, 1.0 / s, 0.0)  # the gain is P H' / s; none without a reading
+        if self.dr0_min_current_a > 0:
+            ph_dr0 = np.where(np.abs(current_a) >= self.dr0_min_current_a, ph_dr0, 0.0)
         self.soc = self.soc + ph_soc * weight * innovation
         self.v_rc_v = self.v_rc_v + ph_rc * weight * innovation
         self.dr0_ohm = self.dr0_ohm + ph_dr0 * weight * innovation

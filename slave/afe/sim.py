@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bms.chemistry import cell_capacity_ah
+from bms.chemistry import cell_capacity_ah, pack_cell
 from bms.rounding import round_half_even
 from bms.settings import Settings
 from dbc.frames import ModuleFault
@@ -33,6 +33,7 @@ class SimAfe:
             settings.pack.cells_per_module,
             settings.pack.temperature_sensors_per_module,
             cell_capacity_ah(settings),
+            pack_cell(settings),
         )
         self._noise = GaussNoise(module_rng(settings.sim.cells.seed, module_id, "noise"))
         self._voltage_noise_mv = settings.sim.cells.voltage_noise_mv

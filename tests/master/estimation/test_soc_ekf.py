@@ -126,3 +126,48 @@ def test_the_stored_triangle_follows_the_textbook_matrix_filter() -> None:
         np.testing.assert_allclose(np.stack([ekf.soc, ekf.v_rc_v, ekf.dr0_ohm]),
                                    np.stack([soc, v_rc, dr0]), rtol=1e-12, atol=1e-15)
     assert np.all(ekf.covariance()[:, 0, 0] < 0.05 ** 2)  # the readings did inform it
+
+
+def biased_filter(**options: float) -> SocFilter:
+    cell = REFERENCE_CELLS[Chemistry.NMC]
+    f = SocFilter(OcvCurve(cell.ocv), np.array([cell.capacity_ah]), np.array([cell.r0_ohm]),
+                  cell.r1_ohm / cell.r0_ohm, cell.c1_f, 0.005, 0.5, 1e-5, **options)
+    f.start(np.array([0.5]), 0.05)
+    return f
+
+
+def correct_biased(f: SocFilter, current_a: float, bias_v: float, times: int = 60) -> None:
+    """Corrections with a voltage ``bias_v`` off the model: the polarisation a model that is
+    not the cell's misses."""
+    factor = np.ones(1)
+    for _ in range(times):
+        f.predict(1.0, np.array([current_a]), factor)
+        model = f.model_voltage_v(np.array([current_a]), factor)
+        f.correct(model + bias_v, np.array([current_a]), factor)
+
+
+def test_above_the_correction_load_a_biased_voltage_moves_no_soc() -> None:
+    gated = biased_filter(correction_max_load_a=0.1)
+    correct_biased(gated, -5.0, -0.03)  # 1 C, 30 mV below the model
+    counted = 0.5 + (-5.0 * 60 / 3600 / 5.0)  # coulomb counting alone
+    assert gated.soc[0] == pytest.approx(counted, abs=1e-9)
+    free = biased_filter()  # the previous filter: the bias drags the SOC down
+    correct_biased(free, -5.0, -0.03)
+    assert counted - free.soc[0] > 0.01
+
+
+def test_a_grown_voltage_sigma_under_load_weighs_a_correction_less() -> None:
+    light, heavy = biased_filter(load_sigma_fraction=0.0), biased_filter(load_sigma_fraction=2.0)
+    for f in (light, heavy):
+        correct_biased(f, -5.0, -0.03, times=10)
+    expected = 0.5 + (-5.0 * 10 / 3600 / 5.0)
+    assert expected - heavy.soc[0] < (expected - light.soc[0]) / 3
+
+
+def test_near_zero_current_holds_the_resistance_correction() -> None:
+    held = biased_filter(dr0_min_current_a=1.0)
+    correct_biased(held, 0.1, 0.01)  # relaxation at a trickle: no news of the resistance
+    assert held.dr0_ohm[0] == 0.0
+    free = biased_filter()
+    correct_biased(free, 0.1, 0.01)
+    assert abs(free.dr0_ohm[0]) > 1e-4

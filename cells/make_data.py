@@ -1,0 +1,120 @@
+"""Regenerate the shipped reference cells and the estimation bench's days from PyBaMM.
+
+    python -m cells.make_data [--only NAME ...] [--days-only]
+
+For every cell below: an OCV test at 25 degC and pulse tests at 10, 25 and 40 degC are
+simulated on PyBaMM's DFN model with the cell's parameter set (`cells.simulate`), and
+`cells.fit` identifies the cell model from them, exactly as `bms cell fit` would; then a
+day of use is simulated at each temperature. The two reference cells' models go to
+``cells/data/`` (what ``pack.cell`` names), the others' beside the days in
+``cells/data/days/`` (validation only). Needs PyBaMM (``pip install -e '.[cells]'``); takes
+about half an hour on two cores. The results are kept in the repository, so that the bench
+and the tests run without PyBaMM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cells.days import DAYS, save_day
+from cells.fit import fit_cell, plot_fit, read_test
+from cells.model import write_cell
+from cells.shipped import DATA
+from cells.simulate import Cell, Record, simulate
+
+TEMPERATURES_DEGC = (10.0, 25.0, 40.0)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    parameters: str
+    chemistry: str
+    shipped: bool  # a reference cell users can name; else validation only
+    profiles: tuple[tuple[str, int], ...]  # (profile, seed) of the days
+
+
+CELLS = (
+    Spec("lg-m50", "Chen2020", "nmc", True, (("ev", 1),)),
+    Spec("a123-26650", "Prada2013", "lfp", True, (("storage", 2), ("ev", 3))),
+    Spec("mohtat2020", "Mohtat2020", "nmc", False, (("ev", 4),)),
+    Spec("ecker2015", "Ecker2015", "nmc", False, (("storage", 5),)),
+)
+
+
+def columns(record: Record) -> dict[str, list[float]]:
+    return {"time_s": record.time_s, "current_a": record.current_a,
+            "voltage_v": record.voltage_v, "temperature_degc": record.temperature_degc,
+            "soc_true": record.soc_true}
+
+
+def make(spec: Spec, work: Path, days_only: bool) -> None:
+    folder = DATA if spec.shipped else DAYS
+    folder.mkdir(parents=True, exist_ok=True)
+    cell_file = folder / f"{spec.name}.toml"
+    if not days_only or not cell_file.exists():
+        tests = []
+        for procedure, temperature in (("ocv", 25.0), *(("hppc", t) for t in
+                                                       TEMPERATURES_DEGC)):
+            started = time.monotonic()
+            record = simulate(procedure, Cell(spec.parameters, "DFN", temperature))
+            path = work / f"{spec.name}-{procedure}-{temperature:g}.csv"
+            record.write(path)
+            tests.append(read_test(path))
+            print(f"  {spec.name}: {procedure} at {temperature:g} degC "
+                  f"({time.monotonic() - started:.0f} s)", flush=True)
+        fit = fit_cell(tests, f"{spec.name} (PyBaMM DFN, {spec.parameters})", spec.chemistry,
+                       window_v=Cell(spec.parameters, "DFN", 25.0).window_v())
+        model = fit.model
+        fitted = dataclasses.replace(model, source=(
+            f"fitted by bms cell fit to PyBaMM {pybamm_version()} DFN tests of the "
+            f"{spec.parameters} parameter set (cells/make_data.py)"))
+        write_cell(fitted, cell_file)
+        plot_fit(fit, cell_file.with_suffix(".png"))
+        print(f"  {spec.name}: {cell_file} (capacity {model.capacity_ah:.3f} Ah, fit RMSE "
+              + ", ".join(f"{v:.2f} mV" for v in model.fit_rmse_mv.values()) + ")", flush=True)
+    DAYS.mkdir(parents=True, exist_ok=True)
+    for profile, seed in spec.profiles:
+        for temperature in TEMPERATURES_DEGC:
+            started = time.monotonic()
+            record = simulate("day", Cell(spec.parameters, "DFN", temperature), profile, seed)
+            name = f"{spec.name}-{temperature:g}c-{profile}"
+            save_day(DAYS / f"{name}.npz", {
+                "cell": spec.name, "cell_file": str(cell_file.relative_to(DATA)),
+                "chemistry": spec.chemistry, "parameters": spec.parameters,
+                "model": "DFN", "pybamm": pybamm_version(), "temperature_degc": temperature,
+                "profile": profile, "seed": seed}, columns(record))
+            print(f"  {name}: {record.time_s[-1] / 3600:.1f} h "
+                  f"({time.monotonic() - started:.0f} s)", flush=True)
+
+
+def pybamm_version() -> str:
+    import pybamm
+
+    return str(pybamm.__version__)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m cells.make_data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=[], help="these cells only")
+    parser.add_argument("--days-only", action="store_true",
+                        help="keep the fitted cell files, simulate the days again")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        for spec in CELLS:
+            if args.only and spec.name not in args.only:
+                continue
+            print(f"{spec.name} ({spec.parameters}):", flush=True)
+            make(spec, Path(work), args.days_only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""`bms cell fit`: on data of a known circuit (consistency: the fit recovers what made the
+data) and on PyBaMM DFN tests of the LG M50 (independent: a model we did not write)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cells.fit import FitError, fit_cell, is_ocv_test, read_test
+from cells.shipped import DATA
+
+EXAMPLES = DATA / "examples"
+OCV = ((0.0, 3.0), (0.2, 3.5), (0.5, 3.7), (0.8, 3.95), (1.0, 4.2))
+R0, RC = 0.025, ((0.012, 20.0), (0.015, 400.0))
+CAPACITY = 4.0
+
+
+def circuit_voltage(currents: list[float], soc0: float) -> tuple[list[float], list[float]]:
+    """Our own two-RC circuit at 1 s: the data the consistency test fits."""
+    socs, volts, soc = [], [], soc0
+    v_rc = [0.0, 0.0]
+    for k, current in enumerate(currents):
+        if k:
+            for p, (r, tau) in enumerate(RC):
+                decay = math.exp(-1.0 / tau)
+                v_rc[p] = v_rc[p] * decay + r * (1 - decay) * currents[k - 1]
+            soc += (currents[k - 1] + current) / 2 / 3600 / CAPACITY
+        ocv = float(np.interp(soc, [s for s, _ in OCV], [v for _, v in OCV]))
+        socs.append(soc)
+        volts.append(ocv + R0 * current + sum(v_rc))
+    return volts, socs
+
+
+def write(path: Path, currents: list[float], soc0: float) -> None:
+    volts, _ = circuit_voltage(currents, soc0)
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["time_s", "current_a", "voltage_v"])
+        for k, (i, v) in enumerate(zip(currents, volts, strict=True)):
+            out.writerow([k, i, f"{v:.6f}"])
+
+
+def ocv_test() -> list[float]:
+    c20 = CAPACITY / 20
+    return [0.0] * 600 + [-c20] * 72_000 + [0.0] * 3600 + [c20] * 72_000 + [0.0] * 600
+
+
+def pulse_test() -> list[float]:
+    currents = [0.0] * 600
+    for _ in range(4):  # pulses at 80, 60, 40, 20 %
+        currents += [-CAPACITY / 3] * 1080 * 2 + [0.0] * 3600  # 20 % at C/3, an hour
+        currents += [-CAPACITY] * 10 + [0.0] * 40 + [0.75 * CAPACITY] * 10 + [0.0] * 40
+    return currents
+
+
+def test_the_fit_recovers_the_circuit_that_made_the_data(tmp_path: Path) -> None:
+    write(tmp_path / "ocv.csv", ocv_test(), 1.0)
+    write(tmp_path / "hppc.csv", pulse_test(), 1.0)
+    tests = [read_test(tmp_path / "ocv.csv"), read_test(tmp_path / "hppc.csv")]
+    assert [is_ocv_test(t) for t in tests] == [True, False]
+    fit = fit_cell(tests, "known", "nmc")
+    assert fit.model.capacity_ah == pytest.approx(CAPACITY, rel=0.002)
+    assert len(fit.steps) == 4
+    for step in fit.steps[1:]:  # the first starts from a rest the OCV test's end shaped
+        assert step.rmse_v < 0.001
+        assert step.r0_ohm == pytest.approx(R0, rel=0.05)
+        # the two pairs trade resistance for time constant; their sum is what the data fix
+        assert sum(r for r, _ in step.rc) == pytest.approx(sum(r for r, _ in RC), rel=0.1)
+
+
+def dfn_rows(path: Path) -> list[dict[str, str]]:
+    with gzip.open(path, "rt", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_on_dfn_tests_the_fit_holds_against_the_models_own_state() -> None:
+    ocv_path, hppc_path = EXAMPLES / "lg-m50-ocv.csv.gz", EXAMPLES / "lg-m50-hppc.csv.gz"
+    fit = fit_cell([read_test(ocv_path), read_test(hppc_path)], "lg-m50", "nmc")
+    # capacity: the DFN's SOC moved over the charge of the C/20 discharge
+    rows = dfn_rows(ocv_path)
+    soc = np.array([float(r["soc_true"]) for r in rows])
+    assert fit.model.capacity_ah / 5.0 == pytest.approx(1.0, abs=0.03)  # LG M50: 5 Ah
+    assert soc.max() - soc.min() > 0.95
+    # OCV: at the end of every hour's rest of the pulse test the DFN cell is near equilibrium
+    rows = dfn_rows(hppc_path)
+    current = np.array([float(r["current_a"]) for r in rows])
+    voltage = np.array([float(r["voltage_v"]) for r in rows])
+    truth = np.array([float(r["soc_true"]) for r in rows])
+    rest_ends = [k for k in range(3600, len(current) - 1)
+                 if current[k] == 0 and current[k + 1] < -1.0 and
+                 np.all(current[k - 3000:k] == 0) and 0.1 < truth[k] < 0.95]
+    assert len(rest_ends) >= 8
+    curve = fit.model.ocv_curve()
+    errors_mv = [1000 * (curve.voltage(float(truth[k])) - voltage[k]) for k in rest_ends]
+    assert max(abs(e) for e in errors_mv) < 6.0, errors_mv
+    middle = [s for s in fit.steps if 0.2 < s.soc < 0.85]
+    assert middle
+    for step in middle:
+        assert step.rmse_v < 0.003
+        assert step.r0_ohm == pytest.approx(step.pulse_resistance_ohm, rel=0.15)
+
+
+def test_a_test_without_our_columns_says_how_to_map_them(tmp_path: Path) -> None:
+    path = tmp_path / "cycler.csv"
+    path.write_text("Test_Time,Current,Voltage\n0,0,3.7\n1,-1,3.6\n")
+    with pytest.raises(FitError, match="--columns"):
+        read_test(path)
+    mapped = read_test(path, {"time_s": "Test_Time", "current_a": "Current",
+                              "voltage_v": "Voltage"})
+    assert list(mapped.voltage_v) == [3.7, 3.6]
+    path.write_text("time_s,current_a,voltage_v\n0,0,3.7\n0,-1,3.6\n")
+    with pytest.raises(FitError, match="must increase"):
+        read_test(path)
+
+
+def test_without_an_ocv_test_the_fit_says_so(tmp_path: Path) -> None:
+    write(tmp_path / "hppc.csv", pulse_test(), 1.0)
+    with pytest.raises(FitError, match="no OCV test"):
+        fit_cell([read_test(tmp_path / "hppc.csv")], "x", "nmc")
