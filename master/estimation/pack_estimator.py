@@ -32,6 +32,9 @@ SOC_BAND = (-0.05, 1.10)  # the estimate is held inside a physical band
 REST_SOC_SIGMA = 0.01  # how well the OCV knows the SOC after a full rest
 REST_VOLTAGE_UNCERTAINTY_V = 0.003  # a rest reading: 1 mV resolution and a few mV of noise
 SETTLE_WINDOW_S = 60.0  # a rest's voltages are compared over this long
+# a rest is a quarter of the load below which voltages correct: on the LFP plateau at 10 degC
+# a trickle of 0.02 C reads several points of SOC off (measured on the DFN days)
+REST_OF_QUIET = 0.25
 
 
 def nansum(values: Array) -> float:
@@ -104,7 +107,7 @@ class PackEstimator:
         # a rest is a rest below rest_current_a, and below the load at which voltages still
         # correct: a trickle's polarisation on a flat OCV is several points of SOC
         self.rest_current_a = e.rest_current_a if e.voltage_correction_max_c == 0 else \
-            min(e.rest_current_a, e.voltage_correction_max_c * capacity)
+            min(e.rest_current_a, e.voltage_correction_max_c * capacity * REST_OF_QUIET)
         self.throughput_ah = np.zeros(cells)  # per cell, signed, for capacity
         self.counters = Counters()
         self.notes: list[str] = []  # for the master's journal
