@@ -44,7 +44,6 @@ CELLS = (
     Spec("lg-m50", "Chen2020", "nmc", True, (("ev", 1),)),
     Spec("a123-26650", "Prada2013", "lfp", True, (("storage", 2), ("ev", 3))),
     Spec("mohtat2020", "Mohtat2020", "nmc", False, (("ev", 4),)),
-    Spec("ecker2015", "Ecker2015", "nmc", False, (("storage", 5),)),
 )
 
 
