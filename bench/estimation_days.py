@@ -13,7 +13,6 @@ against the DFN model's SOC and capacity: a plant we did not write.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from cells.shipped import DATA
 from master.algorithms import PackAlgorithms
 from master.diagnosis.limits import resolve_limits
 from master.estimation.current_zero import CurrentZero
+from master.estimation.pack_estimator import resistance_factor
 from master.pack_state import PackState
 
 SETTLE_S = 600.0  # the figures count from the first 10 minutes on
@@ -153,7 +153,7 @@ def replay(day: Day, errors: SensorErrors = SensorErrors(), seed: int = 1,
     model = load_cell(cell_file(day))
     temperature_c = float(day.meta["temperature_degc"])
     pulse = model.pulse_resistance_1s_ohm.get(temperature_c)
-    factor = float(_arrhenius(np.array([float(np.median(day.temperature_degc))]))[0])
+    factor = float(resistance_factor(np.array([float(np.median(day.temperature_degc))]))[0])
     return DayFigures(
         day=day.name, meta=day.meta, hours=end_s / 3600.0,
         soc_max_error_pct=100 * float(np.max(np.abs(error[settled]))),
@@ -168,12 +168,6 @@ def replay(day: Day, errors: SensorErrors = SensorErrors(), seed: int = 1,
         pulse_resistance_ohm=pulse,
         series={"time_h": t_arr / 3600.0, "error_pct": 100 * error, "sigma3_pct": 300 * s,
                 "cc_error_pct": 100 * cc_error})
-
-
-def _arrhenius(temperature_degc: Any) -> Any:
-    from master.estimation.pack_estimator import resistance_factor
-
-    return resistance_factor(temperature_degc)
 
 
 def plot_day(figures: DayFigures, path: Path) -> None:
@@ -200,9 +194,6 @@ def plot_day(figures: DayFigures, path: Path) -> None:
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 # --- the bench: every stored day, the estimator beside coulomb counting -------------------

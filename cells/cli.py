@@ -96,7 +96,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    from cells.fit import FitError, fit_cell, plot_fit, read_test
+    from cells.fit import OCV_TOLERANCE_V, FitError, fit_cell, plot_fit, read_test
     from cells.model import write_cell
 
     try:
@@ -117,8 +117,8 @@ def run_fit(args: argparse.Namespace) -> int:
         return 1
     model = fit.model
     print(f"capacity {model.capacity_ah:.4f} Ah; OCV {len(fit.ocv.curve.soc)} points "
-          f"(within {1000 * 0.0005:.1f} mV of the measured mean), half the branches' gap up "
-          f"to {1000 * fit.ocv.half_gap_v:.1f} mV")
+          f"(within {1000 * OCV_TOLERANCE_V:.1f} mV of the measured mean), half the "
+          f"branches' gap up to {1000 * fit.ocv.half_gap_v:.1f} mV")
     print(" degC    SOC  R0 mOhm  " + "  ".join(f"R{k} mOhm  tau{k} s" for k in
                                                range(1, model.rc_pairs + 1))
           + "  RMSE mV  1 s pulse mOhm")

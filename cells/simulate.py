@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -254,7 +253,3 @@ def simulate(procedure: str, cell: Cell, profile: str = "ev", seed: int = 1) -> 
     if procedure not in runs:
         raise SimulationError(f"procedure {procedure!r}: one of {', '.join(PROCEDURES)}")
     return runs[procedure]()
-
-
-def finite(values: Sequence[float]) -> bool:
-    return all(math.isfinite(v) for v in values)
