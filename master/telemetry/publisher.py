@@ -204,12 +204,13 @@ class TelemetryPublisher:
 
     async def _session(self, store: Store | None) -> None:
         async with self._client() as client:
-            self.statistics.connected = True
-            self.statistics.connects += 1
-            log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
             await client.publish(self.topics.online, online_payload(True, time.time()), qos=1,
                                  retain=True)
             await client.subscribe(self.topics.command, qos=1)
+            # connected means commands can arrive: only once the broker took the subscription
+            self.statistics.connected = True
+            self.statistics.connects += 1
+            log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
             # the session ends when the sender is done (stop) or either fails (connection)
             tasks = {asyncio.create_task(self._receive(client), name="mqtt-receive"),
                      asyncio.create_task(self._send(client, store), name="mqtt-send")}
