@@ -123,11 +123,22 @@ def harness_x_real_time(modules: int) -> float:
 def fresh_x_real_time(modules: int, runs: int, pure: bool = False) -> list[float]:
     """`harness_x_real_time` in ``runs`` new processes, as `bms sim run` starts: one sample
     of a second or two of CPU is at the mercy of this shared machine's other loads (the same
-    code measured 44 to 69 x within minutes), hence several, each from a clean start."""
-    code = f"from bench.estimation import harness_x_real_time as x; print(x({modules}))"
+    code measured 44 to 69 x within minutes), hence several, each from a clean start. Each
+    switches the compiled build on as `bms` does, and must run what this process runs (or
+    plain Python where ``pure``): a child without the switch measured plain Python."""
+    code = ("from bms.compiled import use_build, current_status; use_build(); "
+            "from bench.estimation import harness_x_real_time as x; "
+            f"print(x({modules}), current_status().split()[0])")
     env = {**os.environ, PURE_ENV: "1"} if pure else dict(os.environ)
-    return [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True, env=env).stdout) for _ in range(runs)]
+    expected = "plain" if pure else current_status().split()[0]
+    samples = []
+    for _ in range(runs):
+        x, build = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                  text=True, check=True, env=env).stdout.split()
+        if build != expected:
+            raise RuntimeError(f"the harness ran {build}, not {expected}")
+        samples.append(float(x))
+    return samples
 
 
 def speed_figures() -> dict[str, Any]:

@@ -168,3 +168,27 @@ def test_the_build_runs_a_scenario_as_plain_python_does(tmp_path: Path) -> None:
         outputs.append([(out / name).read_bytes() for name in ("timeseries.csv", "journal.txt")])
     assert b"PRECHARGE -> NORMAL" in outputs[0][1]
     assert outputs[0] == outputs[1]
+
+
+# imported by the core to set it up, never called per frame or per tick
+CONSTRUCTION_ONLY = {"master.diagnosis.limits"}
+
+
+def test_what_the_core_calls_per_frame_in_diagnosis_is_compiled() -> None:
+    """The supervision was once plain Python under a compiled core: every frame's
+    observations became generic calls into the interpreter (8 % more instructions)."""
+    import ast
+
+    seen: set[str] = set()
+    todo = ["master.core"]
+    while todo:
+        name = todo.pop()
+        source = compiled.ROOT / (name.replace(".", "/") + ".py")
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.startswith("master.diagnosis.") and node.module not in seen:
+                seen.add(node.module)
+                todo.append(node.module)
+    assert "master.diagnosis.supervision" in seen
+    plain = seen - CONSTRUCTION_ONLY - compiled.CANDIDATES
+    assert not plain, f"imported by the compiled core, yet plain Python: {sorted(plain)}"
