@@ -155,3 +155,14 @@ class Launcher:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             child.exit_code = await process.wait()
+            return
+        if child.exit_code not in (0, -signal.SIGTERM):
+            # it had died before the stop (not yet reaped), or failed while stopping
+            self.exits.put_nowait(ChildExit(child, child.exit_code))
+
+    def unreported_exits(self) -> list[ChildExit]:
+        """The exits queued and not yet taken (those found while stopping among them)."""
+        exits = []
+        while not self.exits.empty():
+            exits.append(self.exits.get_nowait())
+        return exits

@@ -114,6 +114,9 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
             await launcher.stop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+    for death in launcher.unreported_exits():  # died just before the stop: still a death
+        deaths.append(death)
+        _report_death(death, console)
     problems = [f"{d.child.role} (pid {d.child.pid}) exited unexpectedly with code {d.code}"
                 for d in deaths]
     if options.duration_s is not None:
