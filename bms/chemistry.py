@@ -90,6 +90,12 @@ class ReferenceCell:
     ocv: OcvTable
     balancing_floor_mv: float  # no bleeding below: the cell is nearly empty there
     voltage_window_v: tuple[float, float] | None = None  # the maker's, from a cell file
+    # what only the virtual pack's plant runs, beyond the estimator's one-RC model: a second,
+    # slow RC pair (diffusion; 0: none) and half the gap between the OCV's charge and
+    # discharge branches (hysteresis)
+    r2_ohm: float = 0.0
+    c2_f: float = 0.0
+    hysteresis_v: float = 0.0
 
     def scaled(self, capacity_ah: float) -> ReferenceCell:
         """The same cell made bigger (or smaller), as from parallel cells: resistances fall
@@ -97,6 +103,7 @@ class ReferenceCell:
         ratio = capacity_ah / self.capacity_ah
         return replace(self, capacity_ah=capacity_ah, r0_ohm=self.r0_ohm / ratio,
                        r1_ohm=self.r1_ohm / ratio, c1_f=self.c1_f * ratio,
+                       r2_ohm=self.r2_ohm / ratio, c2_f=self.c2_f * ratio,
                        thermal_capacity_j_per_k=self.thermal_capacity_j_per_k * ratio,
                        thermal_conductance_w_per_k=self.thermal_conductance_w_per_k * ratio)
 
@@ -106,11 +113,16 @@ NMC_OCV = OcvTable(_SOC_POINTS, (2.5000, 3.1094, 3.2959, 3.4852, 3.5814, 3.6670,
 LFP_OCV = OcvTable(_SOC_POINTS, (2.0000, 2.7853, 2.9781, 3.1685, 3.2058, 3.2525, 3.2660,
                                  3.2688, 3.2740, 3.3097, 3.3142, 3.3164, 3.6000))
 
+# The slow pair: the second RC pair that `bms cell fit` found at 50 % and 25 degC on the
+# PyBaMM DFN cells of the same chemistry (cells/data: lg-m50 0.60 x R0 with 290 s, a123-26650
+# 0.089 x R0 with 274 s), at these cells' R0. The LFP hysteresis, a 20 mV gap between the
+# branches, is an assumed value (the DFN cells have none; docs/cells.md).
 REFERENCE_CELLS: dict[Chemistry, ReferenceCell] = {
     Chemistry.NMC: ReferenceCell(Chemistry.NMC, 5.0, 0.023, 0.0125, 1900.0, 70.0, 0.1, NMC_OCV,
-                                 3400.0),
+                                 3400.0, r2_ohm=0.0139, c2_f=290.0 / 0.0139),
     Chemistry.LFP: ReferenceCell(Chemistry.LFP, 2.3, 0.020, 0.002, 7200.0, 85.0, 0.1, LFP_OCV,
-                                 3200.0),
+                                 3200.0, r2_ohm=0.00178, c2_f=274.0 / 0.00178,
+                                 hysteresis_v=0.010),
 }
 
 
@@ -135,7 +147,9 @@ def series_cell(settings: Settings) -> ReferenceCell:
 def cell_from_file(name_or_path: str, chemistry: Chemistry) -> ReferenceCell:
     """A cell file (or a shipped cell by name) as the estimator's and the plant's cell: its
     capacity, its mean OCV at 25 degC, and R0 and the first RC pair at 50 % SOC and 25 degC
-    (the estimator's one-RC model; docs/cells.md)."""
+    (the estimator's one-RC model); for the plant also the second pair and the hysteresis
+    (half the gap of the charge and discharge branches at 50 %), where the file has them
+    (docs/cells.md)."""
     from cells.model import CellFileError, load_cell
     from cells.shipped import cell_path
 
@@ -150,9 +164,16 @@ def cell_from_file(name_or_path: str, chemistry: Chemistry) -> ReferenceCell:
     curve = model.ocv_curve()
     point = model.circuit_at(0.5)
     r1_ohm, tau1_s = point.rc[0]
+    r2_ohm, tau2_s = point.rc[1] if len(point.rc) > 1 else (0.0, 0.0)
+    branches = {c.branch for c in model.ocv}
+    hysteresis_v = (model.ocv_curve(branch="charge").voltage(0.5)
+                    - model.ocv_curve(branch="discharge").voltage(0.5)) / 2 \
+        if {"charge", "discharge"} <= branches else 0.0
     reference = REFERENCE_CELLS[chemistry]
     return ReferenceCell(
         chemistry, model.capacity_ah, point.r0_ohm, r1_ohm, tau1_s / r1_ohm,
         model.heat_capacity_j_per_k, model.conductance_w_per_k,
         OcvTable(curve.soc, curve.ocv_v), reference.balancing_floor_mv,
-        voltage_window_v=(model.voltage_min_v, model.voltage_max_v))
+        voltage_window_v=(model.voltage_min_v, model.voltage_max_v),
+        r2_ohm=r2_ohm, c2_f=tau2_s / r2_ohm if r2_ohm > 0 else 0.0,
+        hysteresis_v=max(0.0, hysteresis_v))

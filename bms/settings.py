@@ -317,10 +317,16 @@ class CellSimSettings:
                                                 doc="active: current taken from a cell")
     active_balancing_efficiency: float = setting(0.85, above=0.0, maximum=1.0,
                                                  doc="active: share of the energy that arrives")
+    model: str = setting("rich", doc="rich: the cell's slow second RC pair and its OCV "
+                                     "hysteresis beside what the estimator models; estimator: "
+                                     "the estimator's own one-RC model (they agree by "
+                                     "construction)")
 
     def __post_init__(self) -> None:
         if self.balancing not in ("passive", "active"):
             raise InvalidSettingError("balancing", "must be passive or active")
+        if self.model not in ("rich", "estimator"):
+            raise InvalidSettingError("model", "must be rich or estimator")
 
 
 @dataclass(frozen=True)

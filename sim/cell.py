@@ -1,8 +1,13 @@
-"""Equivalent-circuit cell: OCV(SOC) + R0 + one RC pair, lumped thermal mass, self-discharge.
+"""Equivalent-circuit cell: OCV(SOC) + R0 + one or two RC pairs + OCV hysteresis, lumped
+thermal mass, self-discharge.
 
-Current is positive when it charges the cell. Resistances follow Arrhenius in temperature
-(activation energy about 20 kJ/mol, docs/PROTOCOLS.md section 7). Pure and deterministic: the
-caller advances time explicitly.
+The second pair (slow: diffusion) and the hysteresis are what the virtual pack's plant has
+beyond the estimator's one-RC model. The hysteresis is a one-state model (Plett, J. Power
+Sources 134 (2004), the "one-state hysteresis"): h in [-1, 1] moves towards the sign of the
+current as charge passes, exp(-HYSTERESIS_RATE x |dSOC|), and adds h x ``hysteresis_v`` to
+the OCV. Current is positive when it charges the cell. Resistances follow Arrhenius in
+temperature (activation energy about 20 kJ/mol, docs/PROTOCOLS.md section 7). Pure and
+deterministic: the caller advances time explicitly.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ SECONDS_PER_MONTH: Final = 30 * 24 * 3600.0
 # inside a physical band so that runaway numbers cannot appear.
 SOC_FLOOR: Final = -0.05
 SOC_CEILING: Final = 1.10
+# per unit of SOC passed: after 3.3 % of the capacity in one direction the hysteresis has
+# moved 63 % of the way to that branch
+HYSTERESIS_RATE: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class CellParameters:
     coulombic_efficiency: float
     self_discharge_per_s: float  # fraction of capacity per second
     ocv: OcvTable
+    r2_ohm: float = 0.0  # the slow pair (0: none)
+    c2_f: float = 0.0
+    hysteresis_v: float = 0.0  # half the gap between the charge and discharge branches
 
     @staticmethod
     def self_discharge_rate(pct_per_month: float) -> float:
@@ -39,15 +50,19 @@ class CellParameters:
 
 
 class CellModel:
-    """State: SOC (0..1), RC-pair voltage, temperature (changed only by `step`, which keeps
-    the resistances' temperature factor with it: one exponential a step, not one a read)."""
+    """State: SOC (0..1), the RC pairs' voltages, the hysteresis state, temperature (changed
+    only by `step`, which keeps the resistances' temperature factor with it: one exponential
+    a step, not one a read)."""
 
-    __slots__ = ("_r_factor", "_segment", "p", "soc", "temperature_degc", "v_rc_v")
+    __slots__ = ("_r_factor", "_segment", "hysteresis", "p", "soc", "temperature_degc",
+                 "v_rc2_v", "v_rc_v")
 
     def __init__(self, parameters: CellParameters, soc: float, temperature_degc: float) -> None:
         self.p = parameters
         self.soc = soc
         self.v_rc_v = 0.0
+        self.v_rc2_v = 0.0
+        self.hysteresis = 0.0  # -1: on the discharge branch, 1: on the charge branch
         self.temperature_degc = temperature_degc
         self._r_factor = arrhenius_factor(temperature_degc)
         self._segment = -1  # of the OCV table, at the last read
@@ -59,7 +74,8 @@ class CellModel:
 
     def terminal_voltage_v(self, current_a: float) -> float:
         r0 = self.p.r0_ohm * self._r_factor
-        return self.ocv_v() + current_a * r0 + self.v_rc_v
+        return self.ocv_v() + current_a * r0 + self.v_rc_v + self.v_rc2_v + \
+            self.hysteresis * self.p.hysteresis_v
 
     def step(self, dt_s: float, current_a: float, ambient_degc: float,
              extra_heat_w: float = 0.0) -> None:
@@ -73,11 +89,21 @@ class CellModel:
         # exact solution of the RC pair for a constant current over the step
         decay = math.exp(-dt_s / (r1 * p.c1_f))
         self.v_rc_v = self.v_rc_v * decay + r1 * current_a * (1.0 - decay)
+        if p.r2_ohm > 0.0:
+            r2 = p.r2_ohm * factor
+            decay2 = math.exp(-dt_s / (r2 * p.c2_f))
+            self.v_rc2_v = self.v_rc2_v * decay2 + r2 * current_a * (1.0 - decay2)
         efficiency = p.coulombic_efficiency if current_a > 0 else 1.0
-        self.soc += efficiency * current_a * dt_s / (p.capacity_ah * SECONDS_PER_HOUR)
+        passed = efficiency * current_a * dt_s / (p.capacity_ah * SECONDS_PER_HOUR)
+        if p.hysteresis_v > 0.0 and current_a != 0.0:
+            towards = 1.0 if current_a > 0 else -1.0
+            self.hysteresis = towards + (self.hysteresis - towards) * \
+                math.exp(-HYSTERESIS_RATE * abs(passed))
+        self.soc += passed
         self.soc -= p.self_discharge_per_s * dt_s
         self.soc = min(max(self.soc, SOC_FLOOR), SOC_CEILING)
-        heat_w = current_a * current_a * r0 + current_a * self.v_rc_v + extra_heat_w
+        heat_w = current_a * current_a * r0 + current_a * self.v_rc_v + \
+            current_a * self.v_rc2_v + extra_heat_w
         cooling_w = p.thermal_conductance_w_per_k * (self.temperature_degc - ambient_degc)
         self.temperature_degc += (heat_w - cooling_w) * dt_s / p.thermal_capacity_j_per_k
         self._r_factor = arrhenius_factor(self.temperature_degc)

@@ -63,3 +63,43 @@ def test_a_relative_cell_file_is_the_configurations_neighbour(tmp_path: Path) ->
 def test_an_unknown_cell_names_the_shipped_ones() -> None:
     with pytest.raises(ConfigError, match=r"one of .*lg-m50"):
         pack_cell(load_settings(None, ["pack.cell=no-such-cell"]))
+
+
+def test_the_plant_takes_the_files_slow_pair_and_hysteresis(tmp_path: Path) -> None:
+    model = load_cell(DATA / "a123-26650.toml")
+    cell = pack_cell(load_settings(None, ["pack.chemistry=LFP", "pack.cell=a123-26650"]))
+    r2_ohm, tau2_s = model.circuit_at(0.5).rc[1]
+    assert cell.r2_ohm == pytest.approx(r2_ohm)
+    assert cell.r2_ohm * cell.c2_f == pytest.approx(tau2_s)
+    assert cell.hysteresis_v == 0.0  # the file has one (mean) branch
+    # a file with charge and discharge branches: half their gap at 50 % is the hysteresis
+    for name in ("a123-26650.toml", "a123-26650-circuit.csv"):
+        (tmp_path / name).write_text((DATA / name).read_text())
+    rows = (DATA / "a123-26650-ocv.csv").read_text().splitlines()
+    header, body = rows[0], [r for r in rows[1:] if r]
+    branch = header.split(",").index("branch")
+
+    def shifted(row: str, name: str, dv: float) -> str:
+        cols = row.split(",")
+        cols[branch], cols[-1] = name, f"{float(cols[-1]) + dv:.5f}"
+        return ",".join(cols)
+    (tmp_path / "a123-26650-ocv.csv").write_text("\n".join(
+        [header, *(shifted(r, "charge", 0.012) for r in body),
+         *(shifted(r, "discharge", -0.008) for r in body)]) + "\n")
+    branched = pack_cell(load_settings(None, ["pack.chemistry=LFP",
+                                              f"pack.cell={tmp_path / 'a123-26650.toml'}"]))
+    assert branched.hysteresis_v == pytest.approx(0.010, abs=1e-6)
+    assert branched.ocv.voltage(0.5) == pytest.approx(cell.ocv.voltage(0.5) + 0.002, abs=1e-4)
+
+
+def test_by_default_the_plant_is_richer_than_the_estimator() -> None:
+    from sim.module_plant import ModulePlant
+
+    for chemistry in ("NMC", "LFP"):
+        settings = load_settings(None, [f"pack.chemistry={chemistry}"])
+        rich = ModulePlant(settings.sim.cells, settings.pack.chemistry, 0, 4, 2)
+        assert all(c.p.r2_ohm > 0 for c in rich.cells)
+        assert all(c.p.hysteresis_v > 0 for c in rich.cells) == (chemistry == "LFP")
+        same = load_settings(None, [f"pack.chemistry={chemistry}", "sim.cells.model=estimator"])
+        plain = ModulePlant(same.sim.cells, same.pack.chemistry, 0, 4, 2)
+        assert all(c.p.r2_ohm == 0 and c.p.hysteresis_v == 0 for c in plain.cells)

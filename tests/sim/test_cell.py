@@ -71,3 +71,43 @@ def test_self_discharge() -> None:
     cell = CellModel(params(self_discharge_per_s=rate), soc=0.5, temperature_degc=25.0)
     cell.step(30 * 24 * 3600.0, 0.0, 25.0)
     assert cell.soc == pytest.approx(0.47)
+
+
+def test_the_slow_pair_relaxes_with_its_own_time_constant() -> None:
+    # R2 C2 = 300 s beside R1 C1 = 23.75 s: after the fast pair has gone, the slow one stays
+    cell = CellModel(params(thermal_capacity_j_per_k=1e12, r2_ohm=0.01, c2_f=30_000.0),
+                     soc=0.5, temperature_degc=25.0)
+    cell.step(600.0, -10.0, 25.0)
+    loaded = cell.v_rc2_v
+    assert loaded == pytest.approx(-10.0 * 0.01 * (1 - math.exp(-2.0)))
+    cell.step(300.0, 0.0, 25.0)
+    assert cell.v_rc2_v == pytest.approx(loaded / math.e)
+    assert abs(cell.v_rc_v) < 1e-6
+    ocv = cell.ocv_v()
+    assert cell.terminal_voltage_v(0.0) == pytest.approx(ocv + cell.v_rc2_v)
+
+
+def test_hysteresis_follows_the_direction_of_the_charge() -> None:
+    cell = CellModel(params(hysteresis_v=0.010), soc=0.5, temperature_degc=25.0)
+    at_rest = cell.terminal_voltage_v(0.0)
+    cell.step(10.0, 0.0, 25.0)
+    assert cell.terminal_voltage_v(0.0) == pytest.approx(at_rest)  # no charge, no move
+    for _ in range(600):  # 5 A for 10 min: 1/6 of the capacity, 5 e-folds
+        cell.step(1.0, 5.0, 25.0)
+    assert cell.hysteresis == pytest.approx(1.0, abs=0.01)
+    charged = cell.ocv_v()
+    for _ in range(3600):
+        cell.step(1.0, 0.0, 25.0)
+    assert cell.terminal_voltage_v(0.0) - charged == pytest.approx(0.010, abs=1e-4)
+    for _ in range(12):  # 0.1 Ah back: 2 % of the capacity, 1 - exp(-0.6) of the way down
+        cell.step(1.0, -30.0, 25.0)
+    assert cell.hysteresis == pytest.approx(-1.0 + 2.0 * math.exp(-30.0 * 0.02), abs=0.02)
+
+
+def test_without_the_slow_pair_and_hysteresis_the_cell_is_the_one_rc_model() -> None:
+    plain, rich = (CellModel(params(**extra), soc=0.5, temperature_degc=25.0)
+                   for extra in ({}, {"r2_ohm": 0.0, "c2_f": 0.0, "hysteresis_v": 0.0}))
+    for cell in (plain, rich):
+        cell.step(100.0, -10.0, 25.0)
+    assert rich.terminal_voltage_v(-10.0) == plain.terminal_voltage_v(-10.0)
+    assert rich.temperature_degc == plain.temperature_degc
