@@ -11,7 +11,7 @@ with (seed, module id): the same configuration always builds the same pack.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bms.chemistry import REFERENCE_CELLS, ReferenceCell
 from bms.settings import CellSimSettings, Chemistry
@@ -49,8 +49,9 @@ class ModulePlant:
         self.ambient_degc = settings.ambient_degc
         reference = cell or REFERENCE_CELLS[chemistry]
         reference = reference.scaled(capacity_ah or reference.capacity_ah)
+        if settings.model == "estimator":  # the estimator's own one-RC model
+            reference = replace(reference, r2_ohm=0.0, c2_f=0.0, hysteresis_v=0.0)
         rng = module_rng(settings.seed, module_id, "spread")
-        rich = settings.model == "rich"
         self.cells: list[CellModel] = []
         for _ in range(cells):
             resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0))
@@ -66,9 +67,9 @@ class ModulePlant:
                 self_discharge_per_s=CellParameters.self_discharge_rate(
                     settings.self_discharge_pct_per_month),
                 ocv=reference.ocv,
-                r2_ohm=reference.r2_ohm * resistance if rich else 0.0,
-                c2_f=reference.c2_f if rich else 0.0,
-                hysteresis_v=reference.hysteresis_v if rich else 0.0,
+                r2_ohm=reference.r2_ohm * resistance,
+                c2_f=reference.c2_f,
+                hysteresis_v=reference.hysteresis_v,
             )
             soc_pct = rng.gauss(settings.initial_soc_pct, settings.initial_soc_spread_pct)
             soc = min(max(soc_pct / 100.0, 0.0), 1.0)

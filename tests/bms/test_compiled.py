@@ -177,18 +177,17 @@ CONSTRUCTION_ONLY = {"master.diagnosis.limits"}
 def test_what_the_core_calls_per_frame_in_diagnosis_is_compiled() -> None:
     """The supervision was once plain Python under a compiled core: every frame's
     observations became generic calls into the interpreter (8 % more instructions)."""
-    import ast
+    from tests.test_architecture import imports
 
+    sources = imports()
     seen: set[str] = set()
-    todo = ["master.core"]
+    todo = ["master/core.py"]
     while todo:
-        name = todo.pop()
-        source = compiled.ROOT / (name.replace(".", "/") + ".py")
-        for node in ast.walk(ast.parse(source.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.startswith("master.diagnosis.") and node.module not in seen:
-                seen.add(node.module)
-                todo.append(node.module)
+        for name in sources[todo.pop()]:
+            path = name.replace(".", "/") + ".py"
+            if name.startswith("master.diagnosis.") and path in sources and name not in seen:
+                seen.add(name)
+                todo.append(path)
     assert "master.diagnosis.supervision" in seen
     plain = seen - CONSTRUCTION_ONLY - compiled.CANDIDATES
     assert not plain, f"imported by the compiled core, yet plain Python: {sorted(plain)}"
