@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -145,15 +146,18 @@ class Launcher:
         if process is None or process.returncode is not None:
             return
         child.expected_exit = True
+        # os.kill, not process.send_signal: Popen.send_signal polls first, which reaps a
+        # child that has just died, and the watcher then reports it as 255, not its death
+        # (until reaped by the watcher a dead child keeps its pid: no other gets the signal)
         with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
+            os.kill(process.pid, signal.SIGTERM)
         try:
             async with asyncio.timeout(STOP_GRACE_S):
                 child.exit_code = await process.wait()
         except TimeoutError:
             log.warning("%s (pid %d) ignored SIGTERM; killing it", child.role, process.pid)
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.kill(process.pid, signal.SIGKILL)
             child.exit_code = await process.wait()
             return
         if child.exit_code not in (0, -signal.SIGTERM):
