@@ -2,7 +2,9 @@
 
 0. The estimator on days of PyBaMM DFN cells (bench/estimation_days.py): max and RMS SOC
    error after 10 minutes, beside coulomb counting and the previous estimator on the same
-   data, the truth inside the 3-sigma band, learnt capacity and R0 against the cell's.
+   data, the truth inside the 3-sigma band, learnt capacity and R0 against the cell's, and
+   the resistance power limit against the current that takes the DFN cell to its voltage
+   limit in 10 s (cells/data/days/*-limit-currents.csv).
 
 1. SOC error of the master's EKF over the EV day (NMC) and the storage day (LFP), with
    2 mV voltage noise, a 50 mA current offset and a 0.5 % gain error: max and RMS over every

@@ -13,6 +13,7 @@ against the DFN model's SOC and capacity: a plant we did not write.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from bms.chemistry import cell_capacity_ah
 from bms.settings import Settings, load_settings
 from cells.days import Day
 from cells.shipped import DATA
-from master.algorithms import PackAlgorithms
+from master.algorithms import PackAlgorithms, over_horizon
 from master.diagnosis.limits import resolve_limits
 from master.estimation.current_zero import CurrentZero
 from master.estimation.pack_estimator import resistance_factor
+from master.estimation.power_limits import LimitInputs, PowerLimiter
 from master.pack_state import PackState
 
 SETTLE_S = 600.0  # the figures count from the first 10 minutes on
@@ -60,6 +63,11 @@ class DayFigures:
     r0_ohm: float  # learnt by the health tracker, at the day's temperature
     r0_filter_ohm: float  # with the filter's own correction
     pulse_resistance_ohm: float | None  # the DFN cell's, 1 s into a pulse (from its tests)
+    # at this temperature, with the estimator's state at the end of the day:
+    # (SOC, charge?, the resistance limiter's current, the limit after every limiter, the
+    # DFN cell's 10 s limit current, the operating maximum), where either current is
+    # within that maximum (above it the maximum limiter binds)
+    power: list[tuple[float, bool, float, float, float, float]]
     series: dict[str, Any]  # time_h, error_pct, sigma3_pct, cc_error_pct: for the plot
 
 
@@ -152,8 +160,10 @@ def replay(day: Day, errors: SensorErrors = SensorErrors(), seed: int = 1,
     error, cc_error = e - tr, c - tr
     model = load_cell(cell_file(day))
     temperature_c = float(day.meta["temperature_degc"])
+    power = power_limit_points(day, algorithms, settings)
     pulse = model.pulse_resistance_1s_ohm.get(temperature_c)
-    factor = float(resistance_factor(np.array([float(np.median(day.temperature_degc))]))[0])
+    factor = float(resistance_factor(np.array([float(np.median(day.temperature_degc))]),
+                                     algorithms.estimator.r0_temperature)[0])
     return DayFigures(
         day=day.name, meta=day.meta, hours=end_s / 3600.0,
         soc_max_error_pct=100 * float(np.max(np.abs(error[settled]))),
@@ -166,8 +176,65 @@ def replay(day: Day, errors: SensorErrors = SensorErrors(), seed: int = 1,
         r0_ohm=float(algorithms.estimator.health.r0_ohm[0]) * factor,
         r0_filter_ohm=float(filter_.resistance_ohm()[0]) * factor,
         pulse_resistance_ohm=pulse,
+        power=power,
         series={"time_h": t_arr / 3600.0, "error_pct": 100 * error, "sigma3_pct": 300 * s,
                 "cc_error_pct": 100 * cc_error})
+
+
+def power_limit_points(day: Day, algorithms: PackAlgorithms, settings: Settings
+                       ) -> list[tuple[float, bool, float, float, float, float]]:
+    """The master's resistance limit beside the DFN cell's 10 s limit current, at each SOC
+    of the cell's stored points (`cells.limit_currents`) at the day's temperature: the
+    limiter as the master runs it, on the estimator's learnt state, the cell at rest."""
+    from cells.days import DAYS
+    from cells.limit_currents import read_points
+
+    path = DAYS / f"{day.meta['cell']}-limit-currents.csv"
+    if not path.exists():
+        return []
+    limits = resolve_limits(settings)
+    high_v, low_v = (limits.cell_overvoltage_mv.operating / 1000,
+                     limits.cell_undervoltage_mv.operating / 1000)
+    horizon_s = settings.power_limits.resistance_horizon_s
+    temperature = float(day.meta["temperature_degc"])
+    points = [p for p in read_points(path) if p.temperature_degc == temperature]
+    if any(abs(p.limit_max_v - high_v) > 1e-6 or abs(p.limit_min_v - low_v) > 1e-6
+           for p in points):
+        raise ValueError(f"{path}: computed for other limits than {high_v:g}/{low_v:g} V: "
+                         "python -m cells.make_data --limits-only")
+    f = algorithms.estimator.filter
+    factor = resistance_factor(np.array([temperature]), algorithms.estimator.r0_temperature)
+    capacity = cell_capacity_ah(settings)
+    out = []
+    for p in points:
+        f.soc[:], f.v_rc_v[:] = p.soc, 0.0
+        f.ocv_shift_v = f.curve.shift_v(f.soc, np.array([temperature]))
+        voltage_v, resistance_ohm = over_horizon(f, factor, horizon_s,
+                                                 algorithms.estimator.over_soc)
+        mv = float(voltage_v[0]) * 1000
+        limiter = PowerLimiter(settings.power_limits, limits, capacity, 0.0)
+        inputs = LimitInputs(temperature, temperature, p.soc, p.soc, mv, mv, voltage_v,
+                             resistance_ohm, mv / 1000, True)
+        limiter.update(0.0, inputs)
+        final = limiter.update(1e6, inputs)  # long after: no ramp
+        for charge, dfn_a, maximum, final_a in (
+                (True, p.charge_a, limiter.max_charge_a, final.charge_a),
+                (False, p.discharge_a, limiter.max_discharge_a, final.discharge_a)):
+            ours = limiter.resistance_a[0 if charge else 1]
+            if min(ours, dfn_a) <= maximum:
+                out.append((p.soc, charge, ours, final_a, dfn_a, maximum))
+    return out
+
+
+def power_ratios(f: DayFigures) -> tuple[float, float, float]:
+    """Over the day's points: the resistance limit against the DFN's 10 s current, least and
+    most, both taken no higher than the operating maximum (a limit above it is the
+    maximum); and the final limit's most."""
+    if not f.power:
+        return math.nan, math.nan, math.nan
+    resistance = [min(ours, top) / min(dfn, top) for _, _, ours, _, dfn, top in f.power]
+    final = [final / min(dfn, top) for *_, final, dfn, top in f.power]
+    return min(resistance), max(resistance), max(final)
 
 
 def plot_day(figures: DayFigures, path: Path) -> None:
@@ -199,16 +266,19 @@ def plot_day(figures: DayFigures, path: Path) -> None:
 # --- the bench: every stored day, the estimator beside coulomb counting -------------------
 
 # the estimator as it was before it was measured on these days: the voltages corrected the
-# SOC at every load, the resistance correction at every current
+# SOC at every load, the resistance correction at every current, the sigma the covariance's
+# alone, the resistance limit on R0 alone
 PREVIOUS: tuple[str, ...] = (
     "estimation.voltage_sigma_load_fraction=0", "estimation.voltage_sigma_load_memory_s=0",
-    "estimation.voltage_correction_max_c=0", "estimation.resistance_min_c=0")
+    "estimation.voltage_correction_max_c=0", "estimation.resistance_min_c=0",
+    "estimation.ocv_soc_sigma_pct=0", "power_limits.resistance_horizon_s=0")
 TARGET_MAX_PCT = 2.0
 TARGET_RMS_PCT = 1.0
 TARGET_OVER_CC_PCT = 1.0
 TARGET_WITHIN_3_SIGMA = 0.99
 TARGET_CAPACITY = 0.03
 TARGET_R0 = 0.15
+TARGET_POWER = (0.8, 1.0)  # the resistance limit against the DFN's 10 s limit current
 
 
 def targets(f: DayFigures) -> dict[str, bool]:
@@ -220,6 +290,9 @@ def targets(f: DayFigures) -> dict[str, bool]:
         "3_sigma": f.within_3_sigma >= TARGET_WITHIN_3_SIGMA,
         "capacity": abs(f.capacity_ah / f.capacity_true_ah - 1) <= TARGET_CAPACITY,
         "r0": r0 is not None and abs(f.r0_ohm / r0 - 1) <= TARGET_R0,
+        # no point within the operating maximum: the resistance limit never binds
+        "power": not f.power or (TARGET_POWER[0] <= power_ratios(f)[0]
+                                 and power_ratios(f)[1] <= TARGET_POWER[1]),
     }
 
 
@@ -234,10 +307,11 @@ def row(label: str, f: DayFigures) -> str:
     r0 = f"{1000 * f.r0_ohm:5.1f}/{1000 * f.pulse_resistance_ohm:4.1f}" \
         if f.pulse_resistance_ohm else f"{1000 * f.r0_ohm:5.1f}/ -- "
     met = targets(f)
+    low, high, final = power_ratios(f)
     return (f"   {f.day:26s} {label:9s} {f.soc_max_error_pct:5.2f} {f.soc_rms_error_pct:5.2f}"
             f"  {f.cc_max_error_pct:5.2f} {f.cc_rms_error_pct:5.2f}  {100 * f.within_3_sigma:5.1f}"
-            f"  {f.capacity_ah:6.3f}/{f.capacity_true_ah:6.3f}  {r0}  "
-            + " ".join(k for k, ok in met.items() if not ok))
+            f"  {f.capacity_ah:6.3f}/{f.capacity_true_ah:6.3f}  {r0}  {low:4.2f}-{high:4.2f} "
+            f"{final:4.2f}  " + " ".join(k for k, ok in met.items() if not ok))
 
 
 def run_days(out: Path, workers: int = 2) -> dict[str, Any]:
@@ -255,7 +329,8 @@ def run_days(out: Path, workers: int = 2) -> dict[str, Any]:
     print(f"   {len(days)} days of PyBaMM DFN cells (cells/data/days), each twice: "
           f"{workers} processes ...", flush=True)
     print("   day                        estimator  max   RMS   CC max RMS  in 3s%  capacity "
-          "learnt/true Ah  R0/1s pulse mOhm  targets missed")
+          "learnt/true Ah  R0/1s pulse mOhm  limit/DFN 10 s: resistance, final  targets "
+          "missed")
     results: dict[str, Any] = {}
     met_all = True
     with ProcessPoolExecutor(workers) as pool:
@@ -274,7 +349,11 @@ def run_days(out: Path, workers: int = 2) -> dict[str, Any]:
                 "cc_rms_pct": f.cc_rms_error_pct, "within_3_sigma": f.within_3_sigma,
                 "capacity_ah": f.capacity_ah, "capacity_true_ah": f.capacity_true_ah,
                 "r0_ohm": f.r0_ohm, "pulse_resistance_ohm": f.pulse_resistance_ohm,
-                "targets": targets(f)}
-    print("   the resistance power limit against the DFN cell's 10 s limit current: not "
-          "measured yet", flush=True)
+                "power_limit_points": f.power, "targets": targets(f)}
+    met_days = sum(all(r["targets"].values()) for k, r in results.items()
+                   if k.endswith(":default"))
+    print(f"   every target met on {met_days} of {len(days)} days; limit/DFN 10 s: the "
+          "resistance limiter's current over the DFN cell's, least-most over SOC (target "
+          f"{TARGET_POWER[0]:g}-{TARGET_POWER[1]:g}), and the final limit's most (every "
+          "limiter)", flush=True)
     return {"days": len(days), "results": results, "targets_met": met_all}

@@ -1,9 +1,13 @@
-"""Log tools (issue 6): `bms log decode` and `bms log resim` on a one-hour log of a 256-cell
-pack, beside `cantools decode` on the same (candump) log, all timed in the same run.
+"""Log tools: `bms log decode` and `bms log resim` on a one-hour log of a 256-cell pack,
+beside `cantools decode` on the same (candump) log, all timed in the same run; then the
+same log as MF4 and as decoded Parquet (`bms log convert`): their sizes, and how fast each
+gives its contents back.
 
 The log is made by the whole virtual pack on virtual time (lockstep), pack and vehicle
-buses, and kept in bench/results/ for the next runs. Target: resim at least 25 x faster
-than a saturated 500 kbit/s bus, about 100,000 frames per second.
+buses, and kept in bench/results/ for the next runs. Targets: resim at least 25 x faster
+than a saturated 500 kbit/s bus, about 100,000 frames per second; reading the decoded
+signals from Parquet at least 10 x faster than `cantools decode` of the candump file, and
+the Parquet files at most 1/5 of its size.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ MODULES = 16
 PROFILE = "[{duration_s=60, current_c=-1.0}, {duration_s=60, current_c=0.95}]"
 SATURATED_FPS = max_frames_per_s(8, 500_000, worst_case=False)
 TARGET_FPS = 25 * 4000  # "25 x a saturated bus, about 100,000 frames per second"
+TARGET_PARQUET_SPEEDUP = 10.0  # reading its signals against cantools decode of the candump
+TARGET_PARQUET_SIZE = 0.2  # of the candump file
 
 
 def overrides() -> list[str]:
@@ -119,5 +125,58 @@ async def run(seconds: float, minutes: float = 60.0) -> dict[str, Any]:
           f"({SATURATED_FPS:,.0f} frames/s); target {TARGET_FPS:,} frames/s -> ratio "
           f"{resim['frames_per_s'] / TARGET_FPS:.2f} "
           f"({'met' if resim['frames_per_s'] >= TARGET_FPS else 'NOT met'})")
-    results["targets_met"] = resim["frames_per_s"] >= TARGET_FPS
+    columnar = columnar_figures(path, bms, results["cantools decode"]["seconds"], frames)
+    results["columnar"] = columnar
+    results["targets_met"] = resim["frames_per_s"] >= TARGET_FPS and columnar["targets_met"]
     return results
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else \
+        path.stat().st_size
+
+
+def read_parquet_signals(directory: Path) -> int:
+    """Every decoded value of every table into memory, as an analysis would; the count."""
+    import pyarrow.parquet as pq
+
+    values = 0
+    for table_path in sorted(directory.glob("*.parquet")):
+        table = pq.read_table(str(table_path))
+        for column in table.columns:
+            values += len(column.to_numpy(zero_copy_only=False))
+    return values
+
+
+def columnar_figures(path: Path, bms: list[str], cantools_s: float, frames: int
+                     ) -> dict[str, Any]:
+    """The log as MF4 and as decoded Parquet: sizes, conversion and read times."""
+    mf4, parquet = path.with_suffix(".mf4"), path.with_suffix(".parquet")
+    candump_bytes = path.stat().st_size
+    figures: dict[str, Any] = {"candump_mb": candump_bytes / 1e6}
+    for name, target in (("mf4", mf4), ("parquet", parquet)):
+        print(f"   bms log convert -o {target.name} ...", end="", flush=True)
+        took = timed([*bms, "log", "convert", str(path), "-o", str(target)])
+        size = _size(target)
+        figures[name] = {"convert_s": took, "mb": size / 1e6, "of_candump": size / candump_bytes}
+        print(f"\r   convert to {name:8} {took:7.1f} s  {size / 1e6:7.1f} MB "
+              f"({size / candump_bytes:.3f} of the candump file)")
+    took = timed([*bms, "log", "decode", str(mf4)])
+    figures["mf4"]["decode_s"] = took
+    print(f"   bms log decode of the MF4: {took:.1f} s, {frames / took:,.0f} frames/s")
+    started = time.monotonic()
+    values = read_parquet_signals(parquet)
+    read_s = time.monotonic() - started
+    speedup = cantools_s / read_s
+    size_ratio = figures["parquet"]["of_candump"]
+    figures["parquet"].update({"read_s": read_s, "values": values,
+                               "speedup_vs_cantools": speedup})
+    print(f"   every decoded value from Parquet ({values:,} values): {read_s:.2f} s, "
+          f"{speedup:.0f} x faster than cantools decode of the candump ({cantools_s:.1f} s); "
+          f"target {TARGET_PARQUET_SPEEDUP:g} x -> "
+          f"{'met' if speedup >= TARGET_PARQUET_SPEEDUP else 'NOT met'}")
+    print(f"   Parquet size {size_ratio:.3f} of the candump file; target <= "
+          f"{TARGET_PARQUET_SIZE:g} -> {'met' if size_ratio <= TARGET_PARQUET_SIZE else 'NOT met'}")
+    figures["targets_met"] = speedup >= TARGET_PARQUET_SPEEDUP and \
+        size_ratio <= TARGET_PARQUET_SIZE
+    return figures

@@ -95,6 +95,12 @@ class EstimationSettings:
         0.2, minimum=0.0, maximum=100.0,
         doc="EKF: below this current (C) its resistance correction is held: a near-zero "
             "current says nothing of the resistance; 0: corrected at every current")
+    ocv_soc_sigma_pct: float = setting(
+        0.3, minimum=0.0, maximum=20.0,
+        doc="the OCV table's 1-sigma error against the cell, as an offset along its SOC "
+            "axis that no averaging removes: it widens the published SOC sigma (fitted "
+            "tables: 0.25 to 0.65 points off the rested DFN cells, docs/estimation.md); 0: "
+            "the filter's covariance alone")
     ocv_min_slope_mv_per_pct: float = setting(2.0, above=0.0, maximum=100.0,
                                               doc="OCV correction only where the OCV curve is "
                                                   "at least this steep (not on LFP plateaus)")
@@ -141,6 +147,11 @@ class PowerLimitSettings:
     voltage_window_mv: float = setting(100.0, above=0.0, maximum=1000.0,
                                        doc="current derates to 0 over this much before a "
                                            "cell's operating voltage limit")
+    resistance_horizon_s: float = setting(
+        10.0, minimum=0.0, maximum=600.0,
+        doc="the resistance limit is the current that would bring the weakest cell to its "
+            "operating voltage limit after this long (R0, the RC pair charging and the OCV "
+            "moving on); 0: at once (R0 alone)")
     ramp_up_c_per_s: float = setting(1.0, above=0.0, maximum=1000.0,
                                      doc="a limit rises at most this fast (falls at once)")
     limp_home_c: float = setting(0.1, minimum=0.0, maximum=10.0,

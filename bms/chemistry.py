@@ -10,10 +10,13 @@ import bisect
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from bms.errors import ConfigError
 from bms.settings import Chemistry, Settings
+
+if TYPE_CHECKING:
+    from cells.model import CellModel
 
 _SOC_POINTS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 0.95, 1.0)
 
@@ -79,6 +82,90 @@ def arrhenius_factor(temperature_degc: float) -> float:
 
 
 @dataclass(frozen=True)
+class ResistanceTemperature:
+    """A cell's resistance multiplier against 25 degC over temperature. From measured points
+    (a cell file's R0 at 50 % SOC at each tested temperature): ln(factor) linear in 1/T
+    between them (Arrhenius with each segment's own activation energy), beyond them the end
+    segment's law carried on. Without points: Arrhenius at 20 kJ/mol."""
+
+    inverse_k: tuple[float, ...] = ()  # 1/T of the points, increasing (T falling)
+    log_factor: tuple[float, ...] = ()
+
+    @staticmethod
+    def from_points(points: tuple[tuple[float, float], ...]) -> ResistanceTemperature:
+        """``points``: (degC, factor against 25 degC); fewer than two: Arrhenius."""
+        if len(points) < 2:
+            return ResistanceTemperature()
+        ordered = sorted(points, key=lambda p: -p[0])
+        if any(f <= 0 or not math.isfinite(f) for _, f in ordered) or \
+                len({t for t, _ in ordered}) != len(ordered):
+            raise ValueError(f"resistance temperature points {points}: positive factors at "
+                             "distinct temperatures")
+        return ResistanceTemperature(
+            tuple(1.0 / (t + KELVIN_OFFSET) for t, _ in ordered),
+            tuple(math.log(f) for _, f in ordered))
+
+    def factor(self, temperature_degc: float) -> float:
+        xs = self.inverse_k
+        if not xs:
+            return arrhenius_factor(temperature_degc)
+        ys = self.log_factor
+        x = 1.0 / (temperature_degc + KELVIN_OFFSET)
+        j = min(max(bisect.bisect_right(xs, x) - 1, 0), len(xs) - 2)
+        slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+        return math.exp(ys[j] + slope * (x - xs[j]))
+
+
+ARRHENIUS: Final = ResistanceTemperature()
+
+
+@dataclass(frozen=True)
+class CircuitOverSoc:
+    """R0, R1 and the first pair's time constant over SOC, as factors of their values at
+    50 % (a cell file's 25 degC table); empty: the same at every SOC."""
+
+    soc: tuple[float, ...] = ()
+    r0_factor: tuple[float, ...] = ()
+    r1_factor: tuple[float, ...] = ()
+    tau1_factor: tuple[float, ...] = ()
+
+
+FLAT: Final = CircuitOverSoc()
+
+
+@dataclass(frozen=True)
+class OcvShift:
+    """The OCV at other temperatures than 25 degC, as its shift from the 25 degC table over
+    a common SOC grid, per tested temperature (25 among them, a row of zeros): linear in
+    temperature between them, beyond them the end segment's slope carried on. Empty: the
+    OCV is the same at every temperature."""
+
+    temperatures_degc: tuple[float, ...] = ()
+    soc: tuple[float, ...] = ()
+    shift_v: tuple[tuple[float, ...], ...] = ()  # per temperature, per SOC point
+
+    def at(self, soc: float, temperature_degc: float) -> float:
+        """The shift at one SOC and temperature (0 without a table)."""
+        t = self.temperatures_degc
+        if not t:
+            return 0.0
+        grid = self.soc
+        i = min(max(bisect.bisect_right(grid, soc) - 1, 0), len(grid) - 2)
+        w_soc = min(max((soc - grid[i]) / (grid[i + 1] - grid[i]), 0.0), 1.0)
+        j = min(max(bisect.bisect_right(t, temperature_degc) - 1, 0), len(t) - 2)
+
+        def row(k: int) -> float:
+            values = self.shift_v[k]
+            return values[i] + (values[i + 1] - values[i]) * w_soc
+        low, high = row(j), row(j + 1)
+        return low + (high - low) * (temperature_degc - t[j]) / (t[j + 1] - t[j])
+
+
+NO_SHIFT: Final = OcvShift()
+SHIFT_GRID_POINTS: Final = 101
+
+
+@dataclass(frozen=True)
 class ReferenceCell:
     chemistry: Chemistry
     capacity_ah: float
@@ -96,6 +183,9 @@ class ReferenceCell:
     r2_ohm: float = 0.0
     c2_f: float = 0.0
     hysteresis_v: float = 0.0
+    r0_temperature: ResistanceTemperature = ARRHENIUS  # R0, R1 and R2 over temperature
+    over_soc: CircuitOverSoc = FLAT  # what the power limits read of the circuit over SOC
+    ocv_shift: OcvShift = NO_SHIFT  # the OCV at other temperatures (the estimator's)
 
     def scaled(self, capacity_ah: float) -> ReferenceCell:
         """The same cell made bigger (or smaller), as from parallel cells: resistances fall
@@ -147,9 +237,10 @@ def series_cell(settings: Settings) -> ReferenceCell:
 def cell_from_file(name_or_path: str, chemistry: Chemistry) -> ReferenceCell:
     """A cell file (or a shipped cell by name) as the estimator's and the plant's cell: its
     capacity, its mean OCV at 25 degC, and R0 and the first RC pair at 50 % SOC and 25 degC
-    (the estimator's one-RC model); for the plant also the second pair and the hysteresis
-    (half the gap of the charge and discharge branches at 50 %), where the file has them
-    (docs/cells.md)."""
+    (the estimator's one-RC model), and R0 at 50 % over the tested temperatures (the law of
+    every resistance over temperature); for the plant also the second pair and the
+    hysteresis (half the gap of the charge and discharge branches at 50 %), where the file
+    has them (docs/cells.md)."""
     from cells.model import CellFileError, load_cell
     from cells.shipped import cell_path
 
@@ -170,10 +261,46 @@ def cell_from_file(name_or_path: str, chemistry: Chemistry) -> ReferenceCell:
                     - model.ocv_curve(branch="discharge").voltage(0.5)) / 2 \
         if {"charge", "discharge"} <= branches else 0.0
     reference = REFERENCE_CELLS[chemistry]
+    temperatures = sorted({p.temperature_degc for p in model.circuit})
+    r0_25 = point.r0_ohm
+    try:
+        law = ResistanceTemperature.from_points(tuple(
+            (t, model.circuit_at(0.5, t).r0_ohm / r0_25) for t in temperatures))
+    except ValueError as exc:
+        raise ConfigError(f"pack.cell: {model.name}: {exc}") from None
     return ReferenceCell(
         chemistry, model.capacity_ah, point.r0_ohm, r1_ohm, tau1_s / r1_ohm,
         model.heat_capacity_j_per_k, model.conductance_w_per_k,
         OcvTable(curve.soc, curve.ocv_v), reference.balancing_floor_mv,
         voltage_window_v=(model.voltage_min_v, model.voltage_max_v),
         r2_ohm=r2_ohm, c2_f=tau2_s / r2_ohm if r2_ohm > 0 else 0.0,
-        hysteresis_v=max(0.0, hysteresis_v))
+        hysteresis_v=max(0.0, hysteresis_v), r0_temperature=law, over_soc=_over_soc(model),
+        ocv_shift=_ocv_shift(model))
+
+
+def _ocv_shift(model: CellModel) -> OcvShift:
+    temperatures = sorted({c.temperature_degc for c in model.ocv})
+    if len(temperatures) < 2:
+        return NO_SHIFT
+    reference = model.ocv_curve()
+    grid = tuple(k / (SHIFT_GRID_POINTS - 1) for k in range(SHIFT_GRID_POINTS))
+    rows = []
+    for t in temperatures:
+        curve = model.ocv_curve(t)
+        # beyond the range this curve was measured over, its shift at the nearest end
+        ends = (curve.soc[0], curve.soc[-1])
+        rows.append(tuple(curve.voltage(min(max(s, ends[0]), ends[1]))
+                          - reference.voltage(min(max(s, ends[0]), ends[1])) for s in grid))
+    return OcvShift(tuple(temperatures), grid, tuple(rows))
+
+
+def _over_soc(model: CellModel) -> CircuitOverSoc:
+    middle = model.circuit_at(0.5)
+    points = sorted({p.soc for p in model.circuit
+                     if p.temperature_degc == middle.temperature_degc}) or \
+        sorted({p.soc for p in model.circuit})
+    at = [model.circuit_at(s) for s in points]
+    return CircuitOverSoc(
+        tuple(points), tuple(p.r0_ohm / middle.r0_ohm for p in at),
+        tuple(p.rc[0][0] / middle.rc[0][0] for p in at),
+        tuple(p.rc[0][1] / middle.rc[0][1] for p in at))

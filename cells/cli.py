@@ -51,12 +51,14 @@ def add_parser(subparsers: Any) -> None:
 
     fit = actions.add_parser(
         "fit", help="identify a cell model from an OCV test and pulse tests",
-        description="Fit capacity and OCV (from the OCV test) and R0 and RC pairs per SOC "
+        description="Fit capacity and OCV (from the OCV test; a curve per temperature "
+                    "where OCV tests at several were given, on the axis of the one nearest "
+                    "25 degC) and R0 and RC pairs per SOC "
                     "step (from each pulse test, at its temperature) by least squares; print "
                     "the voltage RMSE per step, write the cell file with its tables and a "
                     "plot of the fit (FILE.png).")
-    fit.add_argument("tests", nargs="+", type=Path, help="CSV files: one OCV test, and pulse "
-                     "tests (at one or several temperatures)")
+    fit.add_argument("tests", nargs="+", type=Path, help="CSV files: OCV tests and pulse "
+                     "tests (each at one or several temperatures)")
     fit.add_argument("-o", "--output", type=Path, required=True, help="the cell file (.toml)")
     fit.add_argument("--name", help="the cell's name (default: the output's)")
     fit.add_argument("--chemistry", choices=("nmc", "lfp"), required=True)
@@ -119,6 +121,12 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"capacity {model.capacity_ah:.4f} Ah; OCV {len(fit.ocv.curve.soc)} points "
           f"(within {1000 * OCV_TOLERANCE_V:.1f} mV of the measured mean), half the "
           f"branches' gap up to {1000 * fit.ocv.half_gap_v:.1f} mV")
+    for curve in model.ocv:
+        if curve is not fit.ocv.curve:
+            middle = curve.voltage(0.5) - fit.ocv.curve.voltage(0.5)
+            print(f"  OCV at {curve.temperature_degc:g} degC: {len(curve.soc)} points, "
+                  f"{1000 * middle:+.1f} mV at 50 % against {fit.ocv.curve.temperature_degc:g} "
+                  "degC")
     print(" degC    SOC  R0 mOhm  " + "  ".join(f"R{k} mOhm  tau{k} s" for k in
                                                range(1, model.rc_pairs + 1))
           + "  RMSE mV  1 s pulse mOhm")

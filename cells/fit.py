@@ -102,8 +102,10 @@ class OcvFit:
     # hysteresis at the test's rate
 
 
-def fit_ocv(test: Test) -> OcvFit:
-    """Capacity and OCV from a C/20-like discharge and charge."""
+def fit_ocv(test: Test, capacity_ah: float | None = None) -> OcvFit:
+    """Capacity and OCV from a C/20-like discharge and charge. ``capacity_ah``: the SOC axis
+    is another test's (the reference temperature's), this test's curve is placed on it from
+    full: a colder cell reaches its cut-off before 0 %, and its curve then starts above 0."""
     current, voltage, charge = test.current_a, test.voltage_v, test.charge_ah
     discharging, charging = current < -REST_A, current > REST_A
     if not discharging.any() or not charging.any():
@@ -111,18 +113,21 @@ def fit_ocv(test: Test) -> OcvFit:
     d = _longest_run(discharging)
     c = _longest_run(charging[d.stop:])
     c = slice(c.start + d.stop, c.stop + d.stop)
-    capacity = float(charge[d.start] - charge[d.stop - 1])
-    if capacity <= 0:
+    moved = float(charge[d.start] - charge[d.stop - 1])
+    if moved <= 0:
         raise FitError(f"{test.path}: the discharge moved no charge")
+    capacity = capacity_ah or moved
     soc_d = 1.0 - (charge[d.start] - charge[d]) / capacity
-    soc_c = (charge[c] - charge[c.start]) / capacity
-    grid = np.linspace(max(soc_d.min(), soc_c.min()), min(soc_d.max(), soc_c.max()), 2001)
+    soc_c = 1.0 - moved / capacity + (charge[c] - charge[c.start]) / capacity
+    # (on another test's axis a warmer cell may reach a little beyond its 0 %: not kept)
+    grid = np.linspace(max(soc_d.min(), soc_c.min(), 0.0), min(soc_d.max(), soc_c.max(), 1.0),
+                       2001)
     v_d = np.interp(grid, soc_d[::-1], voltage[d][::-1])
     v_c = np.interp(grid, soc_c, voltage[c])
     mean = np.maximum.accumulate((v_d + v_c) / 2)  # OCV rises with SOC
     socs, volts = resample(grid, mean, OCV_TOLERANCE_V)
-    # the ends of the window: 0 and 1 by the definition of the capacity
-    socs[0], socs[-1] = 0.0, 1.0
+    if capacity_ah is None:  # the ends of the window: 0 and 1 by the definition of capacity
+        socs[0], socs[-1] = 0.0, 1.0
     return OcvFit(capacity, OcvCurveData(test.temperature_degc, "mean", tuple(socs),
                                          tuple(volts)), float(np.max(np.abs(v_c - v_d)) / 2))
 
@@ -298,11 +303,21 @@ def fit_cell(tests: Sequence[Test], name: str, chemistry: str, pairs: int = 2,
                        "discharge of five hours or more without a break)")
     if not pulse_tests:
         raise FitError("no pulse test among the files (HPPC)")
-    ocv = fit_ocv(min(ocv_tests, key=lambda t: abs(t.temperature_degc - 25.0)))
-    steps = [s for t in pulse_tests for s in fit_pulses(t, ocv, pairs)]
+    reference = min(ocv_tests, key=lambda t: abs(t.temperature_degc - 25.0))
+    ocv = fit_ocv(reference)
+    # one curve per tested temperature (the first of each), on the reference's SOC axis
+    curves = {reference.temperature_degc: ocv}
+    for test in ocv_tests:
+        if test.temperature_degc not in curves:
+            curves[test.temperature_degc] = fit_ocv(test, ocv.capacity_ah)
+
+    def nearest(t: Test) -> OcvFit:
+        return curves[min(curves, key=lambda c: abs(c - t.temperature_degc))]
+    steps = [s for t in pulse_tests for s in fit_pulses(t, nearest(t), pairs)]
     low, high = window_v or (min(ocv.curve.ocv_v), max(ocv.curve.ocv_v))
     model = CellModel(
-        name=name, chemistry=chemistry, capacity_ah=ocv.capacity_ah, ocv=(ocv.curve,),
+        name=name, chemistry=chemistry, capacity_ah=ocv.capacity_ah,
+        ocv=tuple(curves[t].curve for t in sorted(curves)),
         circuit=tuple(CircuitPoint(s.temperature_degc, s.soc, s.r0_ohm, s.rc)
                       for s in sorted(steps, key=lambda s: (s.temperature_degc, s.soc))),
         voltage_max_v=round(high, 3), voltage_min_v=round(low, 3),

@@ -32,6 +32,7 @@ MODELS = ("DFN", "SPMe", "SPM")
 PROCEDURES = ("ocv", "hppc", "day")
 PROFILES = ("ev", "storage")
 KELVIN = 273.15
+REFERENCE_TEMPERATURE_DEGC = 25.0
 SAMPLE_S = 1.0
 COLUMNS = ("time_s", "current_a", "voltage_v", "temperature_degc", "step", "soc_true")
 
@@ -57,11 +58,15 @@ class Record:
             out.writerow(COLUMNS)
             rows = zip(self.time_s, self.current_a, self.voltage_v, self.temperature_degc,
                        self.step, self.soc_true, strict=True)
+            last = ""
             for index, row in enumerate(rows):
                 if index % every:
                     continue
                 t, i, v, temp, step, soc = row
-                out.writerow([f"{t:.1f}", f"{i:.5f}", f"{v:.5f}", f"{temp:.2f}", step,
+                if f"{t:.1f}" == last:  # an event's instant within 0.05 s of a sample
+                    continue
+                last = f"{t:.1f}"
+                out.writerow([last, f"{i:.5f}", f"{v:.5f}", f"{temp:.2f}", step,
                               f"{soc:.6f}"])
 
 
@@ -159,21 +164,34 @@ def _full_charge(window: tuple[float, float]) -> list[str]:
             "Rest for 1 hour"]
 
 
+def _from_full(cell: Cell, steps: list[str]) -> Record:
+    """``steps`` from full. Charged at the reference temperature and then soaked, as a
+    cycler's chamber takes a cell charged at room temperature: charged at 10 degC the same
+    cut-off is reached at another SOC (the OCV moves with temperature), and every test
+    would then count its SOC from another full."""
+    low, high = cell.window_v()
+    if cell.temperature_degc == REFERENCE_TEMPERATURE_DEGC:
+        return _solve(cell, [*_full_charge((low, high)), *steps], initial_soc=0.5)
+    charged = _solve(Cell(cell.parameters, cell.model, REFERENCE_TEMPERATURE_DEGC),
+                     _full_charge((low, high)), initial_soc=0.5)
+    return _solve(cell, ["Rest for 1 hour", *steps],
+                  initial_soc=min(1.0, charged.soc_true[-1]))
+
+
 def ocv_test(cell: Cell) -> Record:
     low, high = cell.window_v()
-    return _solve(cell, [*_full_charge((low, high)), f"Discharge at C/20 until {low:g} V",
-                         "Rest for 1 hour", f"Charge at C/20 until {high:g} V",
-                         "Rest for 1 hour"], initial_soc=0.5)
+    return _from_full(cell, [f"Discharge at C/20 until {low:g} V", "Rest for 1 hour",
+                             f"Charge at C/20 until {high:g} V", "Rest for 1 hour"])
 
 
 def hppc_test(cell: Cell) -> Record:
     low, high = cell.window_v()
-    steps = _full_charge((low, high))
+    steps: list[str] = []
     for _ in range(9):  # at 90 %, 80 %, ... 10 %
         steps += [f"Discharge at C/3 for 18 minutes or until {low:g} V", "Rest for 1 hour",
                   f"Discharge at 1C for 10 seconds or until {low:g} V", "Rest for 40 seconds",
                   f"Charge at 0.75C for 10 seconds or until {high:g} V", "Rest for 40 seconds"]
-    return _solve(cell, steps, initial_soc=0.5)
+    return _from_full(cell, steps)
 
 
 # --- a day of use ---------------------------------------------------------------------------

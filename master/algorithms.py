@@ -11,7 +11,7 @@ from typing import Final
 
 import numpy as np
 
-from bms.chemistry import REFERENCE_CELLS, cell_capacity_ah
+from bms.chemistry import FLAT, REFERENCE_CELLS, CircuitOverSoc, cell_capacity_ah
 from bms.settings import Settings
 from dbc.frames import MasterState
 from master.balancing_planner import BalancingPlanner, Plan, PlanInputs
@@ -24,10 +24,32 @@ from master.estimation.pack_estimator import (
     resistance_factor,
 )
 from master.estimation.power_limits import CurrentLimits, LimitInputs, PowerLimiter
+from master.estimation.soc_ekf import SocFilter
 from master.pack_state import PackState
 
 MV_PER_V: Final = 1000.0
+SECONDS_PER_HOUR: Final = 3600.0
 UNKNOWN_TEMPERATURE_DEGC: Final = 25.0  # for the resistance of a module without a valid sensor
+
+
+def over_horizon(f: SocFilter, cell_r_factor: Array, horizon_s: float,
+                 over_soc: CircuitOverSoc = FLAT) -> tuple[Array, Array]:
+    """Every cell's voltage at no current ``horizon_s`` from now, and what a constant current
+    adds to it by then, per A: I (R0 + R1 (1 - e^-h/tau) + dOCV/dQ h) on the RC voltage
+    decayed by e^-h/tau (the resistance limit's inputs). R0, R1 and tau are the filter's,
+    shaped over SOC by the cell file's table (``over_soc``) where there is one."""
+    r0 = f.resistance_ohm() * cell_r_factor
+    r1 = r0 * f.r1_per_r0
+    tau_s = r1 * f.c1_f
+    if over_soc.soc:
+        r0 = r0 * np.interp(f.soc, over_soc.soc, over_soc.r0_factor)
+        r1 = r1 * np.interp(f.soc, over_soc.soc, over_soc.r1_factor)
+        tau_s = tau_s * np.interp(f.soc, over_soc.soc, over_soc.tau1_factor)
+    remaining = np.exp(-horizon_s / tau_s)
+    moved = f.curve.slope(f.soc) * horizon_s / (f.capacity_ah * SECONDS_PER_HOUR)
+    return (np.asarray(f.curve.voltage(f.soc) + f.ocv_shift_v + f.v_rc_v * remaining,
+                       dtype=np.float64),
+            np.asarray(r0 + r1 * (1.0 - remaining) + moved, dtype=np.float64))
 
 
 STEADY_A: Final = 0.5  # two successive current samples closer than this: the current is steady
@@ -93,7 +115,8 @@ class PackAlgorithms:
                                              now_s - temperature_max_age_s)
         self._module_temperature = np.array(hottest, dtype=float)
         # the cells' R0 relative to 25 degC: for the estimator and the limits alike
-        cell_r_factor = resistance_factor(np.repeat(np.array(mean, dtype=float), self.shape[1]))
+        cell_temperature = np.repeat(np.array(mean, dtype=float), self.shape[1])
+        cell_r_factor = resistance_factor(cell_temperature, self.estimator.r0_temperature)
         if current_a is not None and self._measured_under is not None:
             charge = self.integral.up_to(now_s)
             mean_a = current_a
@@ -102,7 +125,8 @@ class PackAlgorithms:
             self._last_charge = (now_s, charge)
             measured_a, steady = self._measured_under
             self.estimator.update(now_s, self._cell_v.ravel(), mean_a, measured_a,
-                                  cell_r_factor, self._bleed_a().ravel(), steady)
+                                  cell_r_factor, self._bleed_a().ravel(), steady,
+                                  cell_temperature)
         self.estimate = self.estimator.estimate()
         self.limits = self.power.update(now_s, self._limit_inputs(
             cell_r_factor, allowed and self.estimate is not None))
@@ -125,6 +149,8 @@ class PackAlgorithms:
             return LimitInputs(25.0, 25.0, 0.5, 0.5, 0.0, 0.0, np.zeros(1), np.ones(1), 0.0,
                                False)
         f = e.filter
+        voltage_v, resistance_ohm = over_horizon(
+            f, cell_r_factor, self.settings.power_limits.resistance_horizon_s, e.over_soc)
         return LimitInputs(
             min_temperature_degc=float(valid_t.min()),
             max_temperature_degc=float(valid_t.max()),
@@ -132,8 +158,8 @@ class PackAlgorithms:
             # fmin / fmax skip NaN: what nanmin / nanmax give (not all NaN, checked above)
             min_cell_mv=float(np.fmin.reduce(cell_mv, axis=None)),
             max_cell_mv=float(np.fmax.reduce(cell_mv, axis=None)),
-            cell_ocv_v=f.curve.voltage(f.soc) + f.v_rc_v,
-            cell_r0_ohm=f.resistance_ohm() * cell_r_factor,
+            cell_ocv_v=voltage_v,
+            cell_r0_ohm=resistance_ohm,
             pack_voltage_v=nansum(cell_mv) / MV_PER_V,
             allowed=allowed,
         )

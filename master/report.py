@@ -48,6 +48,7 @@ class EstimateReport:
     soc_max: float
     soc_avg: float
     soc_usable: float
+    soc_sigma_max: float  # the least certain cell's SOC 1-sigma
     energy_wh: float
     capacity_ratio_min: float  # SOH: the weakest cell's capacity against nominal
     resistance_ratio_max: float
@@ -84,6 +85,7 @@ class CellSnapshot:
     received_s: tuple[tuple[float, ...], ...]
     temperatures_degc: tuple[tuple[float | None, ...], ...]
     soc: tuple[float, ...]
+    soc_sigma: tuple[float, ...]
     capacity_ah: tuple[float, ...]
     r0_ohm: tuple[float, ...]
 
@@ -161,6 +163,11 @@ class PackReport(PackStatus):
         return self.cells.soc
 
     @property
+    def cell_soc_sigma(self) -> tuple[float, ...]:
+        """Its 1-sigma (0..1): the truth is inside 3 sigma (docs/estimation.md)."""
+        return self.cells.soc_sigma
+
+    @property
     def cell_capacity_ah(self) -> tuple[float, ...]:
         """As the health tracker has learnt them."""
         return self.cells.capacity_ah
@@ -204,8 +211,8 @@ def build_status(core: MasterCore, now_s: float) -> PackStatus:
         summary=core.summary(now_s),
         estimate=None if estimate is None else EstimateReport(
             estimate.soc_min, estimate.soc_max, estimate.soc_avg, estimate.soc_usable,
-            estimate.energy_wh, estimate.capacity_ratio_min, estimate.resistance_ratio_max,
-            estimate.weakest_cell),
+            estimate.soc_sigma_max, estimate.energy_wh, estimate.capacity_ratio_min,
+            estimate.resistance_ratio_max, estimate.weakest_cell),
         limits=LimitsReport(limits.charge_a, limits.discharge_a, limits.charge_w,
                             limits.discharge_w, limits.charge_limiter.name.lower(),
                             limits.discharge_limiter.name.lower(), high_v, low_v),
@@ -239,6 +246,7 @@ def build_report(core: MasterCore, now_s: float) -> PackReport:
         cells=CellSnapshot(
             tuple(map(tuple, cells.values)), tuple(map(tuple, cells.times_s)),
             tuple(map(tuple, temperatures.values)), tuple(estimator.filter.soc.tolist()),
+            tuple(estimator.filter.soc_sigma().tolist()),
             tuple(estimator.health.capacity_ah.tolist()),
             tuple(estimator.health.r0_ohm.tolist())),
         counters=CountersReport(counters.charged_ah, counters.discharged_ah,

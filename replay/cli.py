@@ -9,13 +9,19 @@ from typing import Any
 
 from bms.cli_common import add_config_arguments, load_or_explain
 
-LOG_FORMATS = "the format follows the extension: .log (candump), .asc, .blf, .csv, .trc"
+LOG_FORMATS = ("the format follows the extension: .log (candump), .asc, .blf, .csv, .trc, "
+               ".mf4 (ASAM MDF 4, needs asammdf: pip install -e '.[logs]')")
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "log", help="record, decode, plot, replay and re-simulate CAN logs",
-        description="Tools for CAN logs in any python-can format (" + LOG_FORMATS + ").")
+        description="Tools for CAN logs in any python-can format (" + LOG_FORMATS + ").",
+        epilog="examples:\n"
+               "  bms log decode pack.log --module 3 --signal 'CellVoltage*'\n"
+               "  bms log convert pack.log -o pack.mf4        # the frames as ASAM MDF 4\n"
+               "  bms log convert pack.log -o pack.parquet    # decoded: a table per message",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     tools = parser.add_subparsers(dest="tool", metavar="TOOL", required=True)
 
     record = tools.add_parser(
@@ -78,6 +84,21 @@ def add_parser(subparsers: Any) -> None:
                         help="only these ids (0x620 or 0x600-0x61F; repeatable)")
     add_config_arguments(replay)
     replay.set_defaults(run=run_replay)
+
+    convert = tools.add_parser(
+        "convert", help="convert a log to another format, or its decoded signals to Parquet",
+        description="Convert a log's frames to another log format (by the output's "
+                    "extension), or, with an output ending in .parquet, decode every frame "
+                    "(as `bms log decode` does, E2E results included) into a directory of "
+                    "Parquet files, one table per message with a typed column per signal "
+                    "(docs/logs.md; needs pyarrow: pip install -e '.[logs]'). "
+                    + LOG_FORMATS + ".")
+    convert.add_argument("file", type=Path)
+    convert.add_argument("-o", "--output", type=Path, required=True,
+                         help="OUT.mf4, OUT.blf, ... or OUT.parquet (a directory)")
+    convert.add_argument("--dbc", action="append", type=Path, default=[],
+                         help="an extra DBC file (repeatable; Parquet only)")
+    convert.set_defaults(run=run_convert)
 
     resim = tools.add_parser(
         "resim", help="feed a log into the master's core and show what it decides",
@@ -166,6 +187,33 @@ def run_decode(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except BrokenPipeError:
         return 0
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from bms.errors import BmsError
+    from dbc.errors import DbcError
+    from replay.logfile import convert_log, read_log
+
+    try:
+        if args.output.suffix.lower() == ".parquet":
+            from replay.decoder import LogDecoder, RowFilter
+            from replay.parquet import write_parquet
+
+            decoder = LogDecoder(args.dbc)
+
+            def progress(frames: int) -> None:
+                print(f"\r  {frames:,} frames", end="", file=sys.stderr, flush=True)
+            stats = write_parquet(decoder.rows(read_log(args.file), RowFilter()), args.output,
+                                  decoder, progress)
+            print("\r", end="", file=sys.stderr)
+            print(f"{stats.frames:,} frames into {len(stats.tables)} tables in {args.output} "
+                  f"({stats.undecoded:,} undecoded, in _undecoded.parquet)")
+            return 0
+        frames = convert_log(args.file, args.output)
+    except (BmsError, DbcError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"{frames:,} frames to {args.output}")
     return 0
 
 

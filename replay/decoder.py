@@ -131,6 +131,13 @@ class LogDecoder:
             self._resolved[key] = self._resolve(logged)
         return self._resolved[key]
 
+    def layout(self, row: DecodedRow) -> MessageLayout:
+        """The message layout a decoded row was decoded with."""
+        resolved = self._resolved.get((row.channel, row.arbitration_id, row.is_extended_id))
+        if resolved is None:
+            raise KeyError(f"{row.id_text} on {row.channel}: not decoded by this decoder")
+        return resolved[1]
+
     def _resolve(self, logged: LoggedFrame) -> tuple[str, MessageLayout, int] | None:
         frame = logged.frame
         candidates = [(logged.channel, self.by_name[logged.channel])] \

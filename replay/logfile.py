@@ -6,6 +6,7 @@ channel in candump ``.log`` files; formats that only carry channel numbers get 1
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from dbc.codec import CanFrame
 from replay.candump import CandumpError, read_candump
 from replay.logged import LoggedFrame
 
-SUPPORTED = (".log", ".asc", ".blf", ".csv", ".trc")
+SUPPORTED = (".log", ".asc", ".blf", ".csv", ".trc", ".mf4")
+MF4_HINT = "MF4 needs asammdf: pip install -e '.[logs]' (or pip install 'python-can[mf4]')"
 CHANNEL_NUMBERS = {"pack": 1, "vehicle": 2, "sim": 3}
 CANDUMP_CHANNELS = {str(number): name for name, number in CHANNEL_NUMBERS.items()}
 
@@ -47,6 +49,8 @@ def read_log(path: Path) -> Iterator[LoggedFrame]:
         return
     try:
         reader = can.LogReader(str(path))
+    except ImportError as exc:
+        raise LogError(f"{path}: {MF4_HINT} ({exc})") from exc
     except (OSError, ValueError) as exc:
         raise LogError(f"{path}: cannot open: {exc}") from exc
     first: float | None = None
@@ -93,9 +97,36 @@ def open_writer(path: Path, max_bytes: int = 0) -> Any:
     try:
         if max_bytes > 0:
             return can.SizedRotatingLogger(str(path), max_bytes=max_bytes)
+        if path.suffix.lower() == ".mf4":
+            from replay.mf4 import BatchedMF4Writer
+
+            return BatchedMF4Writer(str(path))
         return can.Logger(str(path))
+    except ImportError as exc:
+        raise LogError(f"{path}: {MF4_HINT} ({exc})") from exc
     except (OSError, ValueError) as exc:
         raise LogError(f"{path}: cannot write: {exc}") from exc
+
+
+def convert_log(source: Path, target: Path, base_time_s: float | None = None) -> int:
+    """Every frame of ``source`` into ``target`` (its format by the extension), each on the
+    channel that names its bus there, its time from the first frame on ``base_time_s``
+    (default: now); returns the frame count."""
+    if base_time_s is None:
+        base_time_s = time.time()
+    if target.resolve() == source.resolve():
+        raise LogError(f"{target}: the output is the input")
+    frames = read_log(source)
+    writer = open_writer(target)
+    count = 0
+    try:
+        for logged in frames:
+            channel = channel_for(target, logged.channel) if logged.channel else 1
+            writer.on_message_received(to_message(logged, channel, base_time_s))
+            count += 1
+    finally:
+        writer.stop()
+    return count
 
 
 def to_message(logged: LoggedFrame, channel: str | int, base_time_s: float) -> can.Message:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from bms.chemistry import OcvTable, arrhenius_factor
+from bms.chemistry import ARRHENIUS, NO_SHIFT, OcvShift, OcvTable, ResistanceTemperature
 
 SECONDS_PER_HOUR: Final = 3600.0
 SECONDS_PER_MONTH: Final = 30 * 24 * 3600.0
@@ -43,6 +43,8 @@ class CellParameters:
     r2_ohm: float = 0.0  # the slow pair (0: none)
     c2_f: float = 0.0
     hysteresis_v: float = 0.0  # half the gap between the charge and discharge branches
+    r0_temperature: ResistanceTemperature = ARRHENIUS  # the resistances over temperature
+    ocv_shift: OcvShift = NO_SHIFT  # the OCV at other temperatures than the table's
 
     @staticmethod
     def self_discharge_rate(pct_per_month: float) -> float:
@@ -54,8 +56,8 @@ class CellModel:
     only by `step`, which keeps the resistances' temperature factor with it: one exponential
     a step, not one a read)."""
 
-    __slots__ = ("_r_factor", "_segment", "hysteresis", "p", "soc", "temperature_degc",
-                 "v_rc2_v", "v_rc_v")
+    __slots__ = ("_r_factor", "_segment", "_shift_v", "hysteresis", "p", "soc",
+                 "temperature_degc", "v_rc2_v", "v_rc_v")
 
     def __init__(self, parameters: CellParameters, soc: float, temperature_degc: float) -> None:
         self.p = parameters
@@ -64,13 +66,14 @@ class CellModel:
         self.v_rc2_v = 0.0
         self.hysteresis = 0.0  # -1: on the discharge branch, 1: on the charge branch
         self.temperature_degc = temperature_degc
-        self._r_factor = arrhenius_factor(temperature_degc)
+        self._r_factor = parameters.r0_temperature.factor(temperature_degc)
+        self._shift_v = parameters.ocv_shift.at(soc, temperature_degc)
         self._segment = -1  # of the OCV table, at the last read
 
     def ocv_v(self) -> float:
         ocv = self.p.ocv
         self._segment = ocv.segment(self.soc, self._segment)
-        return ocv.voltage_in(self._segment, self.soc)
+        return ocv.voltage_in(self._segment, self.soc) + self._shift_v
 
     def terminal_voltage_v(self, current_a: float) -> float:
         r0 = self.p.r0_ohm * self._r_factor
@@ -106,4 +109,6 @@ class CellModel:
             current_a * self.v_rc2_v + extra_heat_w
         cooling_w = p.thermal_conductance_w_per_k * (self.temperature_degc - ambient_degc)
         self.temperature_degc += (heat_w - cooling_w) * dt_s / p.thermal_capacity_j_per_k
-        self._r_factor = arrhenius_factor(self.temperature_degc)
+        self._r_factor = p.r0_temperature.factor(self.temperature_degc)
+        if p.ocv_shift.temperatures_degc:
+            self._shift_v = p.ocv_shift.at(self.soc, self.temperature_degc)

@@ -70,6 +70,8 @@ class ModulePlant:
                 r2_ohm=reference.r2_ohm * resistance,
                 c2_f=reference.c2_f,
                 hysteresis_v=reference.hysteresis_v,
+                r0_temperature=reference.r0_temperature,
+                ocv_shift=reference.ocv_shift,
             )
             soc_pct = rng.gauss(settings.initial_soc_pct, settings.initial_soc_spread_pct)
             soc = min(max(soc_pct / 100.0, 0.0), 1.0)

@@ -165,7 +165,9 @@ def test_the_testbed_imports_no_benchmark() -> None:
 
 
 def test_the_cell_models_import_nothing_else_of_the_project() -> None:
-    # the estimator, the limits and the plant read cell files through bms.chemistry
+    # the estimator, the limits and the plant read cell files through bms.chemistry; the
+    # script that regenerates the data (imported by nothing) asks the pack for its limits
     others = {path: sorted(n for n in names if n.split(".")[0] != "cells")
-              for path, names in imports().items() if path.startswith("cells/")}
+              for path, names in imports().items()
+              if path.startswith("cells/") and path != "cells/make_data.py"}
     assert {path: names for path, names in others.items() if names} == {}

@@ -7,7 +7,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from bms.chemistry import OcvTable
+from bms.chemistry import NO_SHIFT, OcvShift, OcvTable
 
 Array = NDArray[np.float64]
 ArrayT = TypeVar("ArrayT", bound=NDArray[Any])
@@ -21,8 +21,13 @@ def clip(values: ArrayT, low: float, high: float) -> ArrayT:
 
 
 class OcvCurve:
-    def __init__(self, table: OcvTable) -> None:
+    def __init__(self, table: OcvTable, shift: OcvShift = NO_SHIFT) -> None:
         self.soc = np.array(table.soc, dtype=float)
+        # the OCV at other temperatures: shifts from this table (none: the same everywhere)
+        self.shifts = bool(shift.temperatures_degc)
+        self._shift_t = np.array(shift.temperatures_degc, dtype=float)
+        self._shift_soc = np.array(shift.soc, dtype=float)
+        self._shift_v = np.array(shift.shift_v, dtype=float)
         self.voltage_v = np.array(table.voltage_v, dtype=float)
         self.slopes_v = np.diff(self.voltage_v) / np.diff(self.soc)  # V per unit SOC
         grid = np.linspace(0.0, 1.0, ENERGY_POINTS)
@@ -50,10 +55,35 @@ class OcvCurve:
     def steep_around(self, voltage_v: Array, uncertainty_v: float,
                      min_slope: float) -> NDArray[np.bool_]:
         """Where a voltage tells the SOC: within +-``uncertainty_v`` of it the curve is, on
-        average, at least ``min_slope`` (V per unit SOC) steep. Judged over the whole band,
-        not at the point: a reading just above a plateau's edge may be a plateau cell."""
+        average, at least ``min_slope`` (V per unit SOC) steep, and the band lies inside the
+        table. Judged over the whole band, not at the point: a reading just above a
+        plateau's edge may be a plateau cell."""
         spread = self.soc_at(voltage_v + uncertainty_v) - self.soc_at(voltage_v - uncertainty_v)
-        return np.asarray(spread * min_slope <= 2 * uncertainty_v, dtype=np.bool_)
+        # beyond the table's ends the inverse is clamped: a reading there says no SOC
+        inside = (voltage_v - uncertainty_v >= self.voltage_v[0]) & \
+            (voltage_v + uncertainty_v <= self.voltage_v[-1])
+        return np.asarray((spread * min_slope <= 2 * uncertainty_v) & inside, dtype=np.bool_)
+
+    def shift_v(self, soc: Array, temperature_degc: Array) -> Array:
+        """What the OCV at ``temperature_degc`` adds to this table's at ``soc``, per cell."""
+        if not self.shifts:
+            return np.zeros(len(soc))
+        rows = np.stack([np.interp(soc, self._shift_soc, row) for row in self._shift_v])
+        t = self._shift_t
+        j = np.clip(np.searchsorted(t, temperature_degc, side="right") - 1, 0, len(t) - 2)
+        w = (temperature_degc - t[j]) / (t[j + 1] - t[j])
+        cells = np.arange(len(soc))
+        low, high = rows[j, cells], rows[j + 1, cells]
+        return np.asarray(low + (high - low) * w, dtype=np.float64)
+
+    def soc_at_temperature(self, voltage_v: Array, temperature_degc: Array) -> Array:
+        """`soc_at` of an OCV at ``temperature_degc``: the shift taken off where the SOC is
+        (two fixed-point steps: a shift of a few mV moves slowly with the SOC)."""
+        soc = self.soc_at(voltage_v)
+        if self.shifts:
+            for _ in range(2):
+                soc = self.soc_at(voltage_v - self.shift_v(soc, temperature_degc))
+        return soc
 
     def energy_wh_per_ah(self, soc: Array) -> Array:
         """Energy a cell delivers from ``soc`` down to 0, per Ah of its capacity."""

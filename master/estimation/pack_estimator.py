@@ -15,9 +15,11 @@ import numpy as np
 
 from bms.chemistry import (
     ACTIVATION_ENERGY_J_PER_MOL,
+    ARRHENIUS,
     GAS_CONSTANT_J_PER_MOL_K,
     KELVIN_OFFSET,
     REFERENCE_TEMPERATURE_K,
+    ResistanceTemperature,
     series_cell,
 )
 from bms.settings import Settings
@@ -43,11 +45,19 @@ def nansum(values: Array) -> float:
     return float(np.add.reduce(np.where(np.isnan(values), 0.0, values), axis=None))
 
 
-def resistance_factor(temperature_degc: Array) -> Array:
-    """Arrhenius multiplier of the resistances against 25 degC, per cell."""
+def resistance_factor(temperature_degc: Array, law: ResistanceTemperature = ARRHENIUS
+                      ) -> Array:
+    """The resistances' multiplier against 25 degC, per cell: ``law`` (the cell file's
+    points, `ResistanceTemperature.factor` element-wise), else Arrhenius."""
     kelvin = temperature_degc + KELVIN_OFFSET
-    return np.exp(ACTIVATION_ENERGY_J_PER_MOL / GAS_CONSTANT_J_PER_MOL_K
-                  * (1.0 / kelvin - 1.0 / REFERENCE_TEMPERATURE_K))
+    if not law.inverse_k:
+        return np.exp(ACTIVATION_ENERGY_J_PER_MOL / GAS_CONSTANT_J_PER_MOL_K
+                      * (1.0 / kelvin - 1.0 / REFERENCE_TEMPERATURE_K))
+    xs, ys = np.array(law.inverse_k), np.array(law.log_factor)
+    x = 1.0 / kelvin
+    j = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 2)
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    return np.asarray(np.exp(ys[j] + slope * (x - xs[j])), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class PackEstimate:
     soc_max: float
     soc_avg: float
     soc_usable: float  # 0 when the emptiest cell is empty, 1 when the fullest is full
+    soc_sigma_max: float  # the least certain cell's SOC 1-sigma (0..1)
     energy_wh: float  # what the pack delivers from here down to 0 % (OCV energy)
     capacity_ratio_min: float  # SOH: the weakest cell's capacity against nominal
     resistance_ratio_max: float  # the worst cell's R0 against nominal
@@ -92,7 +103,9 @@ class PackEstimator:
         cells = self.modules * self.cells_per_module
         reference = series_cell(settings)
         capacity = reference.capacity_ah
-        self.curve = OcvCurve(reference.ocv)
+        self.curve = OcvCurve(reference.ocv, reference.ocv_shift)
+        self.r0_temperature = reference.r0_temperature
+        self.over_soc = reference.over_soc  # for the power limits
         self.health = HealthTracker(capacity, reference.r0_ohm, cells, HealthSettings(
             e.capacity_min_soc_span_pct / PCT, e.capacity_gain,
             e.resistance_step_c * capacity, e.resistance_gain))
@@ -102,7 +115,8 @@ class PackEstimator:
             reference.c1_f, e.voltage_sigma_mv / MV_PER_V, e.current_sigma_a,
             e.soc_drift_pct_per_sqrt_h / PCT / np.sqrt(SECONDS_PER_HOUR),
             e.voltage_sigma_load_fraction, e.voltage_sigma_load_memory_s,
-            e.voltage_correction_max_c * capacity, e.resistance_min_c * capacity)
+            e.voltage_correction_max_c * capacity, e.resistance_min_c * capacity,
+            e.ocv_soc_sigma_pct / PCT)
         self.min_ocv_slope = e.ocv_min_slope_mv_per_pct / MV_PER_V * PCT  # V per unit SOC
         # a rest is a rest below rest_current_a, and below the load at which voltages still
         # correct: a trickle's polarisation on a flat OCV is several points of SOC
@@ -118,6 +132,7 @@ class PackEstimator:
         self._rest_reference: tuple[float, Array] = (0.0, np.zeros(cells))
         self._previous: tuple[Array, float] | None = None  # voltages, current
         self._corrected_s = float("-inf")
+        self._temperature_degc = np.full(cells, 25.0)  # per cell, the latest
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -143,11 +158,18 @@ class PackEstimator:
     # --- update ---------------------------------------------------------------------------
 
     def update(self, now_s: float, cell_v: Array, mean_current_a: float, current_a: float,
-               factor: Array, bleed_a: Array, steady: bool = True) -> None:
+               factor: Array, bleed_a: Array, steady: bool = True,
+               temperature_degc: Array | None = None) -> None:
         """``current_a``: the current the voltages were measured under; ``factor``: the
         cells' R0 relative to 25 degC (`resistance_factor` of their temperatures);
         ``steady``: the current had not just changed (only then do voltage steps tell the
-        resistance)."""
+        resistance); ``temperature_degc``: the cells' (for an OCV that moves with it)."""
+        if temperature_degc is not None and self.curve.shifts:
+            self._temperature_degc = np.where(np.isnan(temperature_degc), 25.0,
+                                              temperature_degc)
+            if self.filter.initialised:
+                self.filter.ocv_shift_v = self.curve.shift_v(self.filter.soc,
+                                                             self._temperature_degc)
         at_rest = abs(current_a) < self.rest_current_a
         if not self.filter.initialised:
             self._start(cell_v, current_a, factor, at_rest)
@@ -175,12 +197,13 @@ class PackEstimator:
 
     def _start(self, cell_v: Array, current_a: float, factor: Array, at_rest: bool) -> None:
         """The first measurement: from the stored state if plausible, else from the OCV."""
-        ocv_soc = self.curve.soc_at(cell_v - self.health.r0_ohm * factor * current_a)
+        ocv_soc = self.curve.soc_at_temperature(
+            cell_v - self.health.r0_ohm * factor * current_a, self._temperature_degc)
         if np.isnan(cell_v).any():
             return  # wait until every cell has been measured once
         sigma = self.settings.initial_soc_sigma_pct / PCT
         if self._restored is None:
-            self.filter.start(ocv_soc, sigma)
+            self.filter.start(ocv_soc, sigma, from_ocv=True)
             return
         soc = self._restored.copy()
         if at_rest:
@@ -219,11 +242,12 @@ class PackEstimator:
         if not self._settled(now_s, cell_v):
             return
         self._rest_corrected = True
-        ocv_soc = self.curve.soc_at(cell_v)
-        steep = self.curve.steep_around(cell_v, REST_VOLTAGE_UNCERTAINTY_V,
+        ocv_soc = self.curve.soc_at_temperature(cell_v, self._temperature_degc)
+        table_v = cell_v - self.curve.shift_v(ocv_soc, self._temperature_degc)
+        steep = self.curve.steep_around(table_v, REST_VOLTAGE_UNCERTAINTY_V,
                                         self.min_ocv_slope) & ~np.isnan(cell_v)
         reliable = np.where(steep, ocv_soc, np.nan)
-        self.filter.start(reliable, REST_SOC_SIGMA)
+        self.filter.start(reliable, REST_SOC_SIGMA, from_ocv=True)
         self.health.rest_point(reliable, self.throughput_ah)
         self.filter.capacity_ah = self.health.capacity_ah
 
@@ -254,6 +278,7 @@ class PackEstimator:
         return PackEstimate(
             soc_min=low, soc_max=high, soc_avg=float(np.add.reduce(soc) / soc.size),  # mean()
             soc_usable=usable,
+            soc_sigma_max=float(np.max(self.filter.soc_sigma())),
             energy_wh=float(energy.sum()),
             capacity_ratio_min=float(capacity.min()),
             resistance_ratio_max=float(resistance.max()),

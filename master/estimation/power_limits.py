@@ -8,7 +8,8 @@ Each limiter gives a ceiling; the most restrictive wins and is named:
 - soc: derating over the fullest (charge) and emptiest (discharge) cell;
 - cell voltage: 0 at the operating voltage limit, full ``voltage_window_mv`` before it;
 - resistance: the current that would bring the weakest cell to its operating voltage
-  limit, from its OCV, RC voltage and learnt R0;
+  limit after ``resistance_horizon_s`` of it, from its OCV, RC voltage and learnt R0 (the
+  inputs are over that horizon: the RC pair charging, the OCV moving with the charge);
 - state: 0 in ERROR and when no estimate exists yet.
 Soft derating (temperature, SOC) never takes discharge below the limp-home floor. A limit
 falls at once and rises at ``ramp_up_c_per_s``.
@@ -50,8 +51,8 @@ class LimitInputs:
     soc_max: float
     min_cell_mv: float
     max_cell_mv: float
-    cell_ocv_v: Array  # OCV + RC voltage of every cell (the estimator's)
-    cell_r0_ohm: Array  # at the present temperature
+    cell_ocv_v: Array  # every cell's voltage at no current after the horizon (OCV + RC left)
+    cell_r0_ohm: Array  # what a current adds to it by then, per A (R0 and more)
     pack_voltage_v: float
     allowed: bool  # False in ERROR or before the first estimate
 
@@ -90,6 +91,7 @@ class PowerLimiter:
         self._discharge_table = self._temperature_table(False)
         self._last_s = now_s
         self.current = CurrentLimits(0.0, 0.0, Limiter.STATE, Limiter.STATE, 0.0, 0.0)
+        self.resistance_a = (0.0, 0.0)  # the resistance limiter's (charge, discharge), latest
 
     def _temperature_table(self, charge: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
         s = self.settings
@@ -143,6 +145,8 @@ class PowerLimiter:
             headroom_v = inputs.cell_ocv_v - limit_mv / MV_PER_V
         voltage = maximum * min(1.0, max(0.0, headroom_mv / s.voltage_window_mv))
         resistance = max(0.0, float(np.min(headroom_v / inputs.cell_r0_ohm)))
+        self.resistance_a = (resistance, self.resistance_a[1]) if charge else \
+            (self.resistance_a[0], resistance)
         for hard, name in ((voltage, Limiter.CELL_VOLTAGE), (resistance, Limiter.RESISTANCE)):
             if hard < value:
                 value, limiter = hard, name

@@ -8,10 +8,20 @@ R0. Current is positive when it charges.
 Why dR0: a cell's resistance a few % off its model is a voltage bias under current that a
 2-state filter can only explain by moving the SOC, which on a flat OCV curve (the LFP
 plateau) integrates into errors of several %. With dR0 in the state the bias is absorbed
-where the SOC cannot explain it. Cells are independent; each keeps its own 3 x 3 covariance,
-stored as its six distinct elements, each a contiguous array over the cells: the filter's
-steps are then plain element-wise operations (a third of the time of matrix products over
-an array of 3 x 3 matrices, every measurement period).
+where the SOC cannot explain it.
+
+The published SOC sigma also holds what the covariance cannot: the OCV table's own error
+against the cell, the same from one reading to the next, so never averaged away. It is
+taken as the table sitting a little off along the SOC axis (an offset c: the voltage error
+is then c x dOCV/dSOC, a few mV where the curve is steep, next to nothing on a plateau, as
+measured on fitted tables). A consider analysis carries the estimate's sensitivity to c
+through every prediction and correction (the gain is the filter's own, unchanged); the
+sigma is then sqrt(P_SS + (sigma_c * sensitivity)^2).
+
+Cells are independent; each keeps its own 3 x 3 covariance, stored as its six distinct
+elements, each a contiguous array over the cells: the filter's steps are then plain
+element-wise operations (a third of the time of matrix products over an array of 3 x 3
+matrices, every measurement period).
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ class SocFilter:
                  c1_f: float, voltage_sigma_v: float, current_sigma_a: float,
                  soc_drift_per_s: float, load_sigma_fraction: float = 0.0,
                  load_memory_s: float = 0.0, correction_max_load_a: float = 0.0,
-                 dr0_min_current_a: float = 0.0) -> None:
+                 dr0_min_current_a: float = 0.0, ocv_soc_sigma: float = 0.0) -> None:
         cells = len(capacity_ah)
         self.curve = curve
         # shared with the health tracker, which learns them
@@ -59,6 +69,14 @@ class SocFilter:
         self.soc = np.full(cells, np.nan)
         self.v_rc_v = np.zeros(cells)
         self.dr0_ohm = np.zeros(cells)
+        # d(estimate)/d(the OCV table's SOC offset) of (SOC, RC voltage, dR0) per cell: the
+        # consider analysis
+        self.ocv_soc_sigma = ocv_soc_sigma
+        self.offset_soc = np.zeros(cells)  # SOC per SOC
+        self.offset_rc = np.zeros(cells)  # V per SOC
+        self.offset_dr0 = np.zeros(cells)  # ohm per SOC
+        # what the OCV at each cell's temperature adds to the table's (its owner sets it)
+        self.ocv_shift_v = np.zeros(cells)
         self.p = np.zeros((6, cells))  # rows SS, SR, SD, RR, RD, DD
 
     @property
@@ -78,11 +96,14 @@ class SocFilter:
         """R0 as the filter uses it (at 25 degC): learnt R0 plus its own correction."""
         return np.asarray(self.r0_ohm + self.dr0_ohm, dtype=np.float64)
 
-    def start(self, soc: Array, soc_sigma: float) -> None:
-        """Start (or restart) cells from a known SOC; NaN entries keep their state."""
+    def start(self, soc: Array, soc_sigma: float, from_ocv: bool = False) -> None:
+        """Start (or restart) cells from a known SOC; NaN entries keep their state.
+        ``from_ocv``: the SOC was read off the OCV table, so it carries the table's offset."""
         known = ~np.isnan(soc)
         self.soc[known] = soc[known]
         self.v_rc_v[known] = 0.0
+        self.offset_soc[known] = 1.0 if from_ocv else 0.0
+        self.offset_rc[known] = 0.0
         p = self.p
         first = known & ~p[DD].astype(bool)
         p[SR, known] = p[SD, known] = 0.0  # the SOC's row and column
@@ -107,12 +128,13 @@ class SocFilter:
         p[SR] *= decay
         p[RD] *= decay
         p[RR] *= decay * decay
+        self.offset_rc = self.offset_rc * decay
         p[SS] += (self.current_sigma_a * scale) ** 2 + self.soc_drift_per_s ** 2 * dt_s
         p[RR] += (self.current_sigma_a * r1 * (1.0 - decay)) ** 2
         p[DD] += (R0_DRIFT_FRACTION_PER_H * self.r0_ohm) ** 2 * dt_s / SECONDS_PER_HOUR
 
     def model_voltage_v(self, current_a: Array, resistance_factor: Array) -> Array:
-        return np.asarray(self.curve.voltage(self.soc)
+        return np.asarray(self.curve.voltage(self.soc) + self.ocv_shift_v
                           + self.resistance_ohm() * resistance_factor * current_a
                           + self.v_rc_v, dtype=np.float64)
 
@@ -121,7 +143,11 @@ class SocFilter:
         # H = (dOCV/dSOC, 1, I * factor) per cell
         h_soc, h_dr0 = self.curve.slope(self.soc), current_a * resistance_factor
         innovation = measured_v - self.model_voltage_v(current_a, resistance_factor)
-        valid = ~np.isnan(innovation)
+        # the table's OCV the reading implies: beyond the table's ends it would be an SOC the
+        # table never measured (its linear extension), and such a reading corrects nothing
+        implied_v = self.curve.voltage(self.soc) + innovation
+        inside = (implied_v >= self.curve.voltage_v[0]) & (implied_v <= self.curve.voltage_v[-1])
+        valid = ~np.isnan(innovation) & inside
         innovation = np.where(valid, innovation, 0.0)
         p = self.p
         ph_soc = p[SS] * h_soc + p[SR] + p[SD] * h_dr0  # P H'
@@ -138,10 +164,18 @@ class SocFilter:
         self.soc = self.soc + ph_soc * weight * innovation
         self.v_rc_v = self.v_rc_v + ph_rc * weight * innovation
         self.dr0_ohm = self.dr0_ohm + ph_dr0 * weight * innovation
+        # the table's offset enters every innovation as slope x c: D = (I - K H) D + K slope
+        seen = h_soc * self.offset_soc + self.offset_rc + h_dr0 * self.offset_dr0
+        self.offset_soc = self.offset_soc + ph_soc * weight * (h_soc - seen)
+        self.offset_rc = self.offset_rc + ph_rc * weight * (h_soc - seen)
+        self.offset_dr0 = self.offset_dr0 + ph_dr0 * weight * (h_soc - seen)
         # (I - K H) P = P - P H' H P / s: symmetric by construction
         p -= np.stack((ph_soc * ph_soc, ph_soc * ph_rc, ph_soc * ph_dr0, ph_rc * ph_rc,
                        ph_rc * ph_dr0, ph_dr0 * ph_dr0)) * weight
         return innovation
 
     def soc_sigma(self) -> Array:
-        return np.sqrt(np.maximum(self.p_soc, 0.0))
+        """The SOC's 1-sigma per cell: the covariance's and the OCV table's offset's."""
+        offset = self.ocv_soc_sigma * self.offset_soc
+        return np.asarray(np.sqrt(np.maximum(self.p_soc, 0.0) + offset * offset),
+                          dtype=np.float64)

@@ -110,7 +110,9 @@ def _pack_table(pack: PackView) -> Table:
     table.add_row("contactors", " ".join(n for n, closed in contactors.items() if closed)
                   or "open")
     soc_range = f"{_fmt(s.get('soc_min_pct'), '%')}..{_fmt(s.get('soc_max_pct'), '%')}"
-    table.add_row("SOC / SOH", f"{_fmt(s.get('soc_pct'), '%')} (cells {soc_range})"
+    sigma = s.get("soc_sigma_pct")
+    spread = f" +-{3 * sigma:.1f} (3 sigma)" if isinstance(sigma, (int, float)) else ""
+    table.add_row("SOC / SOH", f"{_fmt(s.get('soc_pct'), '%')}{spread} (cells {soc_range})"
                                f"  SOE {_fmt(s.get('soe_kwh'), 'kWh', 2)}"
                                f"  SOH {_fmt(s.get('soh_pct'), '%')}")
     table.add_row("cells", _cells_line(pack.cells))

@@ -69,6 +69,7 @@ def state_payload(report: PackReport, wall_s: float) -> bytes:
         "soc_pct": _round(estimate.soc_usable * PCT, 2) if estimate else None,
         "soc_min_pct": _round(estimate.soc_min * PCT, 2) if estimate else None,
         "soc_max_pct": _round(estimate.soc_max * PCT, 2) if estimate else None,
+        "soc_sigma_pct": _round(estimate.soc_sigma_max * PCT, 2) if estimate else None,
         "soe_kwh": _round(estimate.energy_wh / W_PER_KW, 3) if estimate else None,
         "soh_pct": _round(estimate.capacity_ratio_min * PCT, 2) if estimate else None,
         "faults": [e.entry for e in report.faults],

@@ -103,3 +103,73 @@ def test_by_default_the_plant_is_richer_than_the_estimator() -> None:
         same = load_settings(None, [f"pack.chemistry={chemistry}", "sim.cells.model=estimator"])
         plain = ModulePlant(same.sim.cells, same.pack.chemistry, 0, 4, 2)
         assert all(c.p.r2_ohm == 0 and c.p.hysteresis_v == 0 for c in plain.cells)
+
+
+def test_the_files_r0_over_temperature_sets_every_resistance_factor() -> None:
+    """R0 at 50 % SOC at each tested temperature is the law: the estimator, the limits and
+    the plant read the file's values at those temperatures, not Arrhenius at 20 kJ/mol."""
+    import numpy as np
+
+    from bms.chemistry import arrhenius_factor
+    from master.estimation.pack_estimator import resistance_factor
+    from sim.module_plant import ModulePlant
+
+    model = load_cell(DATA / "lg-m50.toml")
+    settings = load_settings(None, ["pack.cell=lg-m50"])
+    law = series_cell(settings).r0_temperature
+    r0_25 = model.circuit_at(0.5, 25.0).r0_ohm
+    for t in (10.0, 40.0):
+        measured = model.circuit_at(0.5, t).r0_ohm / r0_25
+        assert law.factor(t) == pytest.approx(measured, rel=1e-9)
+        assert abs(measured / arrhenius_factor(t) - 1) > 0.04  # so the test tells them apart
+        estimator = PackEstimator(settings)
+        vector = resistance_factor(np.array([t, t]), estimator.r0_temperature)
+        assert vector == pytest.approx([measured, measured], rel=1e-9)
+    plant = ModulePlant(settings.sim.cells, settings.pack.chemistry, 0, 2, 1,
+                        cell=pack_cell(settings))
+    assert plant.cells[0].p.r0_temperature == law
+    # beyond the tested range the end segment's law goes on: monotonic, no jump
+    cold = [law.factor(t) for t in (-20.0, -10.0, 0.0, 9.99, 10.0)]
+    assert cold == sorted(cold, reverse=True)
+    assert law.factor(9.999) == pytest.approx(law.factor(10.0), rel=1e-4)
+    # without a file: Arrhenius exactly (the built-in cells' plant is unchanged)
+    builtin = series_cell(load_settings(None, []))
+    assert builtin.r0_temperature.factor(3.0) == arrhenius_factor(3.0)
+    assert resistance_factor(np.array([3.0]))[0] == pytest.approx(arrhenius_factor(3.0))
+
+
+def test_resistance_points_are_checked() -> None:
+    from bms.chemistry import ResistanceTemperature
+
+    assert ResistanceTemperature.from_points(((25.0, 1.0),)) == ResistanceTemperature()
+    with pytest.raises(ValueError, match="positive factors"):
+        ResistanceTemperature.from_points(((10.0, 1.4), (25.0, 0.0)))
+    with pytest.raises(ValueError, match="distinct"):
+        ResistanceTemperature.from_points(((25.0, 1.0), (25.0, 1.1)))
+
+
+def test_the_plant_reads_the_files_ocv_at_its_temperature(tmp_path: Path) -> None:
+    """A cell file with OCV curves at 10, 25 and 40 degC: the plant's OCV at 10 degC is the
+    10 degC curve's; the built-in cell's does not move."""
+    from bms.chemistry import REFERENCE_CELLS, Chemistry
+    from sim.module_plant import ModulePlant
+
+    for name in ("lg-m50.toml", "lg-m50-circuit.csv"):
+        (tmp_path / name).write_text((DATA / name).read_text())
+    rows = [r for r in (DATA / "lg-m50-ocv.csv").read_text().splitlines() if r]
+    assert rows[0] == "temperature_degc,branch,soc,ocv_v"
+    mine = [r.split(",") for r in rows[1:] if float(r.split(",")[0]) == 25.0]
+    body = [f"{t:g},{branch},{soc},{float(v) + dv:.5f}"
+            for t, dv in ((10.0, 0.012), (25.0, 0.0), (40.0, -0.006)) for _, branch, soc, v in mine]
+    (tmp_path / "lg-m50-ocv.csv").write_text("\n".join([rows[0], *body]) + "\n")
+    cold = load_settings(None, [f"pack.cell={tmp_path / 'lg-m50.toml'}",
+                                "sim.cells.ambient_degc=10"])
+    cell = pack_cell(cold)
+    plant = ModulePlant(cold.sim.cells, cold.pack.chemistry, 0, 1, 1, cell=cell)
+    c = plant.cells[0]
+    assert c.ocv_v() == pytest.approx(cell.ocv.voltage(c.soc) + 0.012, abs=1e-4)
+    builtin = ModulePlant(cold.sim.cells, cold.pack.chemistry, 0, 1, 1,
+                          cell=REFERENCE_CELLS[Chemistry.NMC])
+    b = builtin.cells[0]
+    assert b.ocv_v() == REFERENCE_CELLS[Chemistry.NMC].ocv.voltage(b.soc)
+

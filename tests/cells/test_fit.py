@@ -73,6 +73,41 @@ def test_the_fit_recovers_the_circuit_that_made_the_data(tmp_path: Path) -> None
         assert sum(r for r, _ in step.rc) == pytest.approx(sum(r for r, _ in RC), rel=0.1)
 
 
+def test_ocv_tests_at_several_temperatures_give_a_curve_each_on_one_soc_axis(
+        tmp_path: Path) -> None:
+    """A colder test reads 15 mV higher and reaches its cut-off at 10 % (an entropic cell):
+    its curve sits on the 25 degC test's SOC axis, from full, and the estimator's OCV
+    moves with the temperature by what the curves say."""
+    from bms.chemistry import Chemistry, cell_from_file
+    from cells.model import write_cell
+
+    write(tmp_path / "ocv.csv", ocv_test(), 1.0)
+    write(tmp_path / "hppc.csv", pulse_test(), 1.0)
+    c20 = CAPACITY / 20
+    cold = [0.0] * 600 + [-c20] * 64_800 + [0.0] * 3600 + [c20] * 64_800 + [0.0] * 600
+    volts, _ = circuit_voltage(cold, 1.0)
+    with (tmp_path / "ocv-10.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["time_s", "current_a", "voltage_v", "temperature_degc"])
+        for k, (i, v) in enumerate(zip(cold, volts, strict=True)):
+            out.writerow([k, i, f"{v + 0.015:.6f}", 10.0])
+    tests = [read_test(tmp_path / n) for n in ("ocv.csv", "ocv-10.csv", "hppc.csv")]
+    model = fit_cell(tests, "entropic", "nmc").model
+    assert [c.temperature_degc for c in model.ocv] == [10.0, 25.0]
+    curve_10, curve_25 = model.ocv
+    assert curve_10.soc[0] == pytest.approx(0.10, abs=0.01)  # placed from full
+    for soc in (0.3, 0.5, 0.8):
+        assert curve_10.voltage(soc) - curve_25.voltage(soc) == pytest.approx(0.015, abs=0.002)
+    write_cell(model, tmp_path / "entropic.toml")
+    cell = cell_from_file(str(tmp_path / "entropic.toml"), Chemistry.NMC)
+    from master.estimation.ocv_curve import OcvCurve
+
+    shifted = OcvCurve(cell.ocv, cell.ocv_shift)
+    middle, below = shifted.shift_v(np.array([0.5, 0.05]), np.array([10.0, 10.0]))
+    assert middle == pytest.approx(0.015, abs=0.002)
+    assert below == pytest.approx(0.015, abs=0.004)  # below 10 %: the shift at its end
+
+
 def dfn_rows(path: Path) -> list[dict[str, str]]:
     with gzip.open(path, "rt", newline="") as f:
         return list(csv.DictReader(f))

@@ -41,6 +41,16 @@ def test_a_reading_near_a_plateau_edge_is_not_steep() -> None:
     assert curve.slope(curve.soc_at(readings[:1]))[0] >= 0.2  # the point alone looks steep
 
 
+def test_a_reading_beyond_the_tables_ends_tells_no_soc() -> None:
+    """A rested cell just charged reads above the table's top (a fitted table's ends are its
+    least sure points): the inverse would clamp it to 100 %, so it resets nothing."""
+    curve = OcvCurve(NMC_OCV)
+    top, bottom = NMC_OCV.voltage_v[-1], NMC_OCV.voltage_v[0]
+    readings = np.array([top + 0.004, top - 0.001, top - 0.010, bottom + 0.001, 3.7])
+    assert curve.steep_around(readings, 0.003, 0.2).tolist() == [False, False, True, False,
+                                                                  True]
+
+
 def test_nansum_is_np_nansum_bit_for_bit() -> None:
     from master.estimation.pack_estimator import nansum
 
@@ -65,3 +75,25 @@ def test_clip_is_np_clip_bit_for_bit() -> None:
     clipped = clip(index, 0, 11)
     assert clipped.dtype == index.dtype
     assert np.array_equal(clipped, np.clip(index, 0, 11))
+
+
+def test_the_ocv_shifts_with_temperature_between_and_beyond_the_tested_ones() -> None:
+    from bms.chemistry import OcvShift
+
+    grid = (0.0, 0.5, 1.0)
+    shift = OcvShift((10.0, 25.0, 40.0), grid,
+                     ((0.010, 0.020, 0.010), (0.0, 0.0, 0.0), (-0.010, -0.030, -0.010)))
+    curve = OcvCurve(NMC_OCV, shift)
+    soc = np.array([0.5, 0.5, 0.5, 0.5, 0.25, 0.5])
+    t = np.array([10.0, 25.0, 32.5, 55.0, 10.0, -5.0])
+    assert curve.shift_v(soc, t) == pytest.approx(
+        [0.020, 0.0, -0.015, -0.060, 0.015, 0.040])
+    # the inverse takes the shift off where the SOC is
+    cold = np.full(3, 10.0)
+    socs = np.array([0.3, 0.5, 0.7])
+    measured = curve.voltage(socs) + curve.shift_v(socs, cold)
+    assert curve.soc_at_temperature(measured, cold) == pytest.approx(socs, abs=2e-4)
+    assert np.abs(curve.soc_at(measured) - socs).max() > 0.01  # so the test tells them apart
+    plain = OcvCurve(NMC_OCV)
+    assert not plain.shifts
+    assert plain.shift_v(socs, cold) == pytest.approx([0.0] * 3)

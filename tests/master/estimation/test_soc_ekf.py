@@ -171,3 +171,74 @@ def test_near_zero_current_holds_the_resistance_correction() -> None:
     free = biased_filter()
     correct_biased(free, 0.1, 0.01)
     assert abs(free.dr0_ohm[0]) > 1e-4
+
+
+def test_the_published_sigma_holds_an_ocv_table_offset_the_covariance_cannot() -> None:
+    """A cell whose OCV sits 8 mV below the table (a fitted table against a rested cell, 0.8
+    points along its SOC axis here): at rest the corrections converge on the table's SOC,
+    the covariance shrinks as if every reading were independent, and the truth leaves its
+    3-sigma band. The consider term (``ocv_soc_sigma``: 0.3 points) keeps it inside, without
+    moving the estimate."""
+    soc_true, offset_v = 0.3, -0.008
+    curve = OcvCurve(NMC.ocv)
+    measured = curve.voltage(np.array([soc_true])) + offset_v
+
+    def rested(ocv_soc_sigma: float) -> SocFilter:
+        ekf = SocFilter(curve, np.full(1, NMC.capacity_ah), np.full(1, NMC.r0_ohm),
+                        NMC.r1_ohm / NMC.r0_ohm, NMC.c1_f, voltage_sigma_v=0.005,
+                        current_sigma_a=0.5, soc_drift_per_s=3e-4,
+                        ocv_soc_sigma=ocv_soc_sigma)
+        ekf.start(curve.soc_at(measured), 0.01, from_ocv=True)  # a rest reset
+        for _ in range(3600):  # an hour at rest, corrected every second
+            ekf.predict(1.0, np.zeros(1), np.ones(1))
+            ekf.correct(measured, np.zeros(1), np.ones(1))
+        return ekf
+
+    plain, honest = rested(0.0), rested(0.003)
+    error = abs(float(honest.soc[0]) - soc_true)
+    assert error > 0.005  # the offset really moved the estimate
+    assert float(plain.soc[0]) == float(honest.soc[0])  # the consider term changes no estimate
+    assert error > 3 * float(plain.soc_sigma()[0])  # the covariance alone is too sure
+    assert error <= 3 * float(honest.soc_sigma()[0])
+    # the carried sensitivity is what the offset did to the estimate: the whole SOC offset
+    slope = float(curve.slope(honest.soc)[0])  # where the corrections were made
+    assert float(honest.offset_soc[0]) * -offset_v / slope == pytest.approx(error, rel=0.1)
+    # counted from a stored SOC the offset is not the table's: no consider term
+    stored = rested(0.003)
+    stored.start(np.array([0.5]), 0.05)
+    assert float(stored.soc_sigma()[0]) == pytest.approx(0.05)
+
+
+def test_on_a_flat_curve_the_offset_costs_little_sigma() -> None:
+    """On the LFP plateau a table offset along the SOC axis is next to nothing in volts: the
+    voltages there barely correct, and the consider term stays what the last reset left."""
+    from bms.chemistry import LFP_OCV
+
+    curve = OcvCurve(LFP_OCV)
+    lfp = REFERENCE_CELLS[Chemistry.LFP]
+    ekf = SocFilter(curve, np.full(1, lfp.capacity_ah), np.full(1, lfp.r0_ohm),
+                    lfp.r1_ohm / lfp.r0_ohm, lfp.c1_f, voltage_sigma_v=0.005,
+                    current_sigma_a=0.5, soc_drift_per_s=3e-4, ocv_soc_sigma=0.003)
+    ekf.start(np.array([0.6]), 0.01, from_ocv=True)
+    for _ in range(3600):
+        ekf.predict(1.0, np.zeros(1), np.ones(1))
+        ekf.correct(curve.voltage(np.array([0.6])), np.zeros(1), np.ones(1))
+    assert float(ekf.offset_soc[0]) == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_reading_beyond_the_tables_top_corrects_nothing() -> None:
+    """A cell rested after a full charge may read above the table's 100 % (a fitted table's
+    ends are its least sure points); the table's straight extension would take the SOC past
+    100 %. Inside the table the same filter corrects."""
+    curve = OcvCurve(NMC.ocv)
+    top_v = NMC.ocv.voltage_v[-1]
+
+    def corrected(measured_v: float) -> float:
+        ekf = make_filter(1)
+        ekf.start(np.array([0.99]), soc_sigma=0.05)
+        ekf.correct(np.array([measured_v]), np.zeros(1), np.ones(1))
+        return float(ekf.soc[0])
+
+    assert corrected(top_v + 0.01) == 0.99
+    inside = float(curve.voltage(np.array([0.995]))[0])
+    assert corrected(inside) > 0.99

@@ -52,13 +52,15 @@ def test_the_live_view_renders_cells_and_limits() -> None:
         ("bms/p1/cells", {"t": 1.0, "cells_per_module": 2, "voltages_mv": [3700, 3712, None, 3690],
                           "temperatures_degc": [24.5, 26.0]}),
         ("bms/p1/limits", {"t": 1.0, "charge_a": 50.0, "discharge_a": 120.0,
-                           "charge_limiter": "soc", "discharge_limiter": "maximum"}))
+                           "charge_limiter": "soc", "discharge_limiter": "maximum"}),
+        ("bms/p1/state", {"t": 1.0, "soc_pct": 55.0, "soc_sigma_pct": 0.4}))
     console = Console(record=True, width=120)
     console.print(model.render())
     text = console.export_text()
     assert "min 3690 mV (m1 c1), max 3712 mV (m0 c1), spread 22 mV, 1 invalid" in text
     assert "24.5..26.0 degC" in text
     assert "charge 50.0 A (soc)" in text
+    assert "55.0 % +-1.2 (3 sigma)" in text
 
 
 @pytest.mark.parametrize(("url", "expected"), [

@@ -52,6 +52,10 @@ def test_state(driving: LockstepPack) -> None:
     assert state["contactors"] == {"main_plus": True, "main_minus": True, "precharge": False}
     assert isinstance(state["soc_pct"], float)
     assert 0 < state["soc_pct"] < 100
+    # the SOC's uncertainty goes with it: the least certain cell's 1-sigma
+    report = driving.master.report(driving.now_s)
+    assert state["soc_sigma_pct"] == round(100 * max(report.cell_soc_sigma), 2)
+    assert 0 < max(report.cell_soc_sigma) < 0.2
     assert state["faults"] == []
     assert state["modules_online"] == 2
     voltage = state["voltage_v"]
