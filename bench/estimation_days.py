@@ -185,7 +185,9 @@ def power_limit_points(day: Day, algorithms: PackAlgorithms, settings: Settings
                        ) -> list[tuple[float, bool, float, float, float, float]]:
     """The master's resistance limit beside the DFN cell's 10 s limit current, at each SOC
     of the cell's stored points (`cells.limit_currents`) at the day's temperature: the
-    limiter as the master runs it, on the estimator's learnt state, the cell at rest."""
+    limiter as the master runs it, on the estimator's learnt state, the cell at rest. It
+    overwrites the filter's SOC and RC voltage with each point's: call it when the day is
+    done."""
     from cells.days import DAYS
     from cells.limit_currents import read_points
 

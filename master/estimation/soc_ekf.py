@@ -133,8 +133,12 @@ class SocFilter:
         p[RR] += (self.current_sigma_a * r1 * (1.0 - decay)) ** 2
         p[DD] += (R0_DRIFT_FRACTION_PER_H * self.r0_ohm) ** 2 * dt_s / SECONDS_PER_HOUR
 
-    def model_voltage_v(self, current_a: Array, resistance_factor: Array) -> Array:
-        return np.asarray(self.curve.voltage(self.soc) + self.ocv_shift_v
+    def model_voltage_v(self, current_a: Array, resistance_factor: Array,
+                        table_ocv_v: Array | None = None) -> Array:
+        """``table_ocv_v``: the table's OCV at the SOC, when the caller has it already."""
+        if table_ocv_v is None:
+            table_ocv_v = self.curve.voltage(self.soc)
+        return np.asarray(table_ocv_v + self.ocv_shift_v
                           + self.resistance_ohm() * resistance_factor * current_a
                           + self.v_rc_v, dtype=np.float64)
 
@@ -142,10 +146,12 @@ class SocFilter:
         """Fuse measured cell voltages (NaN: no measurement); returns the innovations."""
         # H = (dOCV/dSOC, 1, I * factor) per cell
         h_soc, h_dr0 = self.curve.slope(self.soc), current_a * resistance_factor
-        innovation = measured_v - self.model_voltage_v(current_a, resistance_factor)
+        table_ocv_v = self.curve.voltage(self.soc)
+        innovation = measured_v - self.model_voltage_v(current_a, resistance_factor,
+                                                       table_ocv_v)
         # the table's OCV the reading implies: beyond the table's ends it would be an SOC the
         # table never measured (its linear extension), and such a reading corrects nothing
-        implied_v = self.curve.voltage(self.soc) + innovation
+        implied_v = table_ocv_v + innovation
         inside = (implied_v >= self.curve.voltage_v[0]) & (implied_v <= self.curve.voltage_v[-1])
         valid = ~np.isnan(innovation) & inside
         innovation = np.where(valid, innovation, 0.0)
