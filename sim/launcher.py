@@ -4,6 +4,11 @@ Every child runs ``python -m bms ...`` with the same configuration, in its own s
 Ctrl-C reaches only the launcher, which then stops the children in a safe order: master
 first) and with a parent-death signal (so no child outlives a killed launcher). Output goes
 to one log file per child in the run directory; ``children.json`` there lists their pids.
+
+The plant (HV box, slaves, vehicle-bus peers) starts first and the master once every part
+of it has been heard, as a vehicle powers its sensors before its BMS decides: the master's
+start-up grace then covers its own start only, not how long a loaded machine takes to start
+a dozen interpreters (docs/startup.md).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bms.service import write_json_atomically
 from bms.settings import Settings
@@ -24,6 +31,8 @@ from bms.settings import Settings
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 5.0
+PLANT_WAIT_S = 120.0  # at time scale 1: then the master starts anyway and finds what is missing
+POLL_S = 0.05
 _PR_SET_PDEATHSIG = 1
 
 
@@ -69,8 +78,8 @@ class Launcher:
     _watchers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def plan(self) -> list[Child]:
-        """Master first (it sees every peer arrive), then the HV box, the vehicle-bus peers
-        (VCU, charger, inverter: those configured), the slaves."""
+        """The master, the HV box, the vehicle-bus peers (VCU, charger, inverter: those
+        configured), the slaves."""
         base = [sys.executable, "-m", "bms"]
 
         def child(role: str, *args: str, stats: bool = True) -> Child:
@@ -100,23 +109,58 @@ class Launcher:
                                            ("inverter", endpoints.inverter != "none"))
                 if present]
 
-    async def start(self) -> None:
+    async def start(self, unheard: Callable[[], list[str]] = list,
+                    wait_s: float | None = None, stop: asyncio.Event | None = None) -> list[str]:
+        """Every child but the master, then the master once ``unheard()`` names nothing, a
+        child has exited, or ``wait_s`` (default ``PLANT_WAIT_S`` x the pack's time scale)
+        has passed; not once ``stop`` is set. Returns what was unheard when the wait ended."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for child in self.plan():
-            with child.log_path.open("wb") as log_file:
-                child.process = await asyncio.create_subprocess_exec(
-                    *child.argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=asyncio.subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                )
-            self._watchers.append(
-                asyncio.create_task(self._watch(child), name=f"watch-{child.role}")
-            )
+        plant = [child for child in self.plan() if child.role != "master"]
+        for child in plant:
+            await self._spawn(child)
+        if wait_s is None:
+            wait_s = PLANT_WAIT_S * self.settings.pack.time_scale
+        missing = await self._wait_heard(unheard, wait_s, stop)
+        if stop is None or not stop.is_set():
+            for child in self.children:
+                if child.role == "master":
+                    await self._spawn(child)
         manifest = {c.role: {"pid": c.pid, "log": str(c.log_path)} for c in self.children}
         write_json_atomically(self.run_dir / "children.json", manifest)
+        return missing
+
+    async def _wait_heard(self, unheard: Callable[[], list[str]], wait_s: float,
+                          stop: asyncio.Event | None) -> list[str]:
+        """Until nothing is unheard (checked every ``POLL_S``), a child exits, ``stop`` is
+        set or ``wait_s`` has passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        stopped = asyncio.create_task(stop.wait()) if stop is not None else None
+        ends: list[asyncio.Task[Any]] = [*self._watchers, *([stopped] if stopped else [])]
+        try:
+            while (missing := unheard()) and loop.time() < deadline:
+                ended, _ = await asyncio.wait(ends, timeout=POLL_S,
+                                              return_when=asyncio.FIRST_COMPLETED)
+                if ended:
+                    break
+        finally:
+            if stopped is not None:
+                stopped.cancel()
+        return missing
+
+    async def _spawn(self, child: Child) -> None:
+        with child.log_path.open("wb") as log_file:
+            child.process = await asyncio.create_subprocess_exec(
+                *child.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        self._watchers.append(
+            asyncio.create_task(self._watch(child), name=f"watch-{child.role}")
+        )
 
     async def _watch(self, child: Child) -> None:
         assert child.process is not None

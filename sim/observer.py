@@ -185,6 +185,17 @@ class PackObserver:
         elif isinstance(decoded, VcuRequest):
             self.vcu_request, self.vcu_request_at_s = decoded, now_s
 
+    def unheard(self) -> list[str]:
+        """The parts of the plant the master needs and this observer has not heard yet."""
+        missing = [f"module {m}" for m, heard in enumerate(self.heard_s) if heard is None]
+        if self.current_a is None:
+            missing.append("the current sensor")
+        if self.contactor_feedback is None:
+            missing.append("the contactor box")
+        if self.settings.endpoints.vcu and self.vcu_request is None:
+            missing.append("the VCU")
+        return missing
+
     def master_link(self, module_id: int) -> Link | None:
         for state, mask in self.master_masks.items():
             if mask >> module_id & 1:

@@ -101,7 +101,12 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
         port.subscribe(observer.on_frame)
         vehicle.subscribe(observer.on_vehicle_frame)
         try:
-            await launcher.start()
+            console.print("starting the plant and the peers; the master once they are heard",
+                          highlight=False)
+            missing = await launcher.start(observer.unheard, stop=stop)
+            if missing and not stop.is_set():
+                console.print(f"[yellow]starting the master without having heard "
+                              f"{_first_few(missing)}[/]")
             title = (f"{settings.pack.name}: {settings.pack.modules} x "
                      f"{settings.pack.cells_per_module} {settings.pack.chemistry.value}")
             deadline = None if options.duration_s is None else loop.time() + options.duration_s
@@ -131,6 +136,11 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
     if not problems:
         console.print("all processes stopped cleanly")
     return 1 if problems else 0
+
+
+def _first_few(names: list[str], shown: int = 4) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 async def _next_exit(launcher: Launcher, timeout_s: float) -> ChildExit | None:

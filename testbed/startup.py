@@ -7,12 +7,13 @@ deadline is worked out from one node's start-up measured at the test run's first
 frame), so that the
 same test holds on a quiet fast machine, a loaded 2-core one and an emulated guest.
 
-    deadline = SAFETY x ((master's start-up + other processes x slave's start-up) / cores
+    deadline = SAFETY x (other processes x slave's start-up / cores + master's start-up
                          + settle)
 
-All processes of a pack start at once and share the cores; ``settle`` is the time from
-the last first frame to the status the test waits for (DBC cycle times and periods,
-stretched by ``pack.time_scale`` as the processes stretch them).
+The launcher and the plant's processes start at once and share the cores; the master starts
+once they are heard (`sim.launcher`); ``settle`` is the time from the master's first frame
+to the status the test waits for (DBC cycle times and periods, stretched by
+``pack.time_scale`` as the processes stretch them).
 """
 
 from __future__ import annotations
@@ -68,11 +69,11 @@ def pack_start_deadline(settings: Settings, starts: NodeStarts, extra_s: float =
                         extra_why: str = "") -> Deadline:
     processes, n = pack_processes(settings), cores()
     settle = settle_s(settings) + extra_s
-    work_s = starts.master_s + (processes - 1) * starts.slave_s
-    seconds = SAFETY * (work_s / n + settle)
-    return Deadline(seconds, f"{SAFETY:g} x ((master {starts.master_s:.2f} s + "
-                             f"{processes - 1} processes x {starts.slave_s:.2f} s, measured "
-                             f"start-ups) / {n} cores + {settle:.1f} s to settle{extra_why})")
+    plant_s = (processes - 1) * starts.slave_s / n
+    seconds = SAFETY * (plant_s + starts.master_s + settle)
+    return Deadline(seconds, f"{SAFETY:g} x ({processes - 1} processes x {starts.slave_s:.2f} s"
+                             f" / {n} cores + master {starts.master_s:.2f} s, measured start-ups,"
+                             f" + {settle:.1f} s to settle{extra_why})")
 
 
 _measured: list[NodeStarts] = []

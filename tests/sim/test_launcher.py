@@ -1,7 +1,9 @@
-"""The virtual pack's launcher: a child that died is reported, even just before the stop."""
+"""The virtual pack's launcher: the master after the plant; a child that died is reported,
+even just before the stop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from bms.settings import Settings
 from sim.launcher import Child, Launcher
+from testbed.waiting import wait_until
 
 IDLE = [sys.executable, "-c", "import signal; signal.pause()"]  # until a signal
 
@@ -37,3 +40,54 @@ async def test_children_stopped_by_the_launcher_are_no_deaths(tmp_path: Path) ->
     await launcher.stop()
     assert launcher.unreported_exits() == []
     assert [c.exit_code for c in launcher.children] == [-signal.SIGTERM] * 2
+
+
+async def test_the_master_starts_once_the_plant_is_heard(tmp_path: Path) -> None:
+    """A master started beside a dozen interpreters on a loaded machine latched
+    `current_sensor_lost` before the HV box was up: it now starts after the plant."""
+    launcher = IdleLauncher(Settings(), [], tmp_path)
+    missing = ["module 0", "the current sensor"]
+    starting = asyncio.create_task(launcher.start(lambda: list(missing), wait_s=600.0))
+    try:
+        await wait_until(lambda: bool(launcher.children and launcher.child("slave-0").pid), 60.0,
+                         "the slave spawned")
+        assert launcher.child("master").pid is None
+        missing.clear()
+        assert await asyncio.wait_for(starting, 60.0) == []
+        assert launcher.child("master").pid is not None
+    finally:
+        await launcher.stop()
+
+
+async def test_the_master_starts_anyway_after_the_wait(tmp_path: Path) -> None:
+    launcher = IdleLauncher(Settings(), [], tmp_path)
+    try:
+        assert await launcher.start(lambda: ["module 0"], wait_s=0.2) == ["module 0"]
+        assert launcher.child("master").pid is not None
+    finally:
+        await launcher.stop()
+
+
+async def test_a_plant_child_that_dies_ends_the_wait(tmp_path: Path) -> None:
+    launcher = IdleLauncher(Settings(), [], tmp_path)
+    starting = asyncio.create_task(launcher.start(lambda: ["module 0"], wait_s=600.0))
+    try:
+        await wait_until(lambda: bool(launcher.children and launcher.child("slave-0").pid), 60.0,
+                         "the slave spawned")
+        os.kill(launcher.child("slave-0").pid or 0, signal.SIGKILL)
+        assert await asyncio.wait_for(starting, 60.0) == ["module 0"]
+        assert launcher.child("master").pid is not None
+    finally:
+        await launcher.stop()
+
+
+async def test_a_stop_during_the_wait_starts_no_master(tmp_path: Path) -> None:
+    launcher = IdleLauncher(Settings(), [], tmp_path)
+    stop = asyncio.Event()
+    stop.set()
+    try:
+        await launcher.start(lambda: ["module 0"], wait_s=600.0, stop=stop)
+        assert launcher.child("master").pid is None
+        assert launcher.child("slave-0").pid is not None
+    finally:
+        await launcher.stop()
