@@ -216,7 +216,8 @@ def power_limit_points(day: Day, algorithms: PackAlgorithms, settings: Settings
         mv = float(voltage_v[0]) * 1000
         limiter = PowerLimiter(settings.power_limits, limits, capacity, 0.0)
         inputs = LimitInputs(temperature, temperature, p.soc, p.soc, mv, mv, voltage_v,
-                             resistance_ohm, mv / 1000, True)
+                             resistance_ohm, mv / 1000, True,
+                             algorithms.pulse_current(np.array([temperature])))
         limiter.update(0.0, inputs)
         final = limiter.update(1e6, inputs)  # long after: no ramp
         for charge, dfn_a, maximum, final_a in (

@@ -166,6 +166,45 @@ SHIFT_GRID_POINTS: Final = 101
 
 
 @dataclass(frozen=True)
+class PulseCurve:
+    """A power test's pulses of one amplitude, direction and temperature: the resistance
+    they showed over SOC (the voltage moved in the pulse's length per A), per unit of
+    capacity so that the cell scales (`ReferenceCell.scaled`)."""
+
+    c_rate: float  # |current| / capacity, 1/h
+    soc: tuple[float, ...]  # increasing
+    resistance_ohm_ah: tuple[float, ...]  # resistance x capacity
+
+
+@dataclass(frozen=True)
+class PulseCeiling:
+    """The largest amplitude a power test completed at each of its SOC steps, one
+    temperature and direction: beyond it the test says nothing, or that the cell could not
+    (a pulse a cut-off ended)."""
+
+    soc: tuple[float, ...]  # increasing
+    c_rate: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PulseMap:
+    """A cell file's power test (`cells.model.PulsePoint`): per tested temperature, the
+    curves of each amplitude, rising, and the ceiling, per direction. Empty: no power
+    test."""
+
+    seconds: float = 0.0
+    temperatures_degc: tuple[float, ...] = ()
+    charge: tuple[tuple[PulseCurve, ...], ...] = ()  # per temperature, amplitudes rising
+    discharge: tuple[tuple[PulseCurve, ...], ...] = ()
+    charge_ceiling: tuple[PulseCeiling, ...] = ()  # per temperature
+    discharge_ceiling: tuple[PulseCeiling, ...] = ()
+
+
+NO_PULSES: Final = PulseMap()
+PULSE_STEP_GAP: Final = 0.04  # pulses this far apart in SOC belong to different steps
+
+
+@dataclass(frozen=True)
 class ReferenceCell:
     chemistry: Chemistry
     capacity_ah: float
@@ -186,6 +225,7 @@ class ReferenceCell:
     r0_temperature: ResistanceTemperature = ARRHENIUS  # R0, R1 and R2 over temperature
     over_soc: CircuitOverSoc = FLAT  # what the power limits read of the circuit over SOC
     ocv_shift: OcvShift = NO_SHIFT  # the OCV at other temperatures (the estimator's)
+    pulses: PulseMap = NO_PULSES  # what the resistance power limit reads, where measured
 
     def scaled(self, capacity_ah: float) -> ReferenceCell:
         """The same cell made bigger (or smaller), as from parallel cells: resistances fall
@@ -275,7 +315,77 @@ def cell_from_file(name_or_path: str, chemistry: Chemistry) -> ReferenceCell:
         voltage_window_v=(model.voltage_min_v, model.voltage_max_v),
         r2_ohm=r2_ohm, c2_f=tau2_s / r2_ohm if r2_ohm > 0 else 0.0,
         hysteresis_v=max(0.0, hysteresis_v), r0_temperature=law, over_soc=_over_soc(model),
-        ocv_shift=_ocv_shift(model))
+        ocv_shift=_ocv_shift(model), pulses=_pulse_map(model))
+
+
+def _pulse_map(model: CellModel) -> PulseMap:
+    """The file's pulses grouped by temperature, direction and amplitude (to 0.01 C), each
+    group's resistance over SOC (pulses at one SOC averaged); the length of the most
+    common pulse, and only pulses of that length."""
+    if not model.pulses:
+        return NO_PULSES
+    lengths = [q.seconds for q in model.pulses]
+    seconds = max(set(lengths), key=lengths.count)
+    capacity = model.capacity_ah
+    groups: _PulseGroups = {}
+    for q in model.pulses:
+        if q.seconds == seconds:
+            key = (q.temperature_degc, q.current_a > 0, round(abs(q.current_a) / capacity, 2))
+            groups.setdefault(key, {}).setdefault(round(q.soc, 4), []).append(
+                q.resistance_ohm * capacity)
+    temperatures = tuple(sorted({t for t, _, _ in groups}))
+    charge = tuple(_pulse_curves(groups, t, True) for t in temperatures)
+    discharge = tuple(_pulse_curves(groups, t, False) for t in temperatures)
+    if not all(charge) or not all(discharge):
+        raise ConfigError(f"pack.cell: {model.name}: its power test needs pulses of both "
+                          "directions at every temperature it was run at")
+    return PulseMap(seconds, temperatures, charge, discharge,
+                    tuple(_pulse_ceiling(groups, t, True) for t in temperatures),
+                    tuple(_pulse_ceiling(groups, t, False) for t in temperatures))
+
+
+_PulseGroups = dict[tuple[float, bool, float], dict[float, list[float]]]
+
+
+def _pulse_curves(groups: _PulseGroups, temperature: float, charge: bool
+                  ) -> tuple[PulseCurve, ...]:
+    """One temperature's and direction's curves, amplitudes rising (plain loops: the module
+    is compiled, and mypyc takes no lambda in a comprehension of a nested function)."""
+    out: list[PulseCurve] = []
+    for (t, c, rate), by_soc in sorted(groups.items()):
+        if t == temperature and c == charge:
+            socs = sorted(by_soc)
+            means: list[float] = []
+            for x in socs:
+                means.append(sum(by_soc[x]) / len(by_soc[x]))
+            out.append(PulseCurve(rate, tuple(socs), tuple(means)))
+    return tuple(out)  # sorted by rate: the keys are
+
+
+def _pulse_ceiling(groups: _PulseGroups, temperature: float, charge: bool) -> PulseCeiling:
+    """Steps: the pulses in order of SOC, split where SOC jumps by PULSE_STEP_GAP; each
+    step's largest amplitude, at that pulse's SOC."""
+    points: list[tuple[float, float]] = []
+    for (t, c, rate), by_soc in groups.items():
+        if t == temperature and c == charge:
+            for soc in by_soc:
+                points.append((soc, rate))
+    points.sort()
+    steps: list[list[tuple[float, float]]] = []
+    for point in points:
+        if not steps or point[0] - steps[-1][-1][0] > PULSE_STEP_GAP:
+            steps.append([])
+        steps[-1].append(point)
+    socs: list[float] = []
+    rates: list[float] = []
+    for step in steps:
+        best = step[0]
+        for point in step:
+            if point[1] > best[1]:
+                best = point
+        socs.append(best[0])
+        rates.append(best[1])
+    return PulseCeiling(tuple(socs), tuple(rates))
 
 
 def _ocv_shift(model: CellModel) -> OcvShift:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cells.simulate import PROCEDURES
+
 DESCRIPTION = """\
 A cell model is a TOML file with CSV tables beside it (docs/cells.md): capacity, OCV over
 SOC, R0 and RC pairs over SOC and temperature, thermal parameters and voltage limits.
@@ -34,8 +36,10 @@ def add_parser(subparsers: Any) -> None:
                     "(time_s, current_a positive charging, voltage_v, temperature_degc, "
                     "step, soc_true). ocv: C/20 discharge and charge between the cut-offs; "
                     "hppc: nine 10 %% steps with an hour's rest and a 1 C discharge and "
-                    "0.75 C charge pulse each; day: a day of use (--profile, --seed).")
-    simulate.add_argument("procedure", choices=("ocv", "hppc", "day"))
+                    "0.75 C charge pulse each; power: ten steps with 10 s pulses of rising "
+                    "amplitude (C/5 to 6 C), for the 10 s limit currents; day: a day of use "
+                    "(--profile, --seed).")
+    simulate.add_argument("procedure", choices=PROCEDURES)
     simulate.add_argument("-o", "--output", type=Path, required=True, help="the CSV to write")
     simulate.add_argument("--parameters", default="Chen2020",
                           help="a PyBaMM parameter set (default Chen2020: LG M50 NMC811; "
@@ -134,6 +138,18 @@ def run_fit(args: argparse.Namespace) -> int:
         rc = "  ".join(f"{1000 * r:7.2f}  {tau:7.1f}" for r, tau in s.rc)
         print(f"{s.temperature_degc:5.0f}  {s.soc:5.3f}  {1000 * s.r0_ohm:7.2f}  {rc}  "
               f"{1000 * s.rmse_v:7.2f}  {1000 * s.pulse_resistance_ohm:7.2f}")
+    if model.pulses:
+        print(f"power test: {len(model.pulses)} full-length pulses; their resistance "
+              "(voltage moved per A) nearest 50 % SOC, mOhm:")
+        for temperature in sorted({q.temperature_degc for q in model.pulses}):
+            mine = [q for q in model.pulses if q.temperature_degc == temperature]
+            by_current: dict[float, list[Any]] = {}
+            for q in mine:
+                by_current.setdefault(round(q.current_a, 2), []).append(q)
+            nearest = {a: min(qs, key=lambda q: abs(q.soc - 0.5))
+                       for a, qs in sorted(by_current.items())}
+            cells = [f"{a:+.2f} A {1000 * q.resistance_ohm:.1f}" for a, q in nearest.items()]
+            print(f"  {temperature:g} degC: " + ", ".join(cells))
     written = write_cell(model, args.output)
     picture = args.output.with_suffix(".png")
     plot_fit(fit, picture)

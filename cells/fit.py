@@ -12,8 +12,14 @@ fast one): V = OCV(SOC) + R0 I + sum of v_k, dv_k/dt = (R_k I - v_k) / tau_k, SO
 charge counted since the rested start, each step starting from the previous one's RC
 voltages. It prints the voltage RMSE per step and plots the fit.
 
+From a power-capability test (pulses of several amplitudes at each SOC step, `bms cell
+simulate power`) it keeps every full-length pulse as measured: the voltage it moved over
+its length, per A (`cells.model.PulsePoint`), which the resistance power limit reads where
+a cell file has them.
+
 Tests are told apart by their currents: one that discharges for five hours or more without
-a break is an OCV test, any other a pulse test. Columns (docs/cells.md): ``time_s``,
+a break is an OCV test, one whose discharge pulses have three amplitudes or more a power
+test, any other a pulse test. Columns (docs/cells.md): ``time_s``,
 ``current_a`` (positive charges), ``voltage_v``, optionally ``temperature_degc``; a
 cycler's export with other names is mapped with ``--columns``.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from cells.model import CellModel, CircuitPoint, OcvCurveData
+from cells.model import CellModel, CircuitPoint, OcvCurveData, PulsePoint
 
 Array = Any  # numpy arrays (float64)
 OCV_TOLERANCE_V = 0.0005  # the resampled OCV stays within this of the measured mean
@@ -38,6 +45,10 @@ OCV_RUN_S = 5 * 3600.0  # a discharge this long without a break: an OCV test
 MIN_STEP_S = 600.0  # a pulse-test step is at least this long (its rest included)
 TAU_BOUNDS_S = ((0.5, 120.0), (120.0, 7200.0))  # the fast and the slow RC pair
 REST_A = 1e-3
+PULSE_S = (5.0, 60.0)  # a power test's pulse lasts this long ...
+PULSE_REST_S = 30.0  # ... after a rest of at least this
+PULSE_STEADY = 0.02  # and its current stays within this fraction of its median
+POWER_AMPLITUDES = 3  # discharge pulses of this many amplitudes: a power test
 
 
 class FitError(ValueError):
@@ -294,10 +305,52 @@ def is_ocv_test(test: Test) -> bool:
         float(test.time_s[run.stop - 1] - test.time_s[run.start]) >= OCV_RUN_S
 
 
+def pulses_of(test: Test, capacity_ah: float) -> list[PulsePoint]:
+    """Every pulse of ``test`` that ran its whole length from rest: a steady current for
+    `PULSE_S` after `PULSE_REST_S` at rest. One that a cut-off ended early (shorter than
+    the test's longest of its kind) is left out. SOC as in `soc_of_pulse_test`."""
+    current, time_s, voltage = test.current_a, test.time_s, test.voltage_v
+    moving = np.abs(current) > REST_A
+    changes = np.flatnonzero(np.diff(moving.astype(np.int8))) + 1
+    bounds = np.concatenate(([0], changes, [len(current)]))
+    soc = soc_of_pulse_test(test, capacity_ah)
+    found: list[PulsePoint] = []
+    rested_since = time_s[0]
+    for a, b in itertools.pairwise(bounds):
+        if not moving[a]:
+            rested_since = time_s[a]
+            continue
+        before = a - 1
+        if before < 0 or time_s[before] - rested_since < PULSE_REST_S:
+            continue
+        amplitude = float(np.median(current[a:b]))
+        seconds = float(time_s[b - 1] - time_s[before])
+        if not (PULSE_S[0] <= seconds <= PULSE_S[1]) or \
+                np.max(np.abs(current[a:b] - amplitude)) > PULSE_STEADY * abs(amplitude):
+            continue
+        found.append(PulsePoint(test.temperature_degc, float(soc[before]), amplitude,
+                                round(seconds), float(voltage[b - 1] - voltage[before])
+                                / amplitude))
+    longest: dict[float, float] = {}
+    for q in found:
+        longest[round(q.current_a, 2)] = max(longest.get(round(q.current_a, 2), 0.0), q.seconds)
+    return [q for q in found if q.seconds >= longest[round(q.current_a, 2)]
+            and q.resistance_ohm > 0]
+
+
+def is_power_test(test: Test) -> bool:
+    """Discharge pulses of `POWER_AMPLITUDES` or more amplitudes (an HPPC test has one)."""
+    capacity = max(float(np.max(np.abs(test.current_a))), 1e-9)
+    amplitudes = {round(100 * q.current_a / capacity) for q in pulses_of(test, 1.0)
+                  if q.current_a < 0}
+    return len(amplitudes) >= POWER_AMPLITUDES
+
+
 def fit_cell(tests: Sequence[Test], name: str, chemistry: str, pairs: int = 2,
              window_v: tuple[float, float] | None = None) -> Fit:
     ocv_tests = [t for t in tests if is_ocv_test(t)]
-    pulse_tests = [t for t in tests if t not in ocv_tests]
+    power_tests = [t for t in tests if t not in ocv_tests and is_power_test(t)]
+    pulse_tests = [t for t in tests if t not in ocv_tests and t not in power_tests]
     if not ocv_tests:
         raise FitError("no OCV test among the files (a C/20 discharge and charge: a "
                        "discharge of five hours or more without a break)")
@@ -326,7 +379,8 @@ def fit_cell(tests: Sequence[Test], name: str, chemistry: str, pairs: int = 2,
         pulse_resistance_1s_ohm={
             t: min((s for s in steps if s.temperature_degc == t),
                    key=lambda s: abs(s.soc - 0.5)).pulse_resistance_ohm
-            for t in sorted({s.temperature_degc for s in steps})})
+            for t in sorted({s.temperature_degc for s in steps})},
+        pulses=tuple(q for t in power_tests for q in pulses_of(t, ocv.capacity_ah)))
     return Fit(model, ocv, steps, list(tests))
 
 
@@ -340,19 +394,22 @@ def _test_rmse(steps: Sequence[StepFit], test: Test) -> float:
 
 
 def plot_fit(fit: Fit, path: Path) -> None:
-    """The OCV, and every pulse test's voltage against the fitted model's, with the error."""
+    """The OCV, every pulse test's voltage against the fitted model's with the error, and the
+    power test's pulse resistance over the current."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pulse_tests = [t for t in fit.tests if not is_ocv_test(t)]
-    figure, axes = plt.subplots(1 + len(pulse_tests), 1, figsize=(10, 3.2 * (1 + len(
-        pulse_tests))), squeeze=False)
+    pulse_tests = [t for t in fit.tests if not is_ocv_test(t) and not is_power_test(t)]
+    panels = 1 + len(pulse_tests) + bool(fit.model.pulses)
+    figure, axes = plt.subplots(panels, 1, figsize=(10, 3.2 * panels), squeeze=False)
     curve = fit.ocv.curve
     axes[0][0].plot(curve.soc, curve.ocv_v, ".-", ms=3)
     axes[0][0].set(xlabel="SOC", ylabel="OCV [V]", title=f"{fit.model.name}: OCV "
                    f"({len(curve.soc)} points), capacity {fit.model.capacity_ah:.3f} Ah")
-    for axis, test in zip(axes[1:], pulse_tests, strict=True):
+    if fit.model.pulses:
+        _plot_pulses(axes[-1][0], fit.model)
+    for axis, test in zip(axes[1:], pulse_tests, strict=False):
         ax = axis[0]
         ax.plot(test.time_s / 3600, test.voltage_v, lw=0.8, label="measured")
         start = np.zeros(fit.model.rc_pairs)
@@ -375,3 +432,18 @@ def plot_fit(fit: Fit, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _plot_pulses(ax: Any, model: CellModel) -> None:
+    """Per temperature, at the SOC steps nearest 20, 50 and 80 %: resistance over current."""
+    for temperature in sorted({q.temperature_degc for q in model.pulses}):
+        mine = [q for q in model.pulses if q.temperature_degc == temperature]
+        for target, style in ((0.2, ":"), (0.5, "-"), (0.8, "--")):
+            step = min({round(q.soc, 1) for q in mine}, key=lambda s: abs(s - target))
+            points = sorted((q.current_a, 1000 * q.resistance_ohm) for q in mine
+                            if round(q.soc, 1) == step)
+            ax.plot([c for c, _ in points], [r for _, r in points], style, marker=".",
+                    label=f"{temperature:g} degC, {100 * step:.0f} %")
+    ax.set(xlabel="pulse current [A] (positive charges)", ylabel="10 s resistance [mOhm]",
+           title=f"{model.name}: the power test's pulses, voltage moved per A")
+    ax.legend(fontsize=7, ncol=3)

@@ -2,7 +2,7 @@
 
     python -m cells.make_data [--only NAME ...] [--days-only | --cells-only | --limits-only]
 
-For every cell below: OCV tests and pulse tests at 10, 25 and 40 degC are
+For every cell below: OCV tests, pulse tests and power tests at 10, 25 and 40 degC are
 simulated on PyBaMM's DFN model with the cell's parameter set (`cells.simulate`), and
 `cells.fit` identifies the cell model from them, exactly as `bms cell fit` would; then a
 day of use is simulated at each temperature, and the currents that take the cell from rest
@@ -80,7 +80,7 @@ def make(spec: Spec, work: Path, days_only: bool, limits_only: bool = False,
     cell_file = folder / f"{spec.name}.toml"
     if not (days_only or limits_only) or not cell_file.exists():
         tests = []
-        for procedure, temperature in ((p, t) for p in ("ocv", "hppc")
+        for procedure, temperature in ((p, t) for p in ("ocv", "hppc", "power")
                                        for t in TEMPERATURES_DEGC):
             started = time.monotonic()
             record = simulate(procedure, Cell(spec.parameters, "DFN", temperature))

@@ -68,6 +68,20 @@ class CircuitPoint:
 
 
 @dataclass(frozen=True)
+class PulsePoint:
+    """A power-capability test's pulse: from rest at ``soc``, a constant current for
+    ``seconds`` moved the voltage by ``resistance_ohm`` x the current (the OCV's move with
+    the charge included). What the resistance power limit reads where the cell file has
+    them: the fitted circuit is linear in the current, a real cell is not."""
+
+    temperature_degc: float
+    soc: float
+    current_a: float  # positive charges
+    seconds: float
+    resistance_ohm: float
+
+
+@dataclass(frozen=True)
 class CellModel:
     name: str
     chemistry: str  # "nmc" or "lfp": the limits' defaults and the balancing floor
@@ -83,6 +97,7 @@ class CellModel:
     # measured in the pulse tests: dV/dI 1 s into the discharge pulse nearest 50 % SOC, per
     # test temperature (degC): what a learnt R0 is compared with
     pulse_resistance_1s_ohm: dict[float, float] = field(default_factory=dict)
+    pulses: tuple[PulsePoint, ...] = ()  # from a power test, when one was fitted
 
     @property
     def rc_pairs(self) -> int:
@@ -150,7 +165,7 @@ def load_cell(path: str | Path) -> CellModel:
     if fmt != FORMAT:
         raise CellFileError(f"{where}: format = {fmt!r}: this version reads format {FORMAT}")
     known = {"format", "name", "chemistry", "capacity_ah", "source", "ocv", "circuit",
-             "thermal", "limits", "fit"}
+             "pulses", "thermal", "limits", "fit"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise CellFileError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
@@ -178,6 +193,8 @@ def load_cell(path: str | Path) -> CellModel:
         pulse_resistance_1s_ohm={
             float(k): float(v) / 1000.0 for k, v in
             data.get("fit", {}).get("pulse_resistance_1s_mohm", {}).items()},
+        pulses=_read_pulses(path.parent / _table(data, "pulses", where), where)
+        if "pulses" in data else (),
     )
     if not model.voltage_min_v < model.voltage_max_v:
         raise CellFileError(f"{where}: voltage_min_v must be below voltage_max_v")
@@ -285,6 +302,20 @@ def _read_circuit(path: Path, where: str) -> tuple[CircuitPoint, ...]:
     return tuple(points)
 
 
+def _read_pulses(path: Path, where: str) -> tuple[PulsePoint, ...]:
+    columns = ("temperature_degc", "soc", "current_a", "seconds", "resistance_ohm")
+    rows = _rows(path, columns)
+    points = tuple(PulsePoint(*(_number(row, c, path, line) for c in columns))
+                   for line, row in enumerate(rows, start=2))
+    for line, p in enumerate(points, start=2):
+        if p.resistance_ohm <= 0 or p.seconds <= 0 or p.current_a == 0:
+            raise CellFileError(f"{path}:{line}: a pulse needs a current, a positive length "
+                                "and a positive resistance")
+    if not points:
+        raise CellFileError(f"{path}: no pulses ({where})")
+    return points
+
+
 # --- writing ------------------------------------------------------------------------------
 
 
@@ -308,6 +339,18 @@ def write_cell(model: CellModel, path: str | Path) -> list[Path]:
         for p in model.circuit:
             out.writerow([f"{p.temperature_degc:g}", f"{p.soc:.4f}", f"{p.r0_ohm:.6f}",
                           *(f"{v:.6g}" for r, tau in p.rc for v in (r, tau))])
+    written = [path, ocv_path, circuit_path]
+    pulses = ""
+    if model.pulses:
+        pulses_path = Path(f"{stem}-pulses.csv")
+        with pulses_path.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["temperature_degc", "soc", "current_a", "seconds", "resistance_ohm"])
+            for q in model.pulses:
+                out.writerow([f"{q.temperature_degc:g}", f"{q.soc:.4f}", f"{q.current_a:.4f}",
+                              f"{q.seconds:g}", f"{q.resistance_ohm:.6f}"])
+        pulses = f"\n\n[pulses]  # a power test's pulses\ncsv = {_quote(pulses_path.name)}"
+        written.append(pulses_path)
     fit = "".join(f"{_quote(k)} = {v:.3f}\n" for k, v in model.fit_rmse_mv.items())
     if model.pulse_resistance_1s_ohm:
         fit += "pulse_resistance_1s_mohm = {" + ", ".join(
@@ -318,12 +361,12 @@ def write_cell(model: CellModel, path: str | Path) -> list[Path]:
         f"name = {_quote(model.name)}\nchemistry = {_quote(model.chemistry)}\n"
         f"capacity_ah = {model.capacity_ah:.4f}\nsource = {_quote(model.source)}\n\n"
         f"[ocv]\ncsv = {_quote(ocv_path.name)}\n\n[circuit]\ncsv = {_quote(circuit_path.name)}"
-        f"\n\n[thermal]\nheat_capacity_j_per_k = {model.heat_capacity_j_per_k:g}\n"
+        f"{pulses}\n\n[thermal]\nheat_capacity_j_per_k = {model.heat_capacity_j_per_k:g}\n"
         f"conductance_w_per_k = {model.conductance_w_per_k:g}\n\n"
         f"[limits]\nvoltage_max_v = {model.voltage_max_v:g}\n"
         f"voltage_min_v = {model.voltage_min_v:g}\n"
         + (f"\n[fit]  # the fitted model's voltage RMSE per test, mV\n{fit}" if fit else ""))
-    return [path, ocv_path, circuit_path]
+    return written
 
 
 def _quote(text: str) -> str:

@@ -10,6 +10,11 @@ step number) plus the model's own SOC (``soc_true``), so that the identification
   hour's rest, a C/20 charge to the upper one: the two branches of a pseudo-OCV test;
 - ``hppc``: from full, nine times: 10 % discharged at C/3, an hour's rest, a 10 s 1 C
   discharge pulse, 40 s rest, a 10 s 0.75 C charge pulse, 40 s rest (pulses at 90 % ... 10 %);
+- ``power``: a power-capability test: from full, ten times: 5 % then 10 % discharged at
+  C/3, an hour's rest, then 10 s pulses of rising amplitude, discharge and charge in turn
+  (discharge C/5, C/2, 1, 2, 3, 4, 5 and 6 C; charge C/5, C/2, 1, 1.5 and 2 C), a minute's
+  rest after each; the pulses' net discharge moves each step 5 % further down; a pulse
+  that reaches a cut-off ends there;
 - ``day``: a day of use of the operator's kind (`--profile ev` or `storage`), generated
   from ``--seed``: drives with regen, rests of different lengths, partial and full charges,
   kept inside the cell's window as the power limits would keep it.
@@ -29,7 +34,10 @@ from pathlib import Path
 from typing import Any
 
 MODELS = ("DFN", "SPMe", "SPM")
-PROCEDURES = ("ocv", "hppc", "day")
+PROCEDURES = ("ocv", "hppc", "power", "day")
+# the power test's pulses, C-rates in order: discharge, charge, discharge, ...
+POWER_PULSES_C = ((0.2, 0.2), (0.5, 0.5), (1.0, 1.0), (2.0, 1.5), (3.0, 2.0), (4.0, None),
+                  (5.0, None), (6.0, None))
 PROFILES = ("ev", "storage")
 KELVIN = 273.15
 REFERENCE_TEMPERATURE_DEGC = 25.0
@@ -194,6 +202,22 @@ def hppc_test(cell: Cell) -> Record:
     return _from_full(cell, steps)
 
 
+def power_test(cell: Cell) -> Record:
+    low, high = cell.window_v()
+    steps: list[str] = []
+    for k in range(10):  # at 95 %, 85 %, ... 5 %
+        minutes = 9 if k == 0 else 18
+        steps += [f"Discharge at C/3 for {minutes} minutes or until {low:g} V",
+                  "Rest for 1 hour"]
+        for discharge_c, charge_c in POWER_PULSES_C:
+            steps += [f"Discharge at {discharge_c:g}C for 10 seconds or until {low:g} V",
+                      "Rest for 1 minute"]
+            if charge_c is not None:
+                steps += [f"Charge at {charge_c:g}C for 10 seconds or until {high:g} V",
+                          "Rest for 1 minute"]
+    return _from_full(cell, steps)
+
+
 # --- a day of use ---------------------------------------------------------------------------
 
 
@@ -267,6 +291,7 @@ def day_test(cell: Cell, profile: str, seed: int) -> Record:
 def simulate(procedure: str, cell: Cell, profile: str = "ev", seed: int = 1) -> Record:
     runs: dict[str, Callable[[], Record]] = {
         "ocv": lambda: ocv_test(cell), "hppc": lambda: hppc_test(cell),
+        "power": lambda: power_test(cell),
         "day": lambda: day_test(cell, profile, seed)}
     if procedure not in runs:
         raise SimulationError(f"procedure {procedure!r}: one of {', '.join(PROCEDURES)}")

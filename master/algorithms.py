@@ -6,6 +6,7 @@ every measurement period and `plan_balancing` every BalancingCommand period.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -24,12 +25,16 @@ from master.estimation.pack_estimator import (
     resistance_factor,
 )
 from master.estimation.power_limits import CurrentLimits, LimitInputs, PowerLimiter
+from master.estimation.pulse_limits import PulseState, PulseTable
 from master.estimation.soc_ekf import SocFilter
 from master.pack_state import PackState
 
 MV_PER_V: Final = 1000.0
 SECONDS_PER_HOUR: Final = 3600.0
 UNKNOWN_TEMPERATURE_DEGC: Final = 25.0  # for the resistance of a module without a valid sensor
+PULSE_SOC_STEP: Final = 0.0005  # the power test's resistances looked up again after this,
+PULSE_DEGC_STEP: Final = 0.05  # or this,
+PULSE_SCALE_STEP: Final = 1e-4  # or this change of a learnt R0 (relative)
 
 
 def over_horizon(f: SocFilter, cell_r_factor: Array, horizon_s: float,
@@ -95,6 +100,11 @@ class PackAlgorithms:
         self._measured_under: tuple[float, bool] | None = None
         self._cell_v = np.full(self.shape, np.nan)
         self._module_temperature = np.full(pack.modules, np.nan)
+        cell = self.estimator.cell
+        self._pulses = PulseTable(cell.pulses, cell.capacity_ah, cell.r0_temperature) \
+            if cell.pulses.seconds and \
+            cell.pulses.seconds == settings.power_limits.resistance_horizon_s else None
+        self._pulse_state: tuple[Array, Array, Array, PulseState] | None = None
 
     @property
     def plan(self) -> Plan:
@@ -129,7 +139,7 @@ class PackAlgorithms:
                                   cell_temperature)
         self.estimate = self.estimator.estimate()
         self.limits = self.power.update(now_s, self._limit_inputs(
-            cell_r_factor, allowed and self.estimate is not None))
+            cell_r_factor, cell_temperature, allowed and self.estimate is not None))
         return self.limits
 
     def _bleed_a(self) -> Array:
@@ -141,7 +151,8 @@ class PackAlgorithms:
         voltage = np.nan_to_num(self._cell_v, nan=0.0)
         return np.where(bits, voltage / self.settings.balancing.resistor_ohm, 0.0)
 
-    def _limit_inputs(self, cell_r_factor: Array, allowed: bool) -> LimitInputs:
+    def _limit_inputs(self, cell_r_factor: Array, cell_temperature: Array,
+                      allowed: bool) -> LimitInputs:
         estimate, e = self.estimate, self.estimator
         cell_mv = self._cell_v * MV_PER_V
         valid_t = self._module_temperature[~np.isnan(self._module_temperature)]
@@ -162,7 +173,28 @@ class PackAlgorithms:
             cell_r0_ohm=resistance_ohm,
             pack_voltage_v=nansum(cell_mv) / MV_PER_V,
             allowed=allowed,
+            cell_current_a=self.pulse_current(cell_temperature),
         )
+
+    def pulse_current(self, cell_temperature: Array) -> Callable[[Array, bool], Array] | None:
+        """Headroom to current per cell from the cell file's power test, on the filter's
+        SOC and with its learnt R0 against the file's (ageing); None without a power test
+        of the resistance horizon's length. The cells' resistances are looked up again
+        once an SOC has moved by `PULSE_SOC_STEP`, a temperature by `PULSE_DEGC_STEP` or a
+        learnt R0 by `PULSE_SCALE_STEP` (relative): between, the table's interpolation
+        moves the limit by less than that."""
+        if self._pulses is None:
+            return None
+        f = self.estimator.filter
+        soc, scale = f.soc, f.resistance_ohm() / self.estimator.cell.r0_ohm
+        last = self._pulse_state
+        if last is None or np.max(np.abs(soc - last[0])) > PULSE_SOC_STEP or \
+                np.max(np.abs(cell_temperature - last[1])) > PULSE_DEGC_STEP or \
+                np.max(np.abs(scale / last[2] - 1.0)) > PULSE_SCALE_STEP:
+            last = (soc.copy(), np.array(cell_temperature, dtype=np.float64), scale,
+                    self._pulses.at(soc, cell_temperature, scale))
+            self._pulse_state = last
+        return last[3].current_a
 
     def plan_balancing(self, state: MasterState, current_a: float | None, vcu_enabled: bool,
                        vcu_threshold_mv: float | None) -> Plan:

@@ -106,6 +106,7 @@ class PackEstimator:
         self.curve = OcvCurve(reference.ocv, reference.ocv_shift)
         self.r0_temperature = reference.r0_temperature
         self.over_soc = reference.over_soc  # for the power limits
+        self.cell = reference  # its power test, where it has one: for the power limits
         self.health = HealthTracker(capacity, reference.r0_ohm, cells, HealthSettings(
             e.capacity_min_soc_span_pct / PCT, e.capacity_gain,
             e.resistance_step_c * capacity, e.resistance_gain))

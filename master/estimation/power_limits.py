@@ -9,7 +9,9 @@ Each limiter gives a ceiling; the most restrictive wins and is named:
 - cell voltage: 0 at the operating voltage limit, full ``voltage_window_mv`` before it;
 - resistance: the current that would bring the weakest cell to its operating voltage
   limit after ``resistance_horizon_s`` of it, from its OCV, RC voltage and learnt R0 (the
-  inputs are over that horizon: the RC pair charging, the OCV moving with the charge);
+  inputs are over that horizon: the RC pair charging, the OCV moving with the charge); where
+  the cell file has a power test of that length, from its pulses instead
+  (`master.estimation.pulse_limits`: the resistance falls with the current);
 - state: 0 in ERROR and when no estimate exists yet.
 Soft derating (temperature, SOC) never takes discharge below the limp-home floor. A limit
 falls at once and rises at ``ramp_up_c_per_s``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +58,9 @@ class LimitInputs:
     cell_r0_ohm: Array  # what a current adds to it by then, per A (R0 and more)
     pack_voltage_v: float
     allowed: bool  # False in ERROR or before the first estimate
+    # per cell, the current that uses up a headroom (V) over the horizon, charging (True)
+    # or discharging, where the cell file has a power test; else headroom / cell_r0_ohm
+    cell_current_a: Callable[[Array, bool], Array] | None = None
 
 
 def _interp(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
@@ -144,7 +150,10 @@ class PowerLimiter:
             headroom_mv = inputs.min_cell_mv - limit_mv
             headroom_v = inputs.cell_ocv_v - limit_mv / MV_PER_V
         voltage = maximum * min(1.0, max(0.0, headroom_mv / s.voltage_window_mv))
-        resistance = max(0.0, float(np.min(headroom_v / inputs.cell_r0_ohm)))
+        if inputs.cell_current_a is not None:
+            resistance = max(0.0, float(np.min(inputs.cell_current_a(headroom_v, charge))))
+        else:
+            resistance = max(0.0, float(np.min(headroom_v / inputs.cell_r0_ohm)))
         self.resistance_a = (resistance, self.resistance_a[1]) if charge else \
             (self.resistance_a[0], resistance)
         for hard, name in ((voltage, Limiter.CELL_VOLTAGE), (resistance, Limiter.RESISTANCE)):

@@ -50,7 +50,7 @@ def test_a_cell_of_another_chemistry_is_refused_with_the_fix() -> None:
 
 
 def test_a_relative_cell_file_is_the_configurations_neighbour(tmp_path: Path) -> None:
-    for name in ("lg-m50.toml", "lg-m50-ocv.csv", "lg-m50-circuit.csv"):
+    for name in ("lg-m50.toml", "lg-m50-ocv.csv", "lg-m50-circuit.csv", "lg-m50-pulses.csv"):
         (tmp_path / name).write_text((DATA / name).read_text())
     config = tmp_path / "pack.toml"
     config.write_text('[pack]\ncell = "lg-m50.toml"\n')
@@ -73,7 +73,7 @@ def test_the_plant_takes_the_files_slow_pair_and_hysteresis(tmp_path: Path) -> N
     assert cell.r2_ohm * cell.c2_f == pytest.approx(tau2_s)
     assert cell.hysteresis_v == 0.0  # the file has one (mean) branch
     # a file with charge and discharge branches: half their gap at 50 % is the hysteresis
-    for name in ("a123-26650.toml", "a123-26650-circuit.csv"):
+    for name in ("a123-26650.toml", "a123-26650-circuit.csv", "a123-26650-pulses.csv"):
         (tmp_path / name).write_text((DATA / name).read_text())
     rows = (DATA / "a123-26650-ocv.csv").read_text().splitlines()
     header, body = rows[0], [r for r in rows[1:] if r]
@@ -154,7 +154,7 @@ def test_the_plant_reads_the_files_ocv_at_its_temperature(tmp_path: Path) -> Non
     from bms.chemistry import REFERENCE_CELLS, Chemistry
     from sim.module_plant import ModulePlant
 
-    for name in ("lg-m50.toml", "lg-m50-circuit.csv"):
+    for name in ("lg-m50.toml", "lg-m50-circuit.csv", "lg-m50-pulses.csv"):
         (tmp_path / name).write_text((DATA / name).read_text())
     rows = [r for r in (DATA / "lg-m50-ocv.csv").read_text().splitlines() if r]
     assert rows[0] == "temperature_degc,branch,soc,ocv_v"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cells.fit import FitError, fit_cell, is_ocv_test, read_test
+from cells.fit import FitError, fit_cell, is_ocv_test, is_power_test, pulses_of, read_test
 from cells.shipped import DATA
 
 EXAMPLES = DATA / "examples"
@@ -71,6 +71,51 @@ def test_the_fit_recovers_the_circuit_that_made_the_data(tmp_path: Path) -> None
         assert step.r0_ohm == pytest.approx(R0, rel=0.05)
         # the two pairs trade resistance for time constant; their sum is what the data fix
         assert sum(r for r, _ in step.rc) == pytest.approx(sum(r for r, _ in RC), rel=0.1)
+
+
+def nonlinear_voltage(currents: list[float], volts: list[float]) -> list[float]:
+    """The circuit's voltage plus a charge-transfer overpotential that falls with the
+    current per A (what a power test is for): asinh, zero at rest."""
+    return [v + 0.05 * math.asinh(i / 2.0) - 0.025 * i for i, v in zip(currents, volts,
+                                                                       strict=True)]
+
+
+def power_test(cut_at_step: int = 2) -> list[float]:
+    currents = [0.0] * 600
+    for step in range(4):
+        currents += [-CAPACITY / 3] * 1080 * 2 + [0.0] * 3600
+        for c in (0.2, 1.0, 3.0):
+            length = 4 if (step, c) == (cut_at_step, 3.0) else 10  # a cut-off ends one
+            currents += [-c * CAPACITY] * length + [0.0] * 60 + [c * CAPACITY] * 10 + [0.0] * 60
+    return currents
+
+
+def test_a_power_tests_pulses_are_kept_as_measured(tmp_path: Path) -> None:
+    currents = power_test()
+    volts = nonlinear_voltage(currents, circuit_voltage(currents, 1.0)[0])
+    with (tmp_path / "power.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["time_s", "current_a", "voltage_v"])
+        for k, (i, v) in enumerate(zip(currents, volts, strict=True)):
+            out.writerow([k, i, f"{v:.6f}"])
+    write(tmp_path / "ocv.csv", ocv_test(), 1.0)
+    write(tmp_path / "hppc.csv", pulse_test(), 1.0)
+    tests = [read_test(tmp_path / n) for n in ("ocv.csv", "hppc.csv", "power.csv")]
+    assert [is_power_test(t) for t in tests[1:]] == [False, True]
+    pulses = pulses_of(tests[2], CAPACITY)
+    assert len(pulses) == 4 * 6 - 1  # the cut one is left out
+    assert {q.seconds for q in pulses} == {10}
+    # from rest, over 10 s: R0, the RC pairs charging, the OCV moving and the overpotential
+    for q in pulses:
+        i = q.current_a
+        expected = R0 + sum(r * (1 - math.exp(-9 / tau)) for r, tau in RC) + \
+            (0.05 * math.asinh(i / 2.0) - 0.025 * i) / i
+        assert q.resistance_ohm == pytest.approx(expected, rel=0.08, abs=0.0015), q
+    by_rate = {round(abs(q.current_a) / CAPACITY, 1) for q in pulses}
+    assert by_rate == {0.2, 1.0, 3.0}
+    model = fit_cell(tests, "nonlinear", "nmc").model
+    assert model.pulses == tuple(pulses_of(tests[2], model.capacity_ah))  # its SOC axis
+    assert len(model.circuit) == 4  # the circuit comes from the HPPC test alone
 
 
 def test_ocv_tests_at_several_temperatures_give_a_curve_each_on_one_soc_axis(
@@ -157,3 +202,18 @@ def test_without_an_ocv_test_the_fit_says_so(tmp_path: Path) -> None:
     write(tmp_path / "hppc.csv", pulse_test(), 1.0)
     with pytest.raises(FitError, match="no OCV test"):
         fit_cell([read_test(tmp_path / "hppc.csv")], "x", "nmc")
+
+
+def test_on_the_dfn_power_test_the_resistance_falls_with_the_current() -> None:
+    """The LG M50 example's power test (PyBaMM DFN at 25 degC): every step's pulses found,
+    and the cell's 10 s resistance at 6 C well below its resistance at C/5, which a linear
+    circuit cannot say (the charge-transfer overpotential)."""
+    test = read_test(EXAMPLES / "lg-m50-power.csv.gz")
+    assert is_power_test(test)
+    pulses = pulses_of(test, 5.0)
+    assert len(pulses) >= 90
+    middle = [q for q in pulses if abs(q.soc - 0.5) < 0.05]
+    small = min((q for q in middle if q.current_a < 0), key=lambda q: abs(q.current_a))
+    large = max((q for q in middle if q.current_a < 0), key=lambda q: abs(q.current_a))
+    assert large.current_a == pytest.approx(-30.0)
+    assert large.resistance_ohm < 0.7 * small.resistance_ohm

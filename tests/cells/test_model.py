@@ -68,3 +68,47 @@ def test_a_bad_table_names_its_line(tmp_path: Path) -> None:
     ocv.write_text("\n".join(lines) + "\n")
     with pytest.raises(CellFileError, match=r"cell-ocv.csv:3: ocv_v 'abc' is not a number"):
         load_cell(tmp_path / "cell.toml")
+
+
+def with_pulses() -> CellModel:
+    from cells.model import PulsePoint
+
+    return model(pulses=tuple(
+        PulsePoint(t, soc, sign * rate * 5.0, 10.0, round(r * falls, 6))
+        for t, r in ((10.0, 0.06), (40.0, 0.03)) for soc in (0.2, 0.8)
+        for rate, falls in ((0.2, 1.5), (1.0, 1.0), (3.0, 0.7)) for sign in (-1.0, 1.0)))
+
+
+def test_a_power_tests_pulses_read_back_and_become_the_limits_map(tmp_path: Path) -> None:
+    from bms.chemistry import Chemistry, cell_from_file
+
+    written = write_cell(with_pulses(), tmp_path / "cell.toml")
+    assert [p.name for p in written][-1] == "cell-pulses.csv"
+    assert load_cell(tmp_path / "cell.toml") == with_pulses()
+    pulses = cell_from_file(str(tmp_path / "cell.toml"), Chemistry.NMC).pulses
+    assert pulses.seconds == 10.0
+    assert pulses.temperatures_degc == (10.0, 40.0)
+    cold = pulses.discharge[0]
+    assert [c.c_rate for c in cold] == [0.2, 1.0, 3.0]
+    assert cold[1].soc == (0.2, 0.8)
+    assert cold[1].resistance_ohm_ah == pytest.approx((0.06 * 5.0, 0.06 * 5.0))
+
+
+def test_a_power_test_with_one_direction_only_is_refused(tmp_path: Path) -> None:
+    from bms.chemistry import Chemistry, cell_from_file
+    from bms.errors import ConfigError
+
+    one_way = model(pulses=tuple(q for q in with_pulses().pulses if q.current_a < 0))
+    write_cell(one_way, tmp_path / "cell.toml")
+    with pytest.raises(ConfigError, match="both directions"):
+        cell_from_file(str(tmp_path / "cell.toml"), Chemistry.NMC)
+
+
+def test_a_bad_pulse_row_names_its_line(tmp_path: Path) -> None:
+    write_cell(with_pulses(), tmp_path / "cell.toml")
+    table = tmp_path / "cell-pulses.csv"
+    lines = table.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",-0.01"
+    table.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CellFileError, match=r"cell-pulses.csv:4: a pulse needs"):
+        load_cell(tmp_path / "cell.toml")

@@ -75,3 +75,41 @@ def test_resistance_horizon_is_a_setting_with_bounds() -> None:
         load_settings(None, ["power_limits.resistance_horizon_s=-1"])
     assert dataclasses.replace(PowerLimitSettings(), resistance_horizon_s=0.0)
     assert np.isfinite(rested_limits(0.5, 600.0)).all()
+
+
+def test_a_cell_files_power_test_sets_the_resistance_limit_over_its_length() -> None:
+    """The LG M50's power test (10 s pulses) answers the 10 s resistance limit: at a pulse's
+    SOC, the headroom that pulse used up gives back its current; over another horizon its
+    pulses say nothing and the circuit answers."""
+    from cells.model import load_cell
+    from cells.shipped import DATA
+
+    def algorithms(horizon_s: float) -> PackAlgorithms:
+        settings = load_settings(None, [
+            "pack.cell=lg-m50", "pack.modules=1", "pack.cells_per_module=1",
+            "pack.temperature_sensors_per_module=1",
+            f"power_limits.resistance_horizon_s={horizon_s}"])
+        return PackAlgorithms(settings, resolve_limits(settings), 0.0)
+
+    pulses = [q for q in load_cell(DATA / "lg-m50.toml").pulses if q.temperature_degc == 25.0]
+    for q in (min(pulses, key=lambda q: abs(q.soc - 0.5) + abs(q.current_a + 5.0)),
+              min(pulses, key=lambda q: abs(q.soc - 0.3) + abs(q.current_a - 5.0))):
+        ten = algorithms(10.0)
+        ten.estimator.filter.soc[:] = q.soc
+        current = ten.pulse_current(np.array([25.0]))
+        assert current is not None
+        used_v = np.array([q.resistance_ohm * abs(q.current_a)])
+        assert current(used_v, q.current_a > 0)[0] == pytest.approx(abs(q.current_a),
+                                                                     rel=1e-3)
+        # looked up again once the SOC has moved (not before: the same answer)
+        ten.estimator.filter.soc[:] = q.soc + 0.0001
+        again = ten.pulse_current(np.array([25.0]))
+        assert again is not None
+        assert again(used_v, q.current_a > 0)[0] == \
+            current(used_v, q.current_a > 0)[0]
+        ten.estimator.filter.soc[:] = q.soc - 0.1
+        moved = ten.pulse_current(np.array([25.0]))
+        assert moved is not None
+        assert moved(used_v, q.current_a > 0)[0] != \
+            pytest.approx(abs(q.current_a), rel=1e-2)
+    assert algorithms(5.0).pulse_current(np.array([25.0])) is None

@@ -113,3 +113,21 @@ def test_the_table_lookup_is_np_interp_bit_for_bit(xs: tuple[float, ...],
         expected = float(np.interp(x, xs, ys))
         got = _interp(float(x), xs, ys)
         assert got == expected or (np.isnan(got) and np.isnan(expected)), x
+
+
+def test_a_power_tests_currents_replace_headroom_over_resistance() -> None:
+    """With a cell file's power test the resistance limiter asks it for each cell's current
+    (the weakest cell's wins); an unknown answer (NaN) allows nothing, not everything."""
+    asked: list[bool] = []
+
+    def currents(headroom_v: np.ndarray, charge: bool) -> np.ndarray:
+        asked.append(charge)
+        return np.array([4.0, 7.0, 2.5, 9.0]) if charge else np.array([20.0, 12.0, 25.0, 30.0])
+
+    limits = settled(dataclasses.replace(NOMINAL, cell_current_a=currents)).current
+    assert sorted(asked) == [False, True]
+    assert (limits.charge_a, limits.charge_limiter) == (2.5, Limiter.RESISTANCE)
+    assert (limits.discharge_a, limits.discharge_limiter) == (12.0, Limiter.RESISTANCE)
+    unknown = dataclasses.replace(NOMINAL, cell_current_a=lambda h, c: np.full(4, np.nan))
+    limits = settled(unknown).current
+    assert (limits.charge_a, limits.discharge_a) == (0.0, 0.0)
