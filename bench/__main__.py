@@ -14,7 +14,9 @@ compiled.use_build()  # before the benchmarks import the hot modules
 
 from bench import (  # noqa: E402
     estimation,
+    fleet,
     footprint,
+    historian,
     lockstep_hash,
     logs,
     mqtt,
@@ -26,7 +28,8 @@ from bench import (  # noqa: E402
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
               "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run,
-              "startup": startup.run, "soak": soak.run, "lockstep-hash": lockstep_hash.run}
+              "startup": startup.run, "soak": soak.run, "lockstep-hash": lockstep_hash.run,
+              "fleet": fleet.run, "historian": historian.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -25,6 +25,8 @@ SUBCOMMAND_MODULES = {
     "events": "master.events_cli",
     "monitor": "master.telemetry.monitor_cli",
     "cell": "cells.cli",
+    "fleet": "replay.fleet_cli",
+    "historian": "historian.cli",
 }
 
 DESCRIPTION = """\

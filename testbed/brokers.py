@@ -23,9 +23,9 @@ from testbed.embedded_broker import EmbeddedBroker
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "deploy" / "mosquitto"
 PASSWORDS = {"bms-master": "master-secret", "operator": "operator-secret",
-             "monitor": "monitor-secret"}
+             "monitor": "monitor-secret", "historian": "historian-secret"}
 PASSWORD_ENV = {"bms-master": "BMS_MQTT_PASSWORD", "operator": "BMS_OPERATOR_PASSWORD",
-                "monitor": "BMS_MONITOR_PASSWORD"}
+                "monitor": "BMS_MONITOR_PASSWORD", "historian": "BMS_HISTORIAN_PASSWORD"}
 READY_TIMEOUT_S = 10.0
 
 

@@ -10,8 +10,8 @@ from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "bench", "testbed",
-            "tests")
+PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "historian", "bench",
+            "testbed", "tests")
 
 
 @cache

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Write the broker's configuration into DIR: mosquitto.conf and the ACL from this directory,
-# and a password file with the three users, their passwords from the environment
-# (BMS_MQTT_PASSWORD, BMS_OPERATOR_PASSWORD, BMS_MONITOR_PASSWORD).
+# and a password file with the users, their passwords from the environment
+# (BMS_MQTT_PASSWORD, BMS_OPERATOR_PASSWORD, BMS_MONITOR_PASSWORD; BMS_HISTORIAN_PASSWORD,
+# where set, for the historian).
 set -eu
 dir="${1:?usage: make-users.sh DIR}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,7 +12,10 @@ cp "$here/mosquitto.conf" "$here/acl" "$dir/"
 mosquitto_passwd -b "$dir/passwd" bms-master "${BMS_MQTT_PASSWORD:?}"
 mosquitto_passwd -b "$dir/passwd" operator "${BMS_OPERATOR_PASSWORD:?}"
 mosquitto_passwd -b "$dir/passwd" monitor "${BMS_MONITOR_PASSWORD:?}"
+if [ -n "${BMS_HISTORIAN_PASSWORD:-}" ]; then
+    mosquitto_passwd -b "$dir/passwd" historian "$BMS_HISTORIAN_PASSWORD"
+fi
 chmod 0640 "$dir/passwd" "$dir/acl"
 # the broker drops its privileges to the mosquitto user: that user must read them
 if id mosquitto >/dev/null 2>&1; then chown mosquitto:mosquitto "$dir/passwd" "$dir/acl"; fi
-echo "make-users: $dir/passwd has bms-master, operator and monitor"
+echo "make-users: $dir/passwd has bms-master, operator, monitor${BMS_HISTORIAN_PASSWORD:+ and historian}"

@@ -16,7 +16,8 @@ from bms.settings import load_settings
 
 @pytest.mark.parametrize("command", [[], ["pack"], ["master"], ["slave"], ["sim"],
                                      ["sim", "hv-box"], ["sim", "vcu"], ["config"], ["inject"],
-                                     ["inject", "slave"], ["inject", "vcu"]])
+                                     ["inject", "slave"], ["inject", "vcu"], ["fleet"],
+                                     ["fleet", "resim"], ["historian"]])
 def test_every_command_explains_itself(command: list[str],
                                        capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -25,7 +26,7 @@ def test_every_command_explains_itself(command: list[str],
     text = capsys.readouterr().out
     assert "usage: bms" in text
     if command:
-        assert "--config" in text or "PEER" in text or "KIND" in text
+        assert "--config" in text or "PEER" in text or "KIND" in text or "--broker" in text
 
 
 @pytest.mark.parametrize(

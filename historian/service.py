@@ -1,0 +1,199 @@
+"""The historian's process: an MQTT subscription (aiomqtt) feeding batches to a store.
+
+- The subscription is ``<prefix>/+/+`` at QoS 1 with a persistent session (a fixed client
+  id, clean_session false): while the historian is away the broker queues the durable
+  messages (state, events) for it, up to its ``max_queued_messages``.
+- Messages become rows (`historian.rows`); cells and limits are downsampled; a message that
+  is no telemetry is counted and dropped.
+- Rows wait in memory and go to the store every ``flush_s`` or ``batch_rows``; a store that
+  fails (the database away) keeps them and is tried again with back-off, the rows still
+  waiting, newer ones behind them. Above ``max_pending_rows`` (2 million rows, about half
+  an hour of 1,000 packs) new cells and limits rows are counted and dropped; state and
+  events are always kept.
+- The broker away: reconnect with back-off, the same session.
+- A message is acknowledged to the broker when it is read, not when it is stored: a
+  historian killed with rows waiting loses those (at most ``flush_s`` of them in steady
+  operation, all that waited through a database outage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiomqtt
+
+from historian.rows import BadMessageError, Downsampler, Row, to_row
+
+log = logging.getLogger(__name__)
+
+
+class Store(Protocol):
+    kind: str
+
+    def write(self, rows: list[Row]) -> int: ...
+
+    def drop_older_than(self, days: float, now_s: float) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HistorianSettings:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password_env: str = "BMS_HISTORIAN_PASSWORD"
+    tls_ca_file: str = ""
+    prefix: str = "bms"
+    client_id: str = "bms-historian"
+    cells_every_s: float = 60.0
+    limits_every_s: float = 10.0
+    flush_s: float = 0.5
+    batch_rows: int = 5000
+    max_pending_rows: int = 2_000_000
+    retention_days: float = 90.0
+    retry_min_s: float = 0.5
+    retry_max_s: float = 30.0
+
+
+@dataclass
+class HistorianStats:
+    received: int = 0
+    kept: int = 0
+    written: int = 0  # new rows
+    duplicates: int = 0  # rows the store had already
+    bad: int = 0
+    dropped: int = 0  # cells and limits rows beyond max_pending_rows
+    store_errors: int = 0
+    broker_connects: int = 0
+    pending: int = 0
+    last_error: str = ""
+    lag_s: list[float] = field(default_factory=list)  # wall time minus t at each write, last
+
+
+class Historian:
+    def __init__(self, settings: HistorianSettings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.stats = HistorianStats()
+        self.connected = asyncio.Event()
+        self._pending: list[Row] = []
+        self._wake = asyncio.Event()
+        self._downsampler = Downsampler({"cells": settings.cells_every_s,
+                                         "limits": settings.limits_every_s})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``; then whatever waits is written once more (a last try)."""
+        tasks = [asyncio.create_task(self._subscribe(stop)),
+                 asyncio.create_task(self._write(stop))]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._pending:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self._flush_once)
+            await asyncio.to_thread(self.store.close)
+
+    # --- the subscription -----------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        s = self.settings
+        password = os.environ.get(s.password_env) if s.username else None
+        tls = aiomqtt.TLSParameters(ca_certs=s.tls_ca_file, cert_reqs=ssl.CERT_REQUIRED) \
+            if s.tls_ca_file else None
+        return aiomqtt.Client(s.host, s.port, username=s.username or None, password=password,
+                              identifier=s.client_id, clean_session=False, tls_params=tls,
+                              keepalive=30, timeout=10)
+
+    async def _subscribe(self, stop: asyncio.Event) -> None:
+        delay = self.settings.retry_min_s
+        while not stop.is_set():
+            try:
+                async with self._client() as client:
+                    await client.subscribe(f"{self.settings.prefix}/+/+", qos=1)
+                    self.stats.broker_connects += 1
+                    self.connected.set()
+                    delay = self.settings.retry_min_s
+                    async for message in client.messages:
+                        self.on_message(str(message.topic), bytes(message.payload or b""))
+            except Exception as exc:  # the broker away, refusing, or anything unexpected:
+                self.connected.clear()  # the session goes on at the next connect
+                self.stats.last_error = f"broker: {type(exc).__name__}: {exc}"
+                log.warning("historian: broker: %s; again in %.1f s", exc, delay)
+            self.connected.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await stop.wait()
+            delay = min(delay * 2, self.settings.retry_max_s)
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        self.stats.received += 1
+        try:
+            row = to_row(topic, payload, self.settings.prefix)
+        except BadMessageError as exc:
+            self.stats.bad += 1
+            log.warning("historian: %s", exc)
+            return
+        if row is None or not self._downsampler.keep(row):
+            return
+        if len(self._pending) >= self.settings.max_pending_rows and \
+                row.table in ("cells", "limits"):
+            self.stats.dropped += 1
+            return
+        self.stats.kept += 1
+        self._pending.append(row)
+        self.stats.pending = len(self._pending)
+        if len(self._pending) >= self.settings.batch_rows:
+            self._wake.set()
+
+    # --- the store ------------------------------------------------------------------------
+
+    def _flush_once(self) -> None:
+        """Write what waits (up to a batch); on failure it stays, in order."""
+        batch = self._pending[:self.settings.batch_rows]
+        if not batch:
+            return
+        added = self.store.write(batch)
+        del self._pending[:len(batch)]
+        self.stats.pending = len(self._pending)
+        self.stats.written += added
+        self.stats.duplicates += len(batch) - added
+        now = time.time()
+        self.stats.lag_s = [now - r.t for r in batch]
+
+    async def _write(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        delay = s.retry_min_s
+        next_retention_s = 0.0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(s.flush_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                while self._pending:
+                    await asyncio.to_thread(self._flush_once)
+                if time.monotonic() >= next_retention_s:
+                    await asyncio.to_thread(self.store.drop_older_than, s.retention_days,
+                                            time.time())
+                    next_retention_s = time.monotonic() + 3600.0
+                delay = s.retry_min_s
+            except Exception as exc:  # the database away or refusing: keep the rows, wait
+                self.stats.store_errors += 1
+                self.stats.last_error = f"{self.store.kind}: {exc}"
+                log.warning("historian: %s: %s; %d rows wait; again in %.1f s",
+                            self.store.kind, exc, len(self._pending), delay)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await stop.wait()
+                delay = min(delay * 2, s.retry_max_s)
