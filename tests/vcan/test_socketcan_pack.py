@@ -168,10 +168,24 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
             heartbeats.append(msg.timestamp)
     groups = {(m, first) for m in range(MODULES) for first in range(0, 16, 4)}
     assert set(refresh) == groups, "a module or a cell group never reported"
-    intervals = sorted(b - a for times in refresh.values() for a, b in itertools.pairwise(times))
+    # a pause of the whole emulated machine (no frame at all for a measurement period: the
+    # current sensor alone sends every 10 ms x the time scale) is the guest's, not the pack's:
+    # refreshes across one are left out, as long as such pauses stay a small part of the window
+    stamps = sorted(m.timestamp for m in window)
+    paused = [(a, b) for a, b in itertools.pairwise(stamps) if b - a > period]
+    paused_s = sum(b - a for a, b in paused)
+    assert paused_s < 0.2 * RUN_S, f"the guest paused {paused_s:.1f} s of {RUN_S:g}"
+    pairs = [(a, b, key) for key, times in refresh.items() for a, b in itertools.pairwise(times)
+             if not any(a <= pa and pb <= b for pa, pb in paused)]
+    intervals = sorted(b - a for a, b, _ in pairs)
     p99 = intervals[int(0.99 * (len(intervals) - 1))]
     assert statistics.median(intervals) == pytest.approx(period, rel=0.1)
-    assert p99 < 1.5 * period
+    late = sorted(((b - a, a - window[0].timestamp, key) for a, b, key in pairs
+                   if b - a >= 1.5 * period), reverse=True)
+    assert p99 < 1.5 * period, (f"{len(late)} of {len(intervals)} refreshes late (the guest "
+                                f"paused {len(paused)} times, {paused_s:.1f} s); the longest "
+                                "(s, from the window's start, module and cell): "
+                                + ", ".join(f"{d:.2f} at {t:.1f} {k}" for d, t, k in late[:8]))
     e2e = receiver.total_statistics()
     assert e2e.errors == 0
     stats = json.loads((tmp_path / "run" / "master.stats.json").read_text())
@@ -199,7 +213,7 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
         "start_deadline_s": deadline.seconds,
         "window_s": RUN_S, "frames_per_s": len(window) / RUN_S,
         "cell_refresh_median_s": statistics.median(intervals),
-        "cell_refresh_p99_s": p99, "e2e_errors": e2e.errors,
+        "cell_refresh_p99_s": p99, "guest_paused_s": paused_s, "e2e_errors": e2e.errors,
         "e2e_lost_frames": e2e.lost_frames, "frames_in_window": len(window),
         "heartbeat_median_s": statistics.median(beat),
     })
