@@ -99,9 +99,11 @@ class Historian:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self._pending:
-                with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # the database away: they are lost (logged)
+                while self._pending:
                     await asyncio.to_thread(self._flush_once)
+            if self._pending:
+                log.warning("historian: %d rows not written at the stop", len(self._pending))
             await asyncio.to_thread(self.store.close)
 
     # --- the subscription -----------------------------------------------------------------
