@@ -24,12 +24,13 @@ import logging
 import os
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import aiomqtt
 
 from historian.rows import BadMessageError, Downsampler, Row, to_row
+from master.telemetry.publisher import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,6 @@ class HistorianStats:
     broker_connects: int = 0
     pending: int = 0
     last_error: str = ""
-    lag_s: list[float] = field(default_factory=list)  # wall time minus t at each write, last
 
 
 class Historian:
@@ -118,25 +118,22 @@ class Historian:
                               keepalive=30, timeout=10)
 
     async def _subscribe(self, stop: asyncio.Event) -> None:
-        delay = self.settings.retry_min_s
+        backoff = Backoff(self.settings.retry_min_s, self.settings.retry_max_s)
         while not stop.is_set():
+            was_up = False
             try:
                 async with self._client() as client:
                     await client.subscribe(f"{self.settings.prefix}/+/+", qos=1)
                     self.stats.broker_connects += 1
                     self.connected.set()
-                    delay = self.settings.retry_min_s
+                    was_up = True
                     async for message in client.messages:
                         self.on_message(str(message.topic), bytes(message.payload or b""))
             except Exception as exc:  # the broker away, refusing, or anything unexpected:
-                self.connected.clear()  # the session goes on at the next connect
                 self.stats.last_error = f"broker: {type(exc).__name__}: {exc}"
-                log.warning("historian: broker: %s; again in %.1f s", exc, delay)
+                log.warning("historian: broker: %s", exc)  # the session goes on at the next
             self.connected.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await stop.wait()
-            delay = min(delay * 2, self.settings.retry_max_s)
+            await _pause(stop, backoff.next_s(was_up))
 
     def on_message(self, topic: str, payload: bytes) -> None:
         self.stats.received += 1
@@ -170,12 +167,11 @@ class Historian:
         self.stats.pending = len(self._pending)
         self.stats.written += added
         self.stats.duplicates += len(batch) - added
-        now = time.time()
-        self.stats.lag_s = [now - r.t for r in batch]
 
     async def _write(self, stop: asyncio.Event) -> None:
         s = self.settings
-        delay = s.retry_min_s
+        backoff = Backoff(s.retry_min_s, s.retry_max_s)
+        was_up = True
         next_retention_s = 0.0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -189,13 +185,19 @@ class Historian:
                     await asyncio.to_thread(self.store.drop_older_than, s.retention_days,
                                             time.time())
                     next_retention_s = time.monotonic() + 3600.0
-                delay = s.retry_min_s
+                was_up = True
             except Exception as exc:  # the database away or refusing: keep the rows, wait
                 self.stats.store_errors += 1
                 self.stats.last_error = f"{self.store.kind}: {exc}"
+                delay = backoff.next_s(was_up)
+                was_up = False
                 log.warning("historian: %s: %s; %d rows wait; again in %.1f s",
                             self.store.kind, exc, len(self._pending), delay)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await stop.wait()
-                delay = min(delay * 2, s.retry_max_s)
+                await _pause(stop, delay)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """``seconds``, or less once ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
