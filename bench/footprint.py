@@ -73,7 +73,7 @@ async def alone(seconds: float) -> dict[str, float]:
 async def in_pack(seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bms-footprint-") as run_dir:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bms", "pack", "--headless", "--duration",
+            sys.executable, "-m", "bms", "pack", "--headless", "--no-web", "--duration",
             str(SETTLE_S + seconds + 2), "--run-dir", run_dir, "--set",
             f"pack.modules={MODULES}", "--set", f"pack.cells_per_module={CELLS}",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

@@ -119,7 +119,7 @@ async def real_pack(settings: Settings, overrides: list[str], seconds: float) ->
 
     with tempfile.TemporaryDirectory(prefix="bms-bench-") as run_dir:
         summary_path = Path(run_dir) / "summary.json"
-        argv = [sys.executable, "-m", "bms", "pack", "--headless", "--duration",
+        argv = [sys.executable, "-m", "bms", "pack", "--headless", "--no-web", "--duration",
                 str(seconds + settle_s), "--run-dir", run_dir, "--summary-json",
                 str(summary_path), "--max-e2e-errors", "1000000"]
         for override in overrides:

@@ -109,7 +109,7 @@ async def measure(extra: list[str], trials: int) -> dict[str, Any]:
     print(f"pack: {MODULES} modules x 16 cells, default settings; {trials} trials per fault",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="bms-bench-") as run_dir:
-        argv = [sys.executable, "-m", "bms", "pack", "--headless", "--keep-going",
+        argv = [sys.executable, "-m", "bms", "pack", "--headless", "--no-web", "--keep-going",
                 "--run-dir", run_dir]
         for override in overrides:
             argv += ["--set", override]

@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = {
     "cell": "cells.cli",
     "fleet": "replay.fleet_cli",
     "historian": "historian.cli",
+    "web": "web.cli",
 }
 
 DESCRIPTION = """\

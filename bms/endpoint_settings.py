@@ -69,9 +69,15 @@ class MqttSettings:
             "events are never dropped")
     reconnect_min_s: float = setting(1.0, above=0.0, maximum=600.0)
     reconnect_max_s: float = setting(30.0, above=0.0, maximum=3600.0)
+    home_assistant: bool = setting(False, doc="also publish Home Assistant MQTT discovery and "
+                                              "a JSON state (docs/home-assistant.md)")
+    home_assistant_prefix: str = setting("homeassistant",
+                                         doc="Home Assistant's discovery prefix")
 
     def __post_init__(self) -> None:
-        if not self.prefix or any(c in self.prefix for c in "#+"):
-            raise InvalidSettingError("prefix", "must be a topic level without wildcards")
+        for key in ("prefix", "home_assistant_prefix"):
+            value = getattr(self, key)
+            if not value or any(c in value for c in "#+"):
+                raise InvalidSettingError(key, "must be a topic level without wildcards")
         if self.reconnect_max_s < self.reconnect_min_s:
             raise InvalidSettingError("reconnect_max_s", "must not be below reconnect_min_s")

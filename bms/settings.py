@@ -20,6 +20,7 @@ from bms.algorithm_settings import BalancingSettings, EstimationSettings, PowerL
 from bms.config_loader import InvalidSettingError, Scalar, apply_overrides, load, read_toml, setting
 from bms.endpoint_settings import EndpointSettings, MqttSettings
 from bms.errors import ConfigError
+from bms.web_settings import WebSettings
 
 # Bounds that the pack DBC can carry (tests check them against dbc/pack.dbc).
 MAX_MODULES = 32
@@ -505,6 +506,7 @@ class Settings:
     power_limits: PowerLimitSettings = field(default_factory=PowerLimitSettings)
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     diagnosis: dict[str, DiagnosisOverride] = field(default_factory=dict)
     contactors: ContactorSettings = field(default_factory=ContactorSettings)
     sim: SimSettings = field(default_factory=SimSettings)

@@ -27,7 +27,7 @@ class PostgresStore:
         self._db: Any = None
         self._partitions: set[tuple[str, dt.date]] = set()
 
-    def _connection(self) -> Any:
+    def connection(self) -> Any:
         import psycopg
 
         if self._db is None or self._db.closed:
@@ -55,7 +55,7 @@ class PostgresStore:
     def write(self, rows: Sequence[Row]) -> int:
         """Rows in one transaction; the number new (a resend is not). Raises on a database
         that is away: the caller keeps the rows and tries again."""
-        db = self._connection()
+        db = self.connection()
         added = 0
         try:
             with db.transaction():
@@ -82,7 +82,7 @@ class PostgresStore:
 
     def drop_older_than(self, days: float, now_s: float) -> int:
         """Whole partitions whose day ended before the retention: the number dropped."""
-        db = self._connection()
+        db = self.connection()
         oldest = _day(now_s - days * 86_400.0)
         dropped = 0
         with db.transaction():

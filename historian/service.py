@@ -24,6 +24,7 @@ import logging
 import os
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,9 +80,16 @@ class HistorianStats:
 
 
 class Historian:
-    def __init__(self, settings: HistorianSettings, store: Store) -> None:
+    """``observer``, when given, sees every message as it arrives (before it is stored), on
+    the subscriptions ``extra_topics`` too: the dashboard's live model rides on this."""
+
+    def __init__(self, settings: HistorianSettings, store: Store,
+                 observer: Callable[[str, bytes], None] | None = None,
+                 extra_topics: tuple[str, ...] = ()) -> None:
         self.settings = settings
         self.store = store
+        self.observer = observer
+        self.extra_topics = extra_topics
         self.stats = HistorianStats()
         self.connected = asyncio.Event()
         self._pending: list[Row] = []
@@ -123,7 +131,8 @@ class Historian:
             was_up = False
             try:
                 async with self._client() as client:
-                    await client.subscribe(f"{self.settings.prefix}/+/+", qos=1)
+                    for topic in (f"{self.settings.prefix}/+/+", *self.extra_topics):
+                        await client.subscribe(topic, qos=1)
                     self.stats.broker_connects += 1
                     self.connected.set()
                     was_up = True
@@ -137,6 +146,11 @@ class Historian:
 
     def on_message(self, topic: str, payload: bytes) -> None:
         self.stats.received += 1
+        if self.observer is not None:
+            try:
+                self.observer(topic, payload)
+            except Exception:  # the observer's fault: the subscription and the rows go on
+                log.exception("historian: the observer failed on %s", topic)
         try:
             row = to_row(topic, payload, self.settings.prefix)
         except BadMessageError as exc:

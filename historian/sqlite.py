@@ -20,7 +20,7 @@ class SqliteStore:
         self.path = path
         self._db: sqlite3.Connection | None = None
 
-    def _connection(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -34,7 +34,7 @@ class SqliteStore:
 
     def write(self, rows: Sequence[Row]) -> int:
         """Rows in one transaction; the number new (a resend is not)."""
-        db = self._connection()
+        db = self.connection()
         before = db.total_changes
         with db:
             for table in COLUMNS:
@@ -47,7 +47,7 @@ class SqliteStore:
         return db.total_changes - before
 
     def drop_older_than(self, days: float, now_s: float) -> int:
-        db = self._connection()
+        db = self.connection()
         before = db.total_changes
         with db:
             for table in COLUMNS:

@@ -19,6 +19,7 @@ import can
 
 from bms.can_errors import CAN_ERR_FLAG
 from bms.can_port import CanPort, KernelPeriodic
+from bms.chemistry import cell_capacity_ah
 from bms.service import set_realtime_priority, write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from bms.systemd import Notifier
@@ -36,6 +37,7 @@ from master.persistence import SAFETY_KEY, freeze_frame, restore, safety_record,
 from master.store import Store, StoreError
 from master.store_writer import StoreWriter, stored
 from master.telemetry.commands import apply_command, result_payload
+from master.telemetry.home_assistant import HomeAssistant, PackDevice
 from master.telemetry.payloads import (
     cells_payload,
     event_payload,
@@ -210,7 +212,8 @@ class MasterShell:
             self.writer.snapshot(snapshot(self.core))
 
     def publish_state(self, now: float) -> None:
-        """The state through the outbox (never lost), cells and limits live."""
+        """The state through the outbox (never lost); cells, limits and Home Assistant's
+        JSON state (when on) live."""
         telemetry, writer = self.telemetry, self.writer
         if telemetry is None or writer is None:
             return
@@ -219,6 +222,9 @@ class MasterShell:
         writer.publish(telemetry.topics.state, state_payload(report, wall))
         telemetry.live(telemetry.topics.cells, cells_payload(report, wall))
         telemetry.live(telemetry.topics.limits, limits_payload(report, wall))
+        home_assistant = telemetry.home_assistant
+        if home_assistant is not None:
+            telemetry.live(home_assistant.state_topic, home_assistant.state_payload(report, wall))
 
     def take_commands(self, now: float) -> None:
         """Operator commands from MQTT, as requests to the core; each gets its result."""
@@ -248,7 +254,8 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
             log.info("contactor commands authenticated (key from $%s)",
                      settings.contactors.auth_key_env)
         telemetry = TelemetryPublisher(settings.mqtt, settings.pack.name,
-                                       Path(settings.master.store_path)) \
+                                       Path(settings.master.store_path),
+                                       home_assistant_of(settings)) \
             if settings.mqtt.enabled else None
         writer = open_store(core, telemetry, loop.time())
         gpio = GpioContactors(settings.contactors.gpio) \
@@ -278,6 +285,17 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                 pack.send(core.safe_state_frame())
             log.info("contactors commanded open (shutdown)")
             await close_within_budget(shell, stats_path)
+
+
+def home_assistant_of(settings: Settings) -> HomeAssistant | None:
+    """Home Assistant's view of the pack, if ``mqtt.home_assistant``."""
+    if not settings.mqtt.home_assistant:
+        return None
+    pack = settings.pack
+    device = PackDevice(pack.name, pack.modules, pack.cells_per_module, pack.chemistry.value,
+                        cell_capacity_ah(settings))
+    return HomeAssistant(device, settings.mqtt.prefix, settings.mqtt.home_assistant_prefix,
+                         settings.mqtt.state_period_s)
 
 
 # The launcher kills a child that has not stopped 5 s after SIGTERM (sim/launcher.py), as

@@ -27,6 +27,7 @@ from typing import Any
 
 from bms.service import write_json_atomically
 from bms.settings import Settings
+from sim.broker import BrokerPlan
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,22 @@ class ChildExit:
     code: int
 
 
+@dataclass(frozen=True)
+class DashboardPlan:
+    """The broker and `bms web` beside the pack: the master publishes to the broker, the
+    dashboard reads it (its users' passwords in the launcher's environment)."""
+
+    broker: BrokerPlan
+    web_port: int
+    web_socket: Path | None = None  # also served on this Unix socket (`./run pack`)
+
+
 @dataclass
 class Launcher:
     settings: Settings
     config_args: list[str]
     run_dir: Path
+    dashboard: DashboardPlan | None = None
     children: list[Child] = field(default_factory=list)
     exits: asyncio.Queue[ChildExit] = field(default_factory=asyncio.Queue)
     _watchers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -90,10 +102,27 @@ class Launcher:
                 argv += ["--stats-file", str(stats_path)]
             return Child(role, argv, self.run_dir / f"{slug}.log", stats_path)
 
+        mqtt: list[str] = []
+        extras: list[Child] = []
+        if self.dashboard is not None:
+            port = self.dashboard.broker.port
+            mqtt = ["--set", "mqtt.enabled=true", "--set", f"mqtt.port={port}",
+                    "--set", "mqtt.username=bms-master"]
+            web = [f"web.port={self.dashboard.web_port}",
+                   f"web.history_path={self.run_dir / 'web.sqlite'}",
+                   f"web.users_file={self.run_dir / 'web-users'}", f"mqtt.port={port}"]
+            extras = [
+                Child("broker", self.dashboard.broker.argv, self.run_dir / "broker.log"),
+                child("web", "web", *(a for s in web for a in ("--set", s)),
+                      "--url-file", str(self.run_dir / "web.url"),
+                      *(["--unix", str(self.dashboard.web_socket)]
+                        if self.dashboard.web_socket else []), stats=False),
+            ]
         self.children = [
             child("master", "master", "--set",
                   f"master.blackbox_dir={self.run_dir / 'blackbox'}", "--set",
-                  f"master.store_path={self.run_dir / 'bms.sqlite'}"),
+                  f"master.store_path={self.run_dir / 'bms.sqlite'}", *mqtt),
+            *extras,
             child("hv-box", "sim", "hv-box", stats=False),
             *(child(peer, "sim", peer, stats=False) for peer in self.peers()),
             *(child(f"slave {m}", "slave", "--module", str(m))

@@ -37,6 +37,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--max-e2e-errors", type=int, default=0, metavar="N",
                         help="with --duration: E2E errors tolerated before the run counts as "
                              "failed (default 0)")
+    parser.add_argument("--no-web", action="store_true",
+                        help="no broker and no dashboard beside the pack (by default the "
+                             "master publishes to a Mosquitto of its own and `bms web` serves "
+                             "the dashboard; its URL and operator login are printed)")
+    parser.add_argument("--web-port", type=int, default=8080, metavar="PORT",
+                        help="the dashboard's port (default 8080; taken: any free one)")
     parser.set_defaults(run=run)
 
 
@@ -67,5 +73,7 @@ def run(args: argparse.Namespace) -> int:
         keep_going=args.keep_going,
         max_e2e_errors=args.max_e2e_errors,
         summary_path=args.summary_json,
+        web=not args.no_web,
+        web_port=args.web_port,
     )
     return asyncio.run(run_pack(settings, options))

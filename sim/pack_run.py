@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -24,9 +25,11 @@ from bms.netns import only_loopback_network
 from bms.service import write_json_atomically
 from bms.settings import Settings, bus_kwargs
 from dbc.frames import MasterState
-from sim.launcher import ChildExit, Launcher
+from sim import broker
+from sim.launcher import ChildExit, DashboardPlan, Launcher
 from sim.live_view import progress_line, render
 from sim.observer import Link, PackObserver, PackView
+from web.auth import add_user
 
 VIEW_PERIOD_S = 0.25
 PROGRESS_PERIOD_S = 5.0
@@ -41,6 +44,8 @@ class PackOptions:
     keep_going: bool  # a child that dies is reported, the pack keeps running
     max_e2e_errors: int
     summary_path: Path | None
+    web: bool = True
+    web_port: int = 8080
 
 
 def describe_buses(settings: Settings) -> list[str]:
@@ -92,7 +97,8 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    launcher = Launcher(settings, options.config_args, options.run_dir)
+    dashboard = _dashboard(options, console)
+    launcher = Launcher(settings, options.config_args, options.run_dir, dashboard)
     deaths: list[ChildExit] = []
     started = time.monotonic()
     async with CanPort(bus_kwargs(settings, "pack"), "pack/observer") as port, \
@@ -136,6 +142,34 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
     if not problems:
         console.print("all processes stopped cleanly")
     return 1 if problems else 0
+
+
+def _dashboard(options: PackOptions, console: Console) -> DashboardPlan | None:
+    """The broker and the dashboard's plan (their passwords into this process's environment,
+    which the children inherit, and an operator login printed), or None without them."""
+    if not options.web:
+        return None
+    why_not = broker.missing()
+    if why_not is not None:
+        console.print(f"[yellow]no dashboard: {why_not}; --no-web hides this[/]")
+        return None
+    options.run_dir.mkdir(parents=True, exist_ok=True)
+    plan = broker.configure(options.run_dir / "broker")
+    os.environ.update(plan.passwords_env)
+    users = options.run_dir / "web-users"
+    login = f"logins of {users}"
+    if not users.exists():  # a run directory used again keeps its logins
+        password = secrets.token_urlsafe(9)
+        add_user(users, "operator", "operator", password)
+        login = f"operator login: operator / {password}"
+    relayed_url, socket_path = os.environ.get("BMS_WEB_URL"), os.environ.get("BMS_WEB_SOCKET")
+    port = broker.free_port(options.web_port)
+    url = relayed_url or f"http://127.0.0.1:{port}/"
+    console.print(f"dashboard: {url}  ({login})", highlight=False)
+    if only_loopback_network() and not relayed_url:
+        console.print("    (inside this pack's network namespace: ./run pack relays it to the "
+                      "host)", highlight=False)
+    return DashboardPlan(plan, port, Path(socket_path) if socket_path else None)
 
 
 def _first_few(names: list[str], shown: int = 4) -> str:

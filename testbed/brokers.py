@@ -12,20 +12,20 @@ import hashlib
 import os
 import shutil
 import socket
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim import broker
 from testbed.embedded_broker import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "deploy" / "mosquitto"
 PASSWORDS = {"bms-master": "master-secret", "operator": "operator-secret",
-             "monitor": "monitor-secret", "historian": "historian-secret"}
-PASSWORD_ENV = {"bms-master": "BMS_MQTT_PASSWORD", "operator": "BMS_OPERATOR_PASSWORD",
-                "monitor": "BMS_MONITOR_PASSWORD", "historian": "BMS_HISTORIAN_PASSWORD"}
+             "monitor": "monitor-secret", "historian": "historian-secret",
+             "homeassistant": "homeassistant-secret"}
+PASSWORD_ENV = broker.USERS_ENV
 READY_TIMEOUT_S = 10.0
 
 
@@ -70,17 +70,7 @@ class ProjectBroker:
         """The project's broker files, with the users' test passwords, for this port."""
         config = self.directory / "config"
         if self.kind == "mosquitto":
-            env = {**os.environ, **{PASSWORD_ENV[u]: p for u, p in PASSWORDS.items()}}
-            subprocess.run(["sh", str(PROJECT / "make-users.sh"), str(config)], env=env,
-                           check=True, capture_output=True, timeout=30)
-            text = (config / "mosquitto.conf").read_text()
-            text = text.replace("listener 1883 127.0.0.1", f"listener {self.port} 127.0.0.1")
-            text = text.replace("/mosquitto/config/", f"{config}/")
-            text = text.replace("/mosquitto/data/", f"{self.directory / 'data'}/")
-            if os.geteuid() == 0:
-                text += "\nuser root\n"  # as root it would switch to a user that cannot read
-            (self.directory / "data").mkdir(exist_ok=True)
-            (config / "mosquitto.conf").write_text(text)
+            broker.configure(self.directory, self.port, PASSWORDS)
         else:
             config.mkdir(parents=True, exist_ok=True)
             (config / "acl").write_text((PROJECT / "acl").read_text())

@@ -46,10 +46,13 @@ async def listener(settings: Settings) -> AsyncIterator[PackObserver]:
         yield observer
 
 
-async def launch(config: Path, run_dir: Path, *args: str) -> asyncio.subprocess.Process:
+async def launch(config: Path, run_dir: Path, *args: str,
+                 web: bool = False) -> asyncio.subprocess.Process:
+    """`bms pack` headless; without its broker and dashboard unless ``web``."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bms", "pack", "--config", str(config), "--run-dir", str(run_dir),
-        "--headless", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "--headless", *([] if web else ["--no-web"]), *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
 
 
 async def finish(process: asyncio.subprocess.Process, timeout_s: float = 30.0) -> tuple[int, str]:
@@ -101,8 +104,8 @@ class RunningPack:
 
 
 @asynccontextmanager
-async def online_pack(tmp_path: Path, modules: int, *args: str,
-                      extra: str = "") -> AsyncIterator[RunningPack]:
+async def online_pack(tmp_path: Path, modules: int, *args: str, extra: str = "",
+                      web: bool = False) -> AsyncIterator[RunningPack]:
     """`bms pack` started, watched by a listener, with every cell of every module seen
     and every module online for the master, each within a deadline derived from this
     machine's measured start-up (`testbed.startup`)."""
@@ -111,7 +114,7 @@ async def online_pack(tmp_path: Path, modules: int, *args: str,
     deadline = pack_start_deadline(
         settings, await node_starts(bus_kwargs(settings, "pack"), ["--config", str(config)]))
     async with listener(settings) as observer:
-        process = await launch(config, run_dir, *args)
+        process = await launch(config, run_dir, *args, web=web)
         try:
             await wait_until(lambda: all_cells_seen(observer, settings), deadline.seconds,
                              f"every cell of every module seen on the bus ({deadline})")

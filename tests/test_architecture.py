@@ -10,8 +10,8 @@ from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "historian", "bench",
-            "testbed", "tests")
+PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "historian", "web",
+            "bench", "testbed", "tests")
 
 
 @cache
@@ -78,7 +78,7 @@ def test_nothing_imports_the_tests() -> None:
 
 CORE_NAMES = {"core", "self.core", "master", "self.master", "pack.master", "self.pack.master",
               "p.master"}
-READERS = ("sim", "replay", "bench", "testbed", "master/telemetry")
+READERS = ("sim", "replay", "bench", "testbed", "master/telemetry", "web", "historian")
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -158,6 +158,13 @@ def test_the_shared_layer_imports_only_the_contract() -> None:
     others = {path: sorted(n for n in names if n.split(".")[0] not in ("bms", "dbc", "cells"))
               for path, names in imports().items() if path.startswith("bms/")}
     assert {path: names for path, names in others.items() if names} == {}
+
+
+def test_the_dashboard_reads_only_the_published_telemetry() -> None:
+    # what the master publishes (its payloads, its commands' check), never its core
+    masters = sorted({n for path, names in imports().items() if path.startswith("web/")
+                      for n in names if n.split(".")[0] == "master"})
+    assert all(n.startswith("master.telemetry.") for n in masters), masters
 
 
 def test_the_testbed_imports_no_benchmark() -> None:

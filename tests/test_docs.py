@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from master.diagnosis.table import DEFAULT_TABLE
+from master.telemetry.home_assistant import ENTITIES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -19,3 +20,12 @@ def test_the_diagnosis_table_of_the_docs_is_the_codes() -> None:
                                    spec.debounce_clear, spec.latching)
               for entry, spec in DEFAULT_TABLE.items()}
     assert documented == actual
+
+
+def test_the_home_assistant_entities_of_the_docs_are_the_codes() -> None:
+    row = (r"^\| `([a-z_]+)` \| ([^|]+) \| `homeassistant/(\w+)/<node>/\1/config` \| (\S+) \| "
+           r"(\S+) \| (\S+) \| [^|]+ \|$")
+    rows = re.findall(row, (DOCS / "home-assistant.md").read_text(), re.MULTILINE)
+    actual = [(e.key, e.name, e.component, e.device_class or "-", e.unit or "-",
+               e.state_class or "-") for e in ENTITIES]
+    assert rows == actual

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbc.vehicle_frames import RequestedState
-from master.core import MasterCore
 from master.telemetry.payloads import SCHEMA_VERSION, pack_bytes, unpack
+
+if TYPE_CHECKING:  # the dashboard checks commands with this module and loads no core
+    from master.core import MasterCore
 
 MAX_COMMAND_BYTES = 1024
 COMMANDS = ("balancing", "fault_reset", "charge_target", "state")

@@ -91,6 +91,7 @@ def cells_payload(report: PackReport, wall_s: float) -> bytes:
         "voltages_mv": [None if v is None else round(v) for v in report.cell_voltages_mv],
         "temperatures_degc": [_round(v, 1) for v in report.temperatures_degc],
         "balancing_masks": list(report.balancing_masks),
+        "soc_pct": [round(s * PCT, 1) for s in report.cell_soc],
     })
 
 
@@ -114,7 +115,7 @@ def event_payload(event: StoredEvent) -> bytes:
     return pack_bytes({
         "id": event.id, "t": event.wall_time, "kind": event.kind, "entry": event.entry,
         "change": event.change, "severity": event.severity, "module": event.module,
-        "element": event.element, "text": event.text,
+        "element": event.element, "text": event.text, "freeze": event.freeze,
     })
 
 

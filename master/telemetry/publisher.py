@@ -9,6 +9,10 @@ is down, slow or refusing never holds up the control loop, which only hands over
   while the broker is away; command results (QoS 1) wait, each, up to RESULTS_KEPT.
 - ``online`` is retained: true after each connect, false on a clean stop and, through the
   last will, when the master vanishes.
+- With Home Assistant (``mqtt.home_assistant``, master/telemetry/home_assistant.py): its
+  discovery configs (retained, QoS 1) and its availability ``online`` after each connect (a
+  broker without persistence forgets retained messages when it restarts), ``offline`` on a
+  clean stop; its JSON state is a live message.
 - Commands arrive on the command topic (QoS 1) and wait, parsed, for the control loop.
   Refused, each with a result saying why: a retained command (it would act again at every
   connect, long after it was sent), an ``id`` seen in the last ``SEEN_IDS`` (a replay),
@@ -39,6 +43,7 @@ import aiomqtt
 from bms.endpoint_settings import MqttSettings
 from master.store import Store
 from master.telemetry.commands import Command, CommandError, parse_command
+from master.telemetry.home_assistant import AVAILABLE, NOT_AVAILABLE, HomeAssistant
 from master.telemetry.payloads import Topics, online_payload
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,7 @@ class PublisherStatistics:
     durable_published: int = 0
     live_published: int = 0
     live_dropped: int = 0
+    discovery_published: int = 0  # Home Assistant's configs, at every connect
     commands_received: int = 0
     commands_invalid: int = 0
     commands_rate_limited: int = 0
@@ -75,10 +81,11 @@ class InvalidCommand:
 
 
 class TelemetryPublisher:
-    def __init__(self, settings: MqttSettings, pack_name: str,
-                 store_path: Path | None) -> None:
+    def __init__(self, settings: MqttSettings, pack_name: str, store_path: Path | None,
+                 home_assistant: HomeAssistant | None = None) -> None:
         self.settings = settings
         self.topics = Topics(settings.prefix, pack_name)
+        self.home_assistant = home_assistant
         self.client_id = f"bms-master-{pack_name}"
         self.store_path = store_path
         self.statistics = PublisherStatistics()
@@ -206,6 +213,8 @@ class TelemetryPublisher:
         async with self._client() as client:
             await client.publish(self.topics.online, online_payload(True, time.time()), qos=1,
                                  retain=True)
+            if self.home_assistant is not None:
+                await self._announce(client, self.home_assistant)
             await client.subscribe(self.topics.command, qos=1)
             # connected means commands can arrive: only once the broker took the subscription
             self.statistics.connected = True
@@ -236,6 +245,15 @@ class TelemetryPublisher:
         await self._drain_live(client)
         await client.publish(self.topics.online, online_payload(False, time.time()), qos=1,
                              retain=True)
+        if self.home_assistant is not None:
+            await client.publish(self.home_assistant.availability_topic, NOT_AVAILABLE, qos=1,
+                                 retain=True)
+
+    async def _announce(self, client: aiomqtt.Client, home_assistant: HomeAssistant) -> None:
+        for topic, payload in home_assistant.discovery():
+            await client.publish(topic, payload, qos=1, retain=True)
+            self.statistics.discovery_published += 1
+        await client.publish(home_assistant.availability_topic, AVAILABLE, qos=1, retain=True)
 
     async def _drain_outbox(self, client: aiomqtt.Client, store: Store) -> None:
         while rows := store.outbox(limit=OUTBOX_BATCH):

@@ -129,7 +129,7 @@ async def test_the_command_writes_sqlite_by_default_and_stops_on_a_signal(
 
         def rows() -> int:
             try:
-                return sum(store._connection().execute(f"SELECT count(*) FROM {t}")
+                return sum(store.connection().execute(f"SELECT count(*) FROM {t}")
                            .fetchone()[0] for t in ("state", "cells", "limits", "events",
                                                     "online"))
             except Exception:

@@ -39,7 +39,7 @@ def rows_of(*packs: str, seconds: int = 5) -> list[Row]:
 
 
 def counts(store: PostgresStore) -> dict[str, int]:
-    db = store._connection()
+    db = store.connection()
     return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("state", "cells", "limits", "events", "online")}
 
@@ -52,7 +52,7 @@ def test_postgres_keeps_every_row_once_however_often_it_comes(
     assert store.write(rows) == len(rows)
     assert store.write(rows[:7] + rows) == 0  # resent, also within one batch
     assert counts(store) == {"state": 10, "cells": 10, "limits": 10, "events": 2, "online": 2}
-    db = store._connection()
+    db = store.connection()
     t, soc = db.execute("SELECT t, soc_pct FROM state WHERE pack = 'pg-a' ORDER BY t "
                         "LIMIT 1").fetchone()
     assert t == dt.datetime.fromtimestamp(T0, dt.UTC)
@@ -67,7 +67,7 @@ def test_postgres_partitions_by_day_and_drops_whole_old_days(postgres: PostgresS
     old = [Row("online", "pg-old", T0 - 40 * day_s + k, {"online": True}) for k in range(3)]
     new = [Row("online", "pg-old", T0 + k, {"online": True}) for k in range(3)]
     store.write(old + new)
-    db = store._connection()
+    db = store.connection()
     parts = {name for (name,) in db.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'online'")}
@@ -86,7 +86,7 @@ def test_the_grafana_dashboards_queries_run_on_the_historians_tables(
     store.write(rows_of("graf-a", "graf-b"))
     dashboard = json.loads(DASHBOARD.read_text())
     window = ("'2025-11-24T15:00:00Z'", "'2025-11-24T17:00:00Z'")
-    db = store._connection()
+    db = store.connection()
 
     def grafana(sql: str) -> str:
         """What Grafana sends: its macros and the pack variable (all packs) expanded."""
@@ -110,7 +110,7 @@ def test_sqlite_keeps_every_row_once_and_drops_old_ones(tmp_path: Path) -> None:
     assert store.write(rows) == 0
     store.write([Row("online", "sq-a", T0 - 100 * 86_400.0, {"online": False})])
     assert store.drop_older_than(90.0, T0) == 1
-    db = store._connection()
+    db = store.connection()
     assert db.execute("SELECT count(*) FROM state").fetchone()[0] == 3
     assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
     store.close()

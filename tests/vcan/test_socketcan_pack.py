@@ -104,8 +104,8 @@ async def test_virtual_pack_on_socketcan(tmp_path: Path) -> None:
     logger = can.Logger(str(log_path))  # python-can's own writer (candump format)
     notifiers = [can.Notifier(pack_bus, [pack, logger]), can.Notifier(vehicle_bus, [vehicle])]
     started = time.monotonic()
-    argv = [sys.executable, "-m", "bms", "pack", "--headless", "--keep-going", "--run-dir",
-            str(tmp_path / "run"), *config_args]
+    argv = [sys.executable, "-m", "bms", "pack", "--headless", "--no-web", "--keep-going",
+            "--run-dir", str(tmp_path / "run"), *config_args]
     process = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
