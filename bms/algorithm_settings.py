@@ -1,7 +1,7 @@
 """Settings of the master's algorithms: balancing, state estimation, power limits.
 
-Part of the pack configuration (`[balancing]`, `[estimation]`, `[power_limits]`); kept apart
-from bms/settings.py only to keep each file one concept.
+Part of the pack configuration (`[balancing]`, `[estimation]`, `[drift]`, `[power_limits]`);
+kept apart from bms/settings.py only to keep each file one concept.
 """
 
 from __future__ import annotations
@@ -127,6 +127,54 @@ class EstimationSettings:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """The tools against SOC drift (docs/estimation.md#against-soc-drift)."""
+
+    set_max_change_pct: float = setting(
+        20.0, above=0.0, maximum=100.0,
+        doc="set_soc (MQTT): the most one command moves the SOC (points)")
+    set_max_current_c: float = setting(
+        0.05, minimum=0.0, maximum=10.0,
+        doc="set_soc is refused while |current| is above this (C): the OCV an operator "
+            "reads the SOC off holds only near rest")
+    set_sigma_pct: float = setting(
+        3.0, minimum=0.1, maximum=50.0,
+        doc="set_soc: the SOC's 1-sigma after a command that states none (points)")
+    calibration_interval_days: float = setting(
+        0.0, minimum=0.0, maximum=365.0,
+        doc="a calibration charge (to the end of the voltage plateau, for LFP) this long "
+            "after the last full point; 0: none")
+    calibration_cell_voltage_mv: float = setting(
+        0.0, minimum=0.0, maximum=5000.0,
+        doc="the highest cell's voltage a calibration charge goes to (the inverter's "
+            "charge voltage is the pack at it meanwhile); 0: the operating over-voltage "
+            "limit")
+    calibration_max_duration_h: float = setting(
+        48.0, above=0.0, maximum=720.0,
+        doc="a calibration charge that has not reached its full point after this long "
+            "ends without one (the next comes calibration_interval_days later)")
+    full_margin_mv: float = setting(
+        15.0, above=0.0, maximum=500.0,
+        doc="a full point: the highest cell within this of calibration_cell_voltage_mv ...")
+    full_current_c: float = setting(
+        0.05, above=0.0, maximum=1.0,
+        doc="... with the current tapered to at most this (C) ...")
+    full_hold_s: float = setting(
+        30.0, minimum=0.0, maximum=3600.0,
+        doc="... for this long: the SOC is set there, and the schedule starts again")
+    gain_max_pct: float = setting(
+        2.0, minimum=0.0, maximum=20.0,
+        doc="the current sensor's gain correction learnt over full cycles stays within "
+            "+-this; 0: not learnt")
+    gain_min_span_pct: float = setting(
+        50.0, minimum=10.0, maximum=100.0,
+        doc="gain: from a full point and a rest point at least this far apart (points)")
+    gain_weight: float = setting(
+        1.0, above=0.0, maximum=1.0,
+        doc="gain: the weight of a new measurement (1: it replaces the last)")
+
+
+@dataclass(frozen=True)
 class PowerLimitSettings:
     temperature_points_degc: tuple[float, ...] = setting(
         (), minimum=-60.0, maximum=150.0,
@@ -147,6 +195,11 @@ class PowerLimitSettings:
     voltage_window_mv: float = setting(100.0, above=0.0, maximum=1000.0,
                                        doc="current derates to 0 over this much before a "
                                            "cell's operating voltage limit")
+    charge_cell_voltage_mv: float = setting(
+        0.0, minimum=0.0, maximum=5000.0,
+        doc="the everyday charge: the charge current derates to 0 at this cell voltage "
+            "and the inverter's charge voltage is the pack at it (e.g. LFP 3450); 0: the "
+            "operating over-voltage limit. A calibration charge goes higher")
     resistance_horizon_s: float = setting(
         10.0, minimum=0.0, maximum=600.0,
         doc="the resistance limit is the current that would bring the weakest cell to its "

@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = {
     "fleet": "replay.fleet_cli",
     "historian": "historian.cli",
     "web": "web.cli",
+    "sunspec": "sunspec.cli",
 }
 
 DESCRIPTION = """\

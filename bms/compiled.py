@@ -44,6 +44,7 @@ COMPILED = (
     "dbc/codec/layout.py", "dbc/crc.py", "dbc/e2e.py", "dbc/endpoint.py",
     "master/algorithms.py", "master/balancing_planner.py", "master/charger_control.py",
     "master/core.py", "master/endpoints.py", "master/events.py", "master/inverter_endpoint.py",
+    "master/inverter_byd_hvs.py", "master/inverter_can_bms.py", "master/inverter_pylon_hv.py",
     "master/thermal.py", "master/diagnosis/checks.py", "master/diagnosis/current_response.py",
     "master/diagnosis/e2e_window.py", "master/diagnosis/engine.py",
     "master/diagnosis/flipping_readings.py", "master/diagnosis/frozen_readings.py",
@@ -51,7 +52,8 @@ COMPILED = (
     "master/slave_registry.py", "master/state_machine.py", "master/status_frames.py",
     "replay/candump.py", "replay/logfile.py", "replay/resim.py",
     "sim/cell.py", "sim/charger.py", "sim/current_sensor.py", "sim/hv_box.py",
-    "sim/inverter.py", "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py",
+    "sim/inverter.py", "sim/inverter_byd_hvs.py", "sim/inverter_pylon_hv.py", "sim/inverters.py",
+    "sim/lockstep.py", "sim/module_plant.py", "sim/noise.py",
     "sim/slave_faults.py", "sim/vcu.py",
     "slave/afe/sim.py", "slave/balancing.py", "slave/core.py",
 )

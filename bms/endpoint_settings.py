@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bms.config_loader import InvalidSettingError, setting
 
 CHARGERS = ("none", "elcon")
-INVERTERS = ("none", "can_bms")
+INVERTERS = ("none", "can_bms", "byd_hvs", "pylon_hv")  # docs/endpoints.md#inverter
 CHARGER_ADDRESSES = (0xE5, 0xE7, 0xE8, 0xE9)  # Elcon/TC: up to four chargers on one bus
 
 
@@ -30,12 +30,16 @@ class EndpointSettings:
     charge_end_c: float = setting(0.05, above=0.0, maximum=1.0,
                                   doc="the charge ends when the current stays below this "
                                       "(C) at the charge voltage")
-    inverter: str = setting("none", doc="none, or can_bms: the SMA/Victron/Pylontech "
-                                        "CAN-BMS protocol on the vehicle bus")
+    inverter: str = setting("none", doc="none; can_bms: the SMA/Victron/Pylontech LV CAN-BMS "
+                                        "protocol (48 V class); byd_hvs: BYD Battery-Box "
+                                        "Premium HVS; pylon_hv: Pylontech HV (both HV class); "
+                                        "on the inverter's bus ([bus.inverter])")
     inverter_timeout_s: float = setting(5.0, minimum=0.0, maximum=600.0,
-                                        doc="the inverter's 0x305 keep-alive older than "
-                                            "this is a warning; 0: not monitored")
-    manufacturer: str = setting("pybms", doc="up to 8 ASCII characters (inverter 0x35E)")
+                                        doc="no frame from the inverter this long is a "
+                                            "warning; 0: not monitored")
+    manufacturer: str = setting("PYLON", doc="up to 8 ASCII characters (can_bms 0x35E, "
+                                             "pylon_hv 0x7330): hybrid inverters of the Deye "
+                                             "kind look for PYLON")
 
     def __post_init__(self) -> None:
         if self.request_without_vcu not in ("standby", "drive"):

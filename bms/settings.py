@@ -16,10 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bms.algorithm_settings import BalancingSettings, EstimationSettings, PowerLimitSettings
+from bms.algorithm_settings import (
+    BalancingSettings,
+    DriftSettings,
+    EstimationSettings,
+    PowerLimitSettings,
+)
 from bms.config_loader import InvalidSettingError, Scalar, apply_overrides, load, read_toml, setting
 from bms.endpoint_settings import EndpointSettings, MqttSettings
 from bms.errors import ConfigError
+from bms.sensor_settings import SensorSettings
+from bms.sunspec_settings import SunSpecSettings
 from bms.web_settings import WebSettings
 
 # Bounds that the pack DBC can carry (tests check them against dbc/pack.dbc).
@@ -357,6 +364,18 @@ class CurrentSensorSimSettings:
                               doc="sensor error: added to every current result")
     gain_error_pct: float = setting(0.0, minimum=-20.0, maximum=20.0,
                                     doc="sensor error: the current reads this much too high")
+    byte_order: str = setting("big", doc="its results' byte order at power-up: big (what "
+                                         "the master reads), little (as another project's "
+                                         "start-up leaves a sensor)")
+    commands: str = setting("obey", doc="the configuration on 0x411: obey (answer and apply, "
+                                        "as a real one), mute (never answer), ignore (answer "
+                                        "with its own configuration, unchanged)")
+
+    def __post_init__(self) -> None:
+        if self.byte_order not in ("big", "little"):
+            raise InvalidSettingError("byte_order", "must be big or little")
+        if self.commands not in ("obey", "mute", "ignore"):
+            raise InvalidSettingError("commands", "must be obey, mute or ignore")
 
 
 @dataclass(frozen=True)
@@ -463,6 +482,11 @@ def _default_sim_bus() -> dict[str, Scalar]:
             "hop_limit": 0, "bitrate": 500000}
 
 
+def _default_inverter_bus() -> dict[str, Scalar]:
+    return {"interface": "udp_multicast", "channel": "239.74.163.5", "port": 43116,
+            "hop_limit": 0, "bitrate": 500000}
+
+
 def _check_bus(name: str, kwargs: dict[str, Scalar]) -> None:
     interface = kwargs.get("interface")
     if not isinstance(interface, str) or not interface:
@@ -488,11 +512,15 @@ class BusSettings:
     pack: dict[str, Scalar] = field(default_factory=_default_pack_bus)
     vehicle: dict[str, Scalar] = field(default_factory=_default_vehicle_bus)
     sim: dict[str, Scalar] = field(default_factory=_default_sim_bus)  # virtual pack only
+    # the inverter's (endpoints.inverter): a bus of its own; in a pack without a VCU and
+    # without a [bus.inverter] table, the vehicle bus (`load_settings`)
+    inverter: dict[str, Scalar] = field(default_factory=_default_inverter_bus)
 
     def __post_init__(self) -> None:
         _check_bus("pack", self.pack)
         _check_bus("vehicle", self.vehicle)
         _check_bus("sim", self.sim)
+        _check_bus("inverter", self.inverter)
 
 
 @dataclass(frozen=True)
@@ -503,12 +531,15 @@ class Settings:
     limits: LimitOverrides = field(default_factory=LimitOverrides)
     balancing: BalancingSettings = field(default_factory=BalancingSettings)
     estimation: EstimationSettings = field(default_factory=EstimationSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
     power_limits: PowerLimitSettings = field(default_factory=PowerLimitSettings)
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    sunspec: SunSpecSettings = field(default_factory=SunSpecSettings)
     diagnosis: dict[str, DiagnosisOverride] = field(default_factory=dict)
     contactors: ContactorSettings = field(default_factory=ContactorSettings)
+    sensor: SensorSettings = field(default_factory=SensorSettings)
     sim: SimSettings = field(default_factory=SimSettings)
     bus: BusSettings = field(default_factory=BusSettings)
 
@@ -524,6 +555,29 @@ class Settings:
         if self.mqtt.enabled and not self.master.store_path:
             raise InvalidSettingError("master.store_path", "MQTT needs the store: its outbox "
                                       "keeps events and state through broker outages")
+        if self.endpoints.vcu and self.endpoints.inverter != "none" and \
+                inverter_shares_vehicle_bus(self):
+            raise InvalidSettingError("bus.inverter", "must not be the vehicle bus in a pack "
+                                      "with a VCU: the vehicle frames 0x300-0x303 would meet "
+                                      "the inverter's own (a Sunny Island sends 0x300-0x309)")
+
+
+def _bus_identity(kwargs: dict[str, Scalar]) -> tuple[Scalar | None, ...]:
+    """What makes two `can.Bus` arguments the same wire (not their bitrate)."""
+    return kwargs.get("interface"), kwargs.get("channel"), kwargs.get("port")
+
+
+def inverter_shares_vehicle_bus(settings: Settings) -> bool:
+    """True when the inverter's bus is the vehicle bus (a pack without a VCU, by default)."""
+    return _bus_identity(settings.bus.inverter) == _bus_identity(settings.bus.vehicle)
+
+
+def inverter_bus(settings: Settings) -> str | None:
+    """The bus the inverter is on: None without one, ``vehicle`` when it shares the vehicle
+    bus, else ``inverter`` (a bus of its own)."""
+    if settings.endpoints.inverter == "none":
+        return None
+    return "vehicle" if inverter_shares_vehicle_bus(settings) else "inverter"
 
 
 def _extend_default_buses(data: dict[str, Any]) -> None:
@@ -535,6 +589,19 @@ def _extend_default_buses(data: dict[str, Any]) -> None:
     for name, table in buses.items():
         if isinstance(table, dict) and "interface" not in table and hasattr(defaults, name):
             buses[name] = {**getattr(defaults, name), **table}
+
+
+def _inverter_on_the_vehicle_bus(data: dict[str, Any]) -> None:
+    """Without a VCU and without a [bus.inverter] table, the inverter is on the vehicle bus
+    (a storage pack has no other peer there); with a VCU it keeps a bus of its own."""
+    endpoints = data.get("endpoints")
+    vcu = endpoints.get("vcu", True) if isinstance(endpoints, dict) else True
+    buses = data.setdefault("bus", {})
+    if vcu is not False or not isinstance(buses, dict) or "inverter" in buses:
+        return
+    vehicle = buses.get("vehicle")
+    buses["inverter"] = dict(vehicle) if isinstance(vehicle, dict) \
+        else BusSettings().vehicle
 
 
 # What `pack.time_scale` stretches: every period, timeout and delay of the processes. The
@@ -579,6 +646,7 @@ def load_settings(path: Path | None = None, overrides: Sequence[str] = ()) -> Se
     apply_overrides(data, overrides)
     _anchor_cell_file(data, path)
     _extend_default_buses(data)
+    _inverter_on_the_vehicle_bus(data)
     where = f"{path}: " if path is not None else ""
     try:
         return apply_time_scale(load(Settings, data))
@@ -598,7 +666,8 @@ def _anchor_cell_file(data: dict[str, Any], path: Path | None) -> None:
 
 
 def bus_kwargs(settings: Settings, bus: str) -> dict[str, Scalar]:
-    """The `can.Bus` keyword arguments of bus ``pack``, ``vehicle`` or ``sim``."""
+    """The `can.Bus` keyword arguments of bus ``pack``, ``vehicle``, ``inverter`` or
+    ``sim``."""
     return dict(getattr(settings.bus, bus))
 
 

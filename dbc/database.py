@@ -23,10 +23,14 @@ INVERTER_DBC = "inverter.dbc"
 CHARGER_DBC = "charger_elcon.dbc"
 SIM_DBC = "sim.dbc"
 PACK_BUS_DBCS = (PACK_DBC, IVT_DBC)
-VEHICLE_BUS_DBCS = (VEHICLE_DBC, INVERTER_DBC, CHARGER_DBC)
-THIRD_PARTY_DBCS = (IVT_DBC, INVERTER_DBC, CHARGER_DBC)  # other people's protocols: no E2E
+VEHICLE_BUS_DBCS = (VEHICLE_DBC, CHARGER_DBC)
+# the inverter's bus speaks one of these protocols (endpoints.inverter), each a DBC of its own
+INVERTER_DBCS = {"can_bms": INVERTER_DBC, "byd_hvs": "inverter_byd_hvs.dbc",
+                 "pylon_hv": "inverter_pylon_hv.dbc"}
+INVERTER_BUS_DBCS = tuple(INVERTER_DBCS.values())
+THIRD_PARTY_DBCS = (IVT_DBC, CHARGER_DBC, *INVERTER_BUS_DBCS)  # others' protocols: no E2E
 SIM_BUS_DBCS = (SIM_DBC,)
-ALL_DBCS = PACK_BUS_DBCS + VEHICLE_BUS_DBCS + SIM_BUS_DBCS
+ALL_DBCS = PACK_BUS_DBCS + VEHICLE_BUS_DBCS + INVERTER_BUS_DBCS + SIM_BUS_DBCS
 MODULE_ID_RANGE_ATTRIBUTE = "ModuleIdRange"
 FULL_STANDARD_MASK = 0x7FF
 FULL_EXTENDED_MASK = 0x1FFFFFFF

@@ -93,15 +93,17 @@ class InverterMeasurements:
 
 @dataclass(frozen=True, slots=True)
 class PylonAlarms:
-    """Protection (fatal) and warning flags by name (PYLON_FLAGS), and the module count."""
+    """Protection (fatal) and warning flags by name (PYLON_FLAGS), and the count of packs in
+    parallel (byte 4: a Pylontech sends its modules in parallel, Battery-Emulator's
+    PYLON-LV-CAN sends 1; one BMS is one pack)."""
 
     MESSAGE: ClassVar[str] = "PylonAlarms"
     protections: frozenset[str]
     warnings: frozenset[str]
-    modules: int
+    packs: int  # byte 4: Pylontech-protocol inverters read the packs in parallel here
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        signals: Signals = {"ModuleCount": self.modules, "PylonMark1": PYLON_MARKS[0],
+        signals: Signals = {"PackCount": self.packs, "PylonMark1": PYLON_MARKS[0],
                             "PylonMark2": PYLON_MARKS[1]}
         for flag in PYLON_FLAGS:
             signals[f"Protection{flag}"] = int(flag in self.protections)
@@ -112,7 +114,7 @@ class PylonAlarms:
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
         return cls(frozenset(f for f in PYLON_FLAGS if signals[f"Protection{f}"]),
                    frozenset(f for f in PYLON_FLAGS if signals[f"Warning{f}"]),
-                   int(signals["ModuleCount"]))
+                   int(signals["PackCount"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,19 +161,28 @@ class PylonRequests:
                    bool(signals["ForceCharge1"]), bool(signals["FullChargeRequest"]))
 
 
+def ascii_field(text: str, length: int) -> bytes:
+    """Up to ``length`` ASCII characters padded with spaces, as a Pylontech pads its name
+    (0x35E "PYLON   ": 50 59 4C 4F 4E 20 20 20, docs/PROTOCOLS.md section 4)."""
+    return text.encode("ascii")[:length].ljust(length, b" ")
+
+
+def ascii_text(raw: bytes) -> str:
+    """The text of an ASCII field, without its padding (spaces or zeros)."""
+    return raw.rstrip(b"\0 ").decode("ascii", errors="replace")
+
+
 @dataclass(frozen=True, slots=True)
 class Manufacturer:
     MESSAGE: ClassVar[str] = "Manufacturer"
     name: str  # up to 8 ASCII characters
 
     def to_signals(self, layout: MessageLayout) -> Signals:
-        raw = self.name.encode("ascii")[:8].ljust(8, b"\0")
-        return {"ManufacturerName": int.from_bytes(raw, "little")}
+        return {"ManufacturerName": int.from_bytes(ascii_field(self.name, 8), "little")}
 
     @classmethod
     def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
-        raw = int(signals["ManufacturerName"]).to_bytes(8, "little")
-        return cls(raw.rstrip(b"\0").decode("ascii", errors="replace"))
+        return cls(ascii_text(int(signals["ManufacturerName"]).to_bytes(8, "little")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,3 +221,4 @@ class InverterKeepAlive:
 INVERTER_FRAME_TYPES: tuple[type[Frame], ...] = (
     InverterLimits, InverterSoc, InverterMeasurements, PylonAlarms, SmaAlarms, PylonRequests,
     Manufacturer, BatteryInfo, InverterKeepAlive)
+FRAME_TYPES = INVERTER_FRAME_TYPES  # what dbc.codec looks up by protocol

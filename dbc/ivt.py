@@ -3,6 +3,10 @@
 One class per result message. The sensor has no E2E CRC; its own 4-bit message counter and
 error flags are part of the frame. Sign convention of the project: positive current charges
 the pack.
+
+The commands that configure it (0x411) and its replies (0x511): one class per command, the
+reply to it a subclass with the same fields (the sensor echoes what it now has), and the
+refusal. A page's multiplexer value is looked up by its name in the DBC's value table.
 """
 
 from __future__ import annotations
@@ -168,6 +172,195 @@ class IvtEnergy(_IvtResult):
     energy_wh: int
 
 
+# --- configuring the sensor: commands (0x411) and replies (0x511) -----------------------------
+
+
+class IvtQuantity(enum.Enum):
+    """The eight results, by the suffix of their signals (result ids 0..7, in this order)."""
+
+    I = "I"  # noqa: E741 - the sensor's own name of the current result
+    U1 = "U1"
+    U2 = "U2"
+    U3 = "U3"
+    T = "T"
+    W = "W"
+    AS = "As"
+    WH = "Wh"
+
+
+class IvtTrigger(enum.IntEnum):
+    """When the sensor sends a result (value table of ``IVT_Conf_TriggerMode_*``)."""
+
+    DISABLED = 0
+    TRIGGERED = 1
+    CYCLIC = 2
+
+
+def page_named(layout: MessageLayout, label: str) -> int:
+    """The multiplexer value that the DBC's value table of the multiplexer names ``label``."""
+    try:
+        return _pages_by_label(layout)[label]
+    except KeyError:
+        raise ValueError(f"{layout.name} has no page {label}") from None
+
+
+@functools.cache
+def _pages_by_label(layout: MessageLayout) -> dict[str, int]:
+    return {label: raw for raw, label in layout.choices(str(layout.multiplexer)).items()}
+
+
+def _config_label(quantity: IvtQuantity) -> str:
+    return f"ConfigResult{quantity.value}"
+
+
+@functools.cache
+def _quantities_by_page(layout: MessageLayout) -> dict[int, IvtQuantity]:
+    return {page_named(layout, _config_label(q)): q for q in IvtQuantity}
+
+
+class _IvtPage:
+    """A page of the command or the reply message, named ``LABEL`` in the DBC."""
+
+    __slots__ = ()
+    MESSAGE: ClassVar[str]
+    LABEL: ClassVar[str]
+
+    @classmethod
+    def page(cls, layout: MessageLayout) -> int:
+        return page_named(layout, cls.LABEL)
+
+    def command_id(self, layout: MessageLayout) -> int:
+        """Byte 0: this command's id (or, of a reply, the reply's id)."""
+        return self.page(layout)
+
+
+@dataclass(frozen=True, slots=True)
+class IvtResultConfig:
+    """Configure one result: trigger mode, period, byte order of its value and sign
+    (command 0x20 + result id). The sensor takes it only while stopped (docs/PROTOCOLS.md)."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Command"
+    quantity: IvtQuantity
+    trigger: IvtTrigger
+    period_ms: int
+    little_endian: bool = False  # False: big-endian, what ivt_s.dbc decodes
+    sign_inverted: bool = False
+
+    @classmethod
+    def pages(cls, layout: MessageLayout) -> tuple[int, ...]:
+        """Every result's page: one class for the eight of them."""
+        return tuple(page_named(layout, _config_label(q)) for q in IvtQuantity)
+
+    def command_id(self, layout: MessageLayout) -> int:
+        return page_named(layout, _config_label(self.quantity))
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        q = self.quantity.value
+        return {
+            str(layout.multiplexer): self.command_id(layout),
+            f"IVT_Conf_TriggerMode_{q}": int(self.trigger),
+            f"IVT_Conf_LittleEndian_{q}": int(self.little_endian),
+            f"IVT_Conf_SignInverted_{q}": int(self.sign_inverted),
+            f"IVT_Conf_CycleTime_{q}": self.period_ms,
+        }
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        quantity = _quantities_by_page(layout)[int(signals[str(layout.multiplexer)])]
+        q = quantity.value
+        return cls(quantity, IvtTrigger(signals[f"IVT_Conf_TriggerMode_{q}"]),
+                   int(signals[f"IVT_Conf_CycleTime_{q}"]),
+                   bool(signals[f"IVT_Conf_LittleEndian_{q}"]),
+                   bool(signals[f"IVT_Conf_SignInverted_{q}"]))
+
+
+@dataclass(frozen=True, slots=True)
+class IvtStore(_IvtPage):
+    """Store the configuration in the sensor's non-volatile memory (command 0x32)."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Command"
+    LABEL: ClassVar[str] = "Store"
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {str(layout.multiplexer): self.page(layout), "IVT_Store_Reserved": 0}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class IvtSetMode(_IvtPage):
+    """Stop or run the sensor now, and whether it runs after power-up (command 0x34)."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Command"
+    LABEL: ClassVar[str] = "SetMode"
+    run: bool
+    run_at_startup: bool = True
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {str(layout.multiplexer): self.page(layout), "IVT_Mode_Run": int(self.run),
+                "IVT_Mode_RunAtStartup": int(self.run_at_startup)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(bool(signals["IVT_Mode_Run"]), bool(signals["IVT_Mode_RunAtStartup"]))
+
+
+@dataclass(frozen=True, slots=True)
+class IvtResultConfigReply(IvtResultConfig):
+    """The sensor's configuration of one result, in reply to `IvtResultConfig` (0xA0 + n)."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Response"
+
+
+@dataclass(frozen=True, slots=True)
+class IvtStoreReply(IvtStore):
+    """The configuration was stored (0xB2)."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Response"
+
+
+@dataclass(frozen=True, slots=True)
+class IvtModeReply(IvtSetMode):
+    """The sensor's mode now, in reply to `IvtSetMode` (0xB4)."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Response"
+
+
+@dataclass(frozen=True, slots=True)
+class IvtCommandRefused(_IvtPage):
+    """The sensor refused a command (0xFF): not known, or not now."""
+
+    MESSAGE: ClassVar[str] = "IVT_Msg_Response"
+    LABEL: ClassVar[str] = "Refused"
+    refused_id: int  # the command id it refused
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {str(layout.multiplexer): self.page(layout),
+                "IVT_Refused_Command": self.refused_id}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(int(signals["IVT_Refused_Command"]))
+
+
+IvtCommand = IvtResultConfig | IvtStore | IvtSetMode
+IvtReply = IvtResultConfigReply | IvtStoreReply | IvtModeReply | IvtCommandRefused
+IVT_REPLY_TYPES: tuple[type[Frame], ...] = (
+    IvtResultConfigReply, IvtStoreReply, IvtModeReply, IvtCommandRefused)
+
+
+def echo_of(command: IvtCommand) -> IvtReply:
+    """The reply of a sensor that has taken ``command``: its fields, as the reply."""
+    if isinstance(command, IvtResultConfig):
+        return IvtResultConfigReply(command.quantity, command.trigger, command.period_ms,
+                                    command.little_endian, command.sign_inverted)
+    if isinstance(command, IvtSetMode):
+        return IvtModeReply(command.run, command.run_at_startup)
+    return IvtStoreReply()
+
+
 IVT_FRAME_TYPES: tuple[type[Frame], ...] = (
     IvtCurrent,
     IvtVoltage1,
@@ -177,4 +370,8 @@ IVT_FRAME_TYPES: tuple[type[Frame], ...] = (
     IvtPower,
     IvtCharge,
     IvtEnergy,
+    IvtResultConfig,
+    IvtStore,
+    IvtSetMode,
+    *IVT_REPLY_TYPES,
 )

@@ -17,6 +17,7 @@ from bms.settings import Settings
 from dbc.frames import MasterState
 from master.balancing_planner import BalancingPlanner, Plan, PlanInputs
 from master.diagnosis.limits import Limits
+from master.estimation.drift import DriftCorrection
 from master.estimation.ocv_curve import Array
 from master.estimation.pack_estimator import (
     PackEstimate,
@@ -89,6 +90,10 @@ class PackAlgorithms:
         self.estimator = PackEstimator(settings)
         self.power = PowerLimiter(settings.power_limits, limits, cell_capacity_ah(settings),
                                   now_s)
+        # against drift: the operator's SOC, full points, the calibration charge (it moves
+        # the power limits' charge ceiling) and the current sensor's gain
+        self.drift = DriftCorrection(settings, limits, cell_capacity_ah(settings), now_s)
+        self.power.charge_cell_mv = self.drift.charge_cell_mv
         floor = REFERENCE_CELLS[pack.chemistry].balancing_floor_mv
         self.planner = BalancingPlanner(settings.balancing, *self.shape, floor)
         self.integral = CurrentIntegral()
@@ -134,13 +139,29 @@ class PackAlgorithms:
                 mean_a = (charge - self._last_charge[1]) / (now_s - self._last_charge[0])
             self._last_charge = (now_s, charge)
             measured_a, steady = self._measured_under
-            self.estimator.update(now_s, self._cell_v.ravel(), mean_a, measured_a,
-                                  cell_r_factor, self._bleed_a().ravel(), steady,
-                                  cell_temperature)
+            gain = self.drift.gain  # the sensor's gain error, learnt: taken off what is counted
+            cell_v = self._cell_v.ravel()
+            self.estimator.update(now_s, cell_v, gain.corrected(mean_a),
+                                  gain.corrected(measured_a), cell_r_factor,
+                                  self._bleed_a().ravel(), steady, cell_temperature)
+            self.drift.update(now_s, self.estimator, cell_v, gain.corrected(current_a),
+                              cell_r_factor)
+            self.power.charge_cell_mv = self.drift.charge_cell_mv
         self.estimate = self.estimator.estimate()
         self.limits = self.power.update(now_s, self._limit_inputs(
             cell_r_factor, cell_temperature, allowed and self.estimate is not None))
         return self.limits
+
+    def set_soc(self, now_s: float, soc: float, sigma: float | None,
+                current_a: float | None) -> str | None:
+        """The operator's usable SOC (0..1), as `DriftCorrection.set_soc`; the estimate
+        shows it at once. ``current_a``: the sensor's (its zero removed), None if stale."""
+        refused = self.drift.set_soc(
+            now_s, self.estimator, soc, sigma,
+            None if current_a is None else self.drift.gain.corrected(current_a))
+        if refused is None:
+            self.estimate = self.estimator.estimate()
+        return refused
 
     def _bleed_a(self) -> Array:
         """Per cell: the passive bleed current the plan draws (V / R)."""

@@ -22,19 +22,21 @@ def add_parser(subparsers: Any) -> None:
 
 
 def problem(settings: Settings) -> str | None:
-    """What the master refuses beyond the settings' own checks: limits, diagnosis table."""
+    """What the master refuses beyond the settings' own checks: limits, diagnosis table, an
+    inverter protocol of another voltage class than the pack's."""
     from dbc.contactor_auth import ContactorKeyError, key_from_environment
     from master.diagnosis.engine import build_table
     from master.diagnosis.limits import resolve_limits
+    from master.endpoints import inverter_problem
 
     try:
-        resolve_limits(settings)
+        limits = resolve_limits(settings)
         build_table(settings.diagnosis)
         key_from_environment(settings.contactors.auth_key_env)
+        return inverter_problem(settings, limits)
     except (ConfigError, ContactorKeyError) as exc:
         return f"contactors.auth_key_env: {exc}" if isinstance(exc, ContactorKeyError) \
             else str(exc)
-    return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,10 +29,15 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     docs = {key: doc for key, _, doc in describe(Settings)}
+    from master.endpoints import inverter_problem
+
     try:
         resolved = _resolved_limits(settings)
+        refused = inverter_problem(settings)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        refused = str(exc)
+    if refused is not None:
+        print(f"configuration error: {refused}", file=sys.stderr)
         return 2
     for key, value in resolved.items():
         docs.setdefault(f"limits.{key}", "")

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bms.can_errors import classify
-from bms.settings import Settings
+from bms.settings import Settings, inverter_shares_vehicle_bus
 from bms.timing import Schedule
 from dbc import contactor_auth
-from dbc.codec import CanFrame, Codec, pack_codec, vehicle_codec
+from dbc.charger_frames import ElconCommand
+from dbc.codec import CanFrame, Codec, inverter_codec, pack_codec, vehicle_codec
 from dbc.e2e import COUNTER_MODULO
 from dbc.endpoint import FrameReceiver, FrameSender, Reception
 from dbc.frames import (
@@ -33,8 +34,7 @@ from dbc.frames import (
     MasterState,
     ModuleStatus,
 )
-from dbc.inverter_frames import InverterLimits
-from dbc.ivt import IvtCurrent, IvtVoltage1, IvtVoltage2
+from dbc.ivt import IVT_REPLY_TYPES, IvtCurrent, IvtReply, IvtVoltage1, IvtVoltage2
 from dbc.vehicle_frames import (
     BmsLimits,
     BmsSoc,
@@ -54,6 +54,7 @@ from master.estimation.current_zero import CurrentZero
 from master.events import DiagnosisEvent, MasterEvent, NoticeEvent
 from master.pack_state import PackState, PackSummary
 from master.report import PackReport, PackStatus, build_report, build_status
+from master.sensor_setup import SensorSetup, SetupState
 from master.slave_registry import LinkChange, SlaveRegistry
 from master.state_machine import StateInputs, StateMachine
 from master.thermal import ThermalDemand
@@ -97,18 +98,22 @@ class RemoteRequests:
 class Outputs:
     pack: list[CanFrame]
     vehicle: list[CanFrame]
+    inverter: list[CanFrame]  # the inverter's bus (the vehicle bus in a pack without a VCU)
     reaction: DiagId | None  # the fatal entry these frames react to
 
     def __init__(self, pack: list[CanFrame] | None = None,
-                 vehicle: list[CanFrame] | None = None, reaction: DiagId | None = None) -> None:
+                 vehicle: list[CanFrame] | None = None, reaction: DiagId | None = None,
+                 inverter: list[CanFrame] | None = None) -> None:
         # __init__ written out: a hot-path habit (docs/compiled.md)
         self.pack = [] if pack is None else pack
         self.vehicle = [] if vehicle is None else vehicle
+        self.inverter = [] if inverter is None else inverter
         self.reaction = reaction
 
     def extend(self, other: Outputs) -> None:
         self.pack += other.pack
         self.vehicle += other.vehicle
+        self.inverter += other.inverter
 
 
 class MasterCore:
@@ -130,6 +135,19 @@ class MasterCore:
                                               "Master")
         self.sender = FrameSender(pack_codec())
         self.vehicle_sender = FrameSender(vehicle_codec())
+        # the inverter's bus: its protocol's codec; on the vehicle bus (a pack without a VCU)
+        # its ids are routed there, and no vehicle frame goes out (0x300-0x303 would meet a
+        # Sunny Island's own 0x300-0x309)
+        protocol = settings.endpoints.inverter
+        codec = inverter_codec(protocol) if protocol != "none" else None
+        self.inverter_receiver = FrameReceiver(codec, m.e2e_max_lost_frames, "Master") \
+            if codec is not None else None
+        self.inverter_sender = FrameSender(codec) if codec is not None else None
+        shared = codec is not None and inverter_shares_vehicle_bus(settings)
+        self._inverter_ids = frozenset((layout.base_id, layout.is_extended_id)
+                                       for layout in codec.layouts.values()) \
+            if codec is not None and shared else frozenset()
+        self.sends_vehicle_frames = settings.endpoints.vcu or not shared
         self.registry = SlaveRegistry(self.modules, m.slave_stale_timeout_s,
                                       m.slave_lost_timeout_s, now_s)
         # the cells each module was last told to bleed (BalancingCommand), and what its
@@ -170,7 +188,7 @@ class MasterCore:
         self._limits_schedule = Schedule(_cycle_s(vehicle_codec(), BmsLimits), now_s)
         self._soc_schedule = Schedule(_cycle_s(vehicle_codec(), BmsSoc), now_s)
         self.endpoints = Endpoints(settings, limits, now_s)
-        self._endpoint_schedule = Schedule(_cycle_s(vehicle_codec(), InverterLimits), now_s)
+        self._endpoint_schedule = Schedule(_cycle_s(vehicle_codec(), ElconCommand), now_s)
         self.new_events: deque[MasterEvent] = deque(maxlen=JOURNAL_LENGTH)
         # the fatal entry that put the master in ERROR: reported until the reset
         self.error_cause: DiagId | None = None
@@ -192,6 +210,15 @@ class MasterCore:
             IvtVoltage2: self._on_bus_voltage,
             ContactorFeedback: self._on_feedback,
         }
+        # [sensor] configure: the sensor's replies go to its setup, and its results are not
+        # used until the setup is done (master/sensor_setup.py)
+        self.sensor_setup = SensorSetup(settings.sensor, now_s) \
+            if settings.sensor.configure else None
+        results: tuple[type[Frame], ...] = (IvtCurrent, IvtVoltage1, IvtVoltage2)
+        self._trusted_results = {t: self._routes[t] for t in results}
+        if self.sensor_setup is not None:
+            self._routes.update({t: self._on_untrusted_result for t in self._trusted_results})
+            self._routes.update({t: self._on_sensor_reply for t in IVT_REPLY_TYPES})
 
     @property
     def state(self) -> MasterState:
@@ -230,6 +257,24 @@ class MasterCore:
         self.remote.state = request
         return None
 
+    def request_soc(self, soc: float, sigma: float | None, now_s: float) -> str | None:
+        """The operator's SOC (the usable one, 0..1) with its 1-sigma (None: the
+        setting's), taken by the estimator as a measurement; the reason when refused."""
+        current = self.pack_current_a
+        fresh = current is not None and \
+            now_s - current.at_s <= self.settings.master.current_timeout_s
+        refused = self.algorithms.set_soc(now_s, soc, sigma,
+                                          current.value if current is not None and fresh
+                                          else None)
+        self._journal_drift()
+        return refused
+
+    def _journal_drift(self) -> None:
+        events = self.algorithms.drift.take_events()
+        if events:
+            self.machine.events.extend(events)
+            self._journal()
+
     def offset_soc_estimate(self, offset: float) -> bool:
         """Move every cell's SOC estimate by ``offset`` (a fraction): a scenario's test of
         the estimator's convergence. False while the estimator has not started."""
@@ -264,6 +309,9 @@ class MasterCore:
         return self._react_if_due(now_s)
 
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> Outputs:
+        if self._inverter_ids and (frame.arbitration_id, frame.is_extended_id) in \
+                self._inverter_ids:
+            return self.on_inverter_frame(frame, now_s)  # the inverter shares the vehicle bus
         self.statistics.frames_received += 1
         reception = self.vehicle_receiver.receive(self.endpoints.received_id(frame))
         if reception is None or reception.frame is None:
@@ -279,6 +327,16 @@ class MasterCore:
         changed = self.vcu_request != reception.frame
         self.vcu_request, self.vcu_at_s = reception.frame, now_s
         return self._step(now_s) if changed else Outputs()
+
+    def on_inverter_frame(self, frame: CanFrame, now_s: float) -> Outputs:
+        """A frame of the inverter's bus: its protocol's endpoint takes it (a keep-alive, a
+        request it answers at the next tick)."""
+        self.statistics.frames_received += 1
+        receiver = self.inverter_receiver
+        reception = receiver.receive(frame) if receiver is not None else None
+        if reception is not None and reception.frame is not None:
+            self.endpoints.on_inverter_frame(reception.frame, now_s)
+        return Outputs()
 
     def on_pack_bus_error(self, error_class: int, data: bytes, now_s: float) -> Outputs:
         """An error frame of the pack bus's controller: bus-off is fatal."""
@@ -345,6 +403,31 @@ class MasterCore:
     def _on_feedback(self, _: int, decoded: ContactorFeedback, now_s: float) -> None:
         self.on_contactor_feedback(decoded, now_s)
 
+    def _on_sensor_reply(self, _: int, decoded: IvtReply, now_s: float) -> None:
+        setup = self.sensor_setup
+        if setup is None:
+            return
+        setup.on_reply(decoded, now_s)
+        if setup.state is SetupState.DONE and self._trusted_results:
+            self._routes.update(self._trusted_results)  # the results are used from now on
+            self._trusted_results = {}
+
+    def _on_untrusted_result(self, _: int, decoded: Frame, now_s: float) -> None:
+        """A result of a sensor not (yet) configured: byte order and period unknown."""
+        if self.sensor_setup is not None:
+            self.sensor_setup.results_ignored += 1
+
+    def _sensor_setup_frames(self, now_s: float) -> list[CanFrame]:
+        """The setup's commands due now; its notes and outcome."""
+        setup = self.sensor_setup
+        if setup is None:
+            return []
+        frames = [self.sender.encode(command) for command in setup.poll(now_s)]
+        for note in setup.take_notes():
+            self.note(note, now_s)
+        self.supervision.sensor_setup(setup.state is SetupState.FAILED, now_s)
+        return frames
+
     def _on_current(self, _: int, decoded: IvtCurrent, now_s: float) -> None:
         self._store_current(decoded, now_s)
 
@@ -382,6 +465,7 @@ class MasterCore:
 
     def tick(self, now_s: float) -> Outputs:
         self._timeouts(now_s)
+        setup_frames = self._sensor_setup_frames(now_s)
         if self._pack_checks.due(now_s):
             s = self.summary(now_s)
             if s.min_cell_mv is not None and s.max_cell_mv is not None:
@@ -393,6 +477,7 @@ class MasterCore:
             self._estimate(now_s)
         out = self._step(now_s)
         command_sent = bool(out.pack)  # _step only ever emits the contactor command
+        out.pack += setup_frames
         if self._heartbeat.due(now_s) and not self.kernel_heartbeat:
             out.pack.append(self.sender.encode(self.heartbeat()))
         if self._balancing.due(now_s):
@@ -408,20 +493,26 @@ class MasterCore:
             out.pack += [self.sender.encode(page) for page in status_frames.status_pages(report)]
         if self._contactor_schedule.due(now_s) and not command_sent:
             out.pack.append(self._contactor_frame())
-        if bms_status_due and report is not None:
+        vehicle = self.sends_vehicle_frames
+        if bms_status_due and report is not None and vehicle:
             out.vehicle.append(self.vehicle_sender.encode(status_frames.bms_status(report)))
-        if limits_due and report is not None:
+        if limits_due and report is not None and vehicle:
             out.vehicle += [self.vehicle_sender.encode(f)
                             for f in status_frames.limit_frames(report)]
-        if endpoint_due:
+        if endpoint_due and self.endpoints.charger is not None:
             out.vehicle += self.endpoints.frames(now_s, self._endpoint_inputs(now_s),
                                                  self.vehicle_sender)
+        if self.inverter_sender is not None and self.algorithms.estimate is not None and \
+                self.endpoints.inverter_due(now_s):
+            out.inverter += self.endpoints.inverter_frames(now_s, self._endpoint_inputs(now_s),
+                                                           self.inverter_sender)
         if soc_due and report is not None:
             cold, hot = report.summary.min_temperature_degc, report.summary.max_temperature_degc
             thermal = self.thermal.update(cold.value if cold else None,
                                           hot.value if hot else None, self._charging())
-            out.vehicle += [self.vehicle_sender.encode(f)
-                            for f in status_frames.estimate_frames(report, thermal)]
+            if vehicle:
+                out.vehicle += [self.vehicle_sender.encode(f)
+                                for f in status_frames.estimate_frames(report, thermal)]
         return out
 
     def _estimate(self, now_s: float) -> None:
@@ -434,6 +525,7 @@ class MasterCore:
                                allowed=self.state is not MasterState.ERROR)
         for note in self.algorithms.estimator.take_notes():
             self.note(note, now_s)
+        self._journal_drift()
 
     def _balancing_frames(self) -> list[CanFrame]:
         request = self.vcu_request
@@ -451,9 +543,11 @@ class MasterCore:
                 for m, mask in enumerate(plan.masks)]
 
     def pack_voltage_limits_v(self) -> tuple[float, float]:
-        """The pack's voltage window: every cell at its operating limits."""
+        """The pack's voltage window: every cell at the charge ceiling (its operating limit,
+        or the everyday charge's below it; a calibration charge's during one) and at its
+        operating under-voltage limit. The high one is the inverter's charge voltage."""
         cells = self.settings.pack.cells
-        return (cells * self.limits.cell_overvoltage_mv.operating / MV_PER_V,
+        return (cells * self.algorithms.drift.charge_cell_mv / MV_PER_V,
                 cells * self.limits.cell_undervoltage_mv.operating / MV_PER_V)
 
     def pack_values(self, now_s: float) -> tuple[float, float]:
@@ -467,8 +561,12 @@ class MasterCore:
         limits = self.algorithms.limits
         estimate = self.algorithms.estimate
         voltage, current = self.pack_values(now_s)
-        hot = self.summary(now_s).max_temperature_degc
+        summary = self.summary(now_s)
+        hot, cold = summary.max_temperature_degc, summary.min_temperature_degc
         feedback = self.feedback.contactors if self.feedback is not None else OPEN
+        cells = self.settings.pack.cells_per_module
+        means = self.pack.cell_mv.means(now_s, self.settings.master.slave_stale_timeout_s) \
+            if self.settings.endpoints.inverter == "pylon_hv" else []
         return EndpointInputs(
             state=self.state,
             contactors_closed=feedback.main_plus and feedback.main_minus,
@@ -479,7 +577,13 @@ class MasterCore:
             max_temperature_degc=hot.value if hot is not None else 0.0,
             soc_max=estimate.soc_max if estimate is not None else None,
             soc_pct=estimate.soc_usable * PCT if estimate is not None else 0.0,
-            soh_pct=estimate.capacity_ratio_min * PCT if estimate is not None else 100.0)
+            soh_pct=estimate.capacity_ratio_min * PCT if estimate is not None else 100.0,
+            charge_voltage_v=self.pack_voltage_limits_v()[0],
+            min_temperature_degc=cold.value if cold is not None else None,
+            highest_cell_mv=summary.max_cell_mv, lowest_cell_mv=summary.min_cell_mv,
+            hottest_degc=hot, coldest_degc=cold,
+            module_voltages_v=tuple(None if mean is None else mean * cells / MV_PER_V
+                                    for mean in means))
 
     def _timeouts(self, now_s: float) -> None:
         self.statistics.link_changes.extend(self.registry.update(now_s))
@@ -536,6 +640,8 @@ class MasterCore:
     def closing_blocked(self) -> str | None:
         if not self.registry.all_online():
             return "not every module is online"
+        if self.sensor_setup is not None and self.sensor_setup.state is not SetupState.DONE:
+            return "the current sensor is not configured"
         if self.pack_current_a is None:
             return "no current measurement"
         if self.feedback is None:

@@ -1,4 +1,5 @@
-"""Typed events of the master: every diagnosis transition, state change and contactor command.
+"""Typed events of the master: every diagnosis transition, state change, contactor command,
+notice and correction of the estimator.
 
 They are what the rest of the master (logging, persistence, telemetry) consumes; the core
 appends them to a bounded journal and counts them.
@@ -92,4 +93,22 @@ class NoticeEvent:
         return self.text
 
 
-MasterEvent = DiagnosisEvent | StateEvent | ContactorEvent | NoticeEvent
+@dataclass(frozen=True, slots=True)
+class EstimationEvent:
+    """The estimator corrected against drift (docs/estimation.md#against-soc-drift): the SOC
+    set by the operator or at a full point, a calibration charge's start and end, the
+    current sensor's gain. ``old`` and ``new`` in ``unit`` (an SOC in %, a voltage limit in
+    V, a gain error in %)."""
+
+    time_s: float
+    entry: str  # soc_set, full_point, calibration_started, calibration_ended, current_gain
+    old: float
+    new: float
+    unit: str
+    text: str
+
+    def describe(self) -> str:
+        return self.text
+
+
+MasterEvent = DiagnosisEvent | StateEvent | ContactorEvent | NoticeEvent | EstimationEvent

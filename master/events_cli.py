@@ -16,7 +16,7 @@ from bms.cli_common import EXIT_CONFIG
 RELATIVE = re.compile(r"^(?P<amount>\d+(\.\d+)?)(?P<unit>[smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 SEVERITIES = ("info", "warning", "fatal")
-KINDS = ("diagnosis", "state", "contactor", "notice")
+KINDS = ("diagnosis", "state", "contactor", "notice", "estimation")
 
 
 def add_parser(subparsers: Any) -> None:

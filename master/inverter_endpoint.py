@@ -1,71 +1,52 @@
-"""The battery side of the SMA / Victron / Pylontech CAN-BMS protocol (docs/PROTOCOLS.md section 4).
+"""What every inverter protocol shares on the battery side (docs/endpoints.md#inverter).
 
-Every second the inverter gets the limits (0x351), SOC/SOH (0x355), the pack's values
-(0x356), Pylontech and SMA alarms (0x359, 0x35A), charge/discharge requests (0x35C), the
-manufacturer (0x35E) and the battery's description (0x35F). Practices kept:
-- the charge voltage limit is never 0 (some inverters read 0 as "no limit"): it is the pack
-  at the cells' operating over-voltage limit, and a refused charge is a charge current of 0;
-- the discharge voltage limit is the pack at the operating under-voltage limit;
-- a fatal fault or a state that does not allow a direction sends 0 A and clears its
-  request flag, so an inverter that ignores one still obeys the other.
-The inverter's 0x305 keep-alive is watched: silence longer than the configured timeout is
-a warning (INVERTER_LOST). Pure: the core feeds it and sends what it returns.
+`InverterEndpoint` owns the inverter's watch (silence longer than the configured timeout
+is INVERTER_LOST), the limits as the protocol's inverters accept them (`clamped`) and the
+pack's description; each protocol (`master/inverter_can_bms.py`, `inverter_byd_hvs.py`,
+`inverter_pylon_hv.py`) overrides three hooks: what a received frame means (`on_frame`),
+whether frames are due (`due`) and which (`frames`). `voltage_problem` refuses, at
+configuration time, a pack whose voltage window lies outside what the protocol's inverters
+accept. Pure: the core feeds it and sends what it returns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 from bms.endpoint_settings import EndpointSettings
 from dbc.frames import Frame
-from dbc.inverter_frames import (
-    BatteryInfo,
-    InverterLimits,
-    InverterMeasurements,
-    InverterSoc,
-    Manufacturer,
-    PylonAlarms,
-    PylonRequests,
-    SmaAlarms,
-)
 from master.diagnosis.table import DiagId
+from master.pack_state import Extreme
 
 PCT: Final = 100.0
+MV_PER_V: Final = 1000.0
 HARDWARE_VERSION: Final = 1
 SOFTWARE_VERSION: Final = 1
-CHEMISTRY_CODES = {"nmc": "NM", "lfp": "LF"}
-
-# every diagnosis entry maps onto one SMA alarm (0x35A) and one Pylontech flag (0x359)
-_SMA_BY_PREFIX = (
-    ("CELL_OVERVOLTAGE", "HighVoltage"), ("CELL_UNDERVOLTAGE", "LowVoltage"),
-    ("DEEP_DISCHARGE", "LowVoltage"), ("DISCHARGE_OVERTEMPERATURE", "HighTemperature"),
-    ("DISCHARGE_UNDERTEMPERATURE", "LowTemperature"),
-    ("CHARGE_OVERTEMPERATURE", "HighTemperatureCharge"),
-    ("CHARGE_UNDERTEMPERATURE", "LowTemperatureCharge"),
-    ("DISCHARGE_OVERCURRENT", "HighDischargeCurrent"),
-    ("CHARGE_OVERCURRENT", "HighChargeCurrent"), ("CONTACTOR", "Contactor"),
-    ("PRECHARGE", "Contactor"), ("FUSE", "ShortCircuit"), ("CELL_VOLTAGE_SPREAD", "CellImbalance"),
-    ("INVERTER", "General"), ("CHARGER", "General"),
-)
-_PYLON_BY_SMA = {
-    "HighVoltage": "HighVoltage", "LowVoltage": "LowVoltage",
-    "HighTemperature": "HighTemperature", "HighTemperatureCharge": "HighTemperature",
-    "LowTemperature": "LowTemperature", "LowTemperatureCharge": "LowTemperature",
-    "HighDischargeCurrent": "DischargeOvercurrent", "HighChargeCurrent": "ChargeOvercurrent",
-}
 
 
-def sma_alarm(entry: DiagId) -> str:
-    """The SMA alarm of a diagnosis entry; anything unnamed is the BMS's own problem."""
-    for prefix, alarm in _SMA_BY_PREFIX:
-        if entry.name.startswith(prefix):
-            return alarm
-    return "BmsInternal"
+@dataclass(frozen=True)
+class AcceptedRange:
+    """What a protocol's inverters accept (docs/endpoints.md, the table of inverters): the
+    charge and the discharge voltage limit, each (low, high), and the largest current
+    limit."""
+
+    voltage_class: str
+    charge_voltage_v: tuple[float, float]
+    discharge_voltage_v: tuple[float, float]
+    current_max_a: float
 
 
-def pylon_flag(entry: DiagId) -> str:
-    return _PYLON_BY_SMA.get(sma_alarm(entry), "SystemError")
+@dataclass(frozen=True)
+class PackDescription:
+    cells: int  # in series
+    modules: int
+    cells_per_module: int
+    chemistry: str  # lower case: nmc, lfp
+    capacity_ah: float
+    charge_voltage_v: float  # every cell at its operating over-voltage limit
+    discharge_voltage_v: float  # every cell at its operating under-voltage limit
+    sensors_per_module: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,48 +62,94 @@ class InverterInputs:
     soh_pct: float
     fatal: tuple[DiagId, ...]
     warnings: tuple[DiagId, ...]
+    min_temperature_degc: float | None = None
+    highest_cell_mv: Extreme | None = None
+    lowest_cell_mv: Extreme | None = None
+    hottest_degc: Extreme | None = None
+    coldest_degc: Extreme | None = None
+    module_voltages_v: tuple[float | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The four limits of every protocol, within what its inverters accept."""
+
+    charge_voltage_v: float
+    discharge_voltage_v: float
+    charge_current_a: float  # magnitudes; 0 refuses the direction
+    discharge_current_a: float
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def voltage_problem(protocol: str, accepted: AcceptedRange, pack: PackDescription) -> str | None:
+    """Why a pack cannot speak a protocol: its voltage window outside what the protocol's
+    inverters accept (they drop such limits or refuse the battery). None when it fits."""
+    problems = []
+    for what, value, (low, high) in (
+            ("charge", pack.charge_voltage_v, accepted.charge_voltage_v),
+            ("discharge", pack.discharge_voltage_v, accepted.discharge_voltage_v)):
+        if not low <= value <= high:
+            problems.append(f"its {what} voltage {value:.1f} V is outside {low:g}-{high:g} V")
+    if not problems:
+        return None
+    return (f"endpoints.inverter: {protocol} ({accepted.voltage_class}) does not fit this pack "
+            f"of {pack.cells} cells in series: {'; '.join(problems)} (every cell at its "
+            f"operating limits); choose a protocol of its voltage class or change the cells "
+            f"in series")
 
 
 class InverterEndpoint:
-    def __init__(self, settings: EndpointSettings, cells: int, modules: int, chemistry: str,
-                 capacity_ah: float, overvoltage_operating_mv: float,
-                 undervoltage_operating_mv: float, now_s: float) -> None:
-        self.settings = settings
-        self.modules = modules
-        self.charge_voltage_v = cells * overvoltage_operating_mv / 1000
-        self.discharge_voltage_v = cells * undervoltage_operating_mv / 1000
-        self.info = BatteryInfo(CHEMISTRY_CODES.get(chemistry, "LI"), HARDWARE_VERSION,
-                                round(capacity_ah), SOFTWARE_VERSION)
-        self.manufacturer = Manufacturer(settings.manufacturer)
-        self.started_s = now_s
-        self.keep_alive_at_s: float | None = None
+    """The battery side of one inverter protocol; subclasses set ``PROTOCOL`` and
+    ``ACCEPTED`` and override `on_frame`, `due` and `frames`."""
 
-    def on_keep_alive(self, now_s: float) -> None:
-        self.keep_alive_at_s = now_s
+    PROTOCOL: ClassVar[str] = ""
+    ACCEPTED: ClassVar[AcceptedRange]
+
+    def __init__(self, settings: EndpointSettings, pack: PackDescription, now_s: float) -> None:
+        self.settings = settings
+        self.pack = pack
+        self.started_s = now_s
+        self.heard_at_s: float | None = None
+        # the pack at the charge ceiling: the pack's, or the core's during a calibration
+        # charge (`master.endpoints.Endpoints.inverter_frames`)
+        self.charge_voltage_v = pack.charge_voltage_v
+
+    def heard(self, now_s: float) -> None:
+        """A frame of the inverter: it is alive."""
+        self.heard_at_s = now_s
 
     def lost(self, now_s: float) -> bool:
         timeout = self.settings.inverter_timeout_s
         if timeout == 0:
             return False
-        last = self.keep_alive_at_s if self.keep_alive_at_s is not None else self.started_s
+        last = self.heard_at_s if self.heard_at_s is not None else self.started_s
         return now_s - last > timeout
 
-    def frames(self, inputs: InverterInputs) -> list[Frame]:
+    def clamped(self, inputs: InverterInputs) -> Limits:
+        """The limits the inverter is sent: a direction the BMS refuses is 0 A; every value
+        within what the protocol's inverters accept (they ignore values beyond it: a Sunny
+        Island a current above 120 A)."""
+        accepted = self.ACCEPTED
         charge_a = inputs.charge_limit_a if inputs.charge_allowed else 0.0
         discharge_a = inputs.discharge_limit_a if inputs.discharge_allowed else 0.0
-        sma_alarms = frozenset(sma_alarm(e) for e in inputs.fatal)
-        if inputs.fatal:
-            sma_alarms |= {"General"}
-        return [
-            InverterLimits(self.charge_voltage_v, max(0.0, charge_a), max(0.0, discharge_a),
-                           self.discharge_voltage_v),
-            InverterSoc(round(inputs.soc_pct), round(inputs.soh_pct), inputs.soc_pct),
-            InverterMeasurements(inputs.voltage_v, inputs.current_a,
-                                 inputs.max_temperature_degc),
-            PylonAlarms(frozenset(pylon_flag(e) for e in inputs.fatal),
-                        frozenset(pylon_flag(e) for e in inputs.warnings), self.modules),
-            SmaAlarms(sma_alarms, frozenset(sma_alarm(e) for e in inputs.warnings)),
-            PylonRequests(charge_enable=charge_a > 0, discharge_enable=discharge_a > 0),
-            self.manufacturer,
-            self.info,
-        ]
+        return Limits(clamp(self.charge_voltage_v, *accepted.charge_voltage_v),
+                      clamp(self.pack.discharge_voltage_v, *accepted.discharge_voltage_v),
+                      clamp(charge_a, 0.0, accepted.current_max_a),
+                      clamp(discharge_a, 0.0, accepted.current_max_a))
+
+    # --- the protocol's hooks -----------------------------------------------------------
+
+    def on_frame(self, frame: Frame, now_s: float) -> None:
+        """A frame of the inverter (a request, its measurements): it is alive."""
+        self.heard(now_s)
+
+    def due(self, now_s: float) -> bool:
+        """Whether `frames` has something to send now."""
+        raise NotImplementedError
+
+    def frames(self, inputs: InverterInputs, now_s: float) -> list[Frame]:
+        """The frames due now (periodic ones, answers to requests)."""
+        raise NotImplementedError

@@ -1,5 +1,6 @@
 """What the master persists and how it comes back: the estimator (SOC, capacity and R0 per
-cell), the lifetime counters, the contactor closings; the safety state (ERROR, its cause and
+cell), the lifetime counters, the contactor closings, the drift correction's state (the
+calibration schedule, the current sensor's gain); the safety state (ERROR, its cause and
 every latched diagnosis entry: a restart must not be a reset); and the freeze frame stored
 with every diagnosis event. Pure: the store itself is master/store.py."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 from dbc.frames import MasterState
@@ -28,10 +30,12 @@ def snapshot(core: MasterCore) -> dict[str, Any]:
                       "cells": core.settings.pack.cells},
         "counters": dataclasses.asdict(state.counters),
         "contactor_closings": list(core.contactor_closings),
+        DRIFT_KEY: core.algorithms.drift.record(),
     }
 
 
 SAFETY_KEY = "safety"
+DRIFT_KEY = "drift"
 
 
 def safety_record(core: MasterCore) -> dict[str, Any]:
@@ -69,8 +73,11 @@ def restore_safety(core: MasterCore, record: Any, now_s: float) -> list[str]:
     return notes
 
 
-def restore(core: MasterCore, store: Store, now_s: float = 0.0) -> list[str]:
-    """Bring the stored state back into a fresh core; returns what it did, for the log."""
+def restore(core: MasterCore, store: Store, now_s: float = 0.0,
+            wall_s: float | None = None) -> list[str]:
+    """Bring the stored state back into a fresh core; returns what it did, for the log.
+    ``wall_s``: the Unix time now (None: the clock's), for how long the master was off: the
+    calibration schedule counts that time too."""
     notes = []
     safety = store.load_state(SAFETY_KEY)
     if safety is not None:
@@ -87,6 +94,11 @@ def restore(core: MasterCore, store: Store, now_s: float = 0.0) -> list[str]:
             core.algorithms.estimator.restore(state)
             notes.append(f"estimator state restored ({len(values['soc'])} cells); the SOC is "
                          f"checked against the OCV at the first measurement")
+    drift = store.load_state(DRIFT_KEY)
+    if drift is not None:
+        offline_s = max(0.0, (time.time() if wall_s is None else wall_s) - drift[0])
+        notes += [f"drift correction: {note}" for note in
+                  core.algorithms.drift.restore(drift[1], now_s, offline_s)]
     closings = store.load_state("contactor_closings")
     if closings is not None and len(closings[1]) == len(core.contactor_closings):
         core.contactor_closings = [int(x) for x in closings[1]]

@@ -63,7 +63,7 @@ class LimitsReport:
     discharge_w: float
     charge_limiter: str
     discharge_limiter: str
-    voltage_max_v: float  # every cell at its operating limit
+    voltage_max_v: float  # every cell at the charge ceiling: the inverter's charge voltage
     voltage_min_v: float
 
 

@@ -1,4 +1,5 @@
-"""The master process: the pure core on the pack and vehicle buses, driven by its own timer.
+"""The master process: the pure core on the pack, vehicle and inverter buses (the inverter's
+the vehicle bus in a pack without a VCU), driven by its own timer.
 
 Frames that complete a fatal debounce get their reaction (the contactor command) sent from
 inside the receive callback; the control loop never waits on anything but the buses and its
@@ -21,7 +22,7 @@ from bms.can_errors import CAN_ERR_FLAG
 from bms.can_port import CanPort, KernelPeriodic
 from bms.chemistry import cell_capacity_ah
 from bms.service import set_realtime_priority, write_json_atomically
-from bms.settings import Settings, bus_kwargs
+from bms.settings import Settings, bus_kwargs, inverter_bus
 from bms.systemd import Notifier
 from bms.ticks import ticks
 from bms.timing import Schedule
@@ -55,12 +56,16 @@ LOOP_PERIODS_KEPT = 100_000
 class MasterShell:
     def __init__(self, core: MasterCore, pack: CanPort, vehicle: CanPort,
                  gpio: GpioContactors | None = None, writer: StoreWriter | None = None,
-                 telemetry: TelemetryPublisher | None = None) -> None:
+                 telemetry: TelemetryPublisher | None = None,
+                 inverter: CanPort | None = None) -> None:
         self.core = core
         self.writer = writer  # the SQLite store, if configured
         self.telemetry = telemetry  # MQTT, if enabled
         self.pack = pack
         self.vehicle = vehicle
+        # the inverter's bus: a port of its own, or the vehicle bus's (a pack without a VCU)
+        self.inverter = inverter if inverter is not None else vehicle
+        self.inverter_bus = "inverter" if inverter is not None else "vehicle"
         self.gpio = gpio  # contactors on the master's own lines, if configured
         m = core.settings.master
         self.blackbox = BlackBox(m.blackbox_pre_s, m.blackbox_post_s) if m.blackbox_dir \
@@ -97,9 +102,12 @@ class MasterShell:
                 self.blackbox.trigger(out.reaction.name.lower(), since, time.time())
         for frame in out.vehicle:
             self.vehicle.send(frame)
+        for frame in out.inverter:
+            self.inverter.send(frame)
         if self.blackbox is not None:
             now, wall = asyncio.get_running_loop().time(), time.time()
-            for bus, frames in (("pack", out.pack), ("vehicle", out.vehicle)):
+            for bus, frames in (("pack", out.pack), ("vehicle", out.vehicle),
+                                (self.inverter_bus, out.inverter)):
                 for frame in frames:
                     self.blackbox.record(bus, frame, now, wall)
         self.log_events()
@@ -108,11 +116,18 @@ class MasterShell:
         """Into the black box, unless it is the master's own frame coming back."""
         if self.blackbox is None:
             return
-        codec = pack_codec() if bus == "pack" else vehicle_codec()
-        try:
-            layout, _ = codec.lookup(frame.arbitration_id, frame.is_extended_id)
-        except DbcError:
-            layout = None
+        codecs = [pack_codec()] if bus == "pack" else [vehicle_codec()] if bus == "vehicle" \
+            else []
+        receiver = self.core.inverter_receiver
+        if receiver is not None and bus == self.inverter_bus:
+            codecs.append(receiver.codec)
+        layout = None
+        for codec in codecs:
+            try:
+                layout, _ = codec.lookup(frame.arbitration_id, frame.is_extended_id)
+                break
+            except DbcError:
+                continue
         if layout is None or "Master" not in layout.senders:
             self.blackbox.record(bus, frame, now, time.time())
 
@@ -127,6 +142,14 @@ class MasterShell:
             return
         self._keep("vehicle", frame, now)
         self.send(self.core.on_vehicle_frame(frame, now), now)
+
+    def on_inverter_frame(self, frame: CanFrame, now: float) -> None:
+        """A frame of the inverter's own bus (when it shares the vehicle bus, the core routes
+        its frames from `on_vehicle_frame`)."""
+        if self.frozen:
+            return
+        self._keep("inverter", frame, now)
+        self.send(self.core.on_inverter_frame(frame, now), now)
 
     async def write_blackbox(self, capture: Capture) -> None:
         """Write a capture without holding up the control loop."""
@@ -247,7 +270,11 @@ class MasterShell:
 async def run_master(settings: Settings, stats_path: Path | None = None) -> None:
     loop = asyncio.get_running_loop()
     async with CanPort(bus_kwargs(settings, "pack"), "pack") as pack, \
-            CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle:
+            CanPort(bus_kwargs(settings, "vehicle"), "vehicle") as vehicle, \
+            contextlib.AsyncExitStack() as stack:
+        inverter = await stack.enter_async_context(
+            CanPort(bus_kwargs(settings, "inverter"), "inverter")) \
+            if inverter_bus(settings) == "inverter" else None
         core = MasterCore(settings, loop.time())
         core.contactor_key = key_from_environment(settings.contactors.auth_key_env)
         if core.contactor_key is not None:
@@ -260,12 +287,14 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
         writer = open_store(core, telemetry, loop.time())
         gpio = GpioContactors(settings.contactors.gpio) \
             if settings.contactors.driver == "gpio" else None
-        shell = MasterShell(core, pack, vehicle, gpio, writer, telemetry)
+        shell = MasterShell(core, pack, vehicle, gpio, writer, telemetry, inverter)
         if telemetry is not None:
             telemetry.start()
         pack.subscribe(shell.on_pack_frame)
         pack.subscribe_errors(shell.on_pack_error)
         vehicle.subscribe(shell.on_vehicle_frame)
+        if inverter is not None:
+            inverter.subscribe(shell.on_inverter_frame)
         shell.start_kernel_heartbeat(loop.time())
         log.info("master up: %d modules x %d cells, %s", settings.pack.modules,
                  settings.pack.cells_per_module,
@@ -275,6 +304,8 @@ async def run_master(settings: Settings, stats_path: Path | None = None) -> None
                 group.create_task(_control_loop(shell, settings, group), name="control-loop")
                 group.create_task(pack.failed(), name="pack-bus-subscribers")
                 group.create_task(vehicle.failed(), name="vehicle-bus-subscribers")
+                if inverter is not None:
+                    group.create_task(inverter.failed(), name="inverter-bus-subscribers")
         finally:
             shell.freeze()  # the core decides nothing more
             if gpio is not None:
@@ -429,6 +460,10 @@ def master_statistics(shell: MasterShell) -> dict[str, Any]:
         "decode_failures": {f.value: n for f, n in core.receiver.failures.items()},
         "pack_port": vars(shell.pack.statistics),
         "vehicle_port": vars(shell.vehicle.statistics),
+        "inverter_port": vars(shell.inverter.statistics)
+        if shell.inverter is not shell.vehicle else None,
+        "inverter_frames": dict(core.inverter_receiver.decoded)
+        if core.inverter_receiver is not None else None,
         "modules": per_module,
         "event_counts": core.statistics.event_counts,
         "events": [event.describe() for event in core.statistics.events],

@@ -19,6 +19,7 @@ from typing import Any
 from master.events import (
     ContactorEvent,
     DiagnosisEvent,
+    EstimationEvent,
     MasterEvent,
     NoticeEvent,
     StateEvent,
@@ -32,13 +33,18 @@ _CLOSE = object()
 
 
 def stored(event: MasterEvent, wall_time: float, freeze: dict[str, Any] | None) -> StoredEvent:
-    """What the store keeps of a master event (diagnosis events with the freeze frame)."""
+    """What the store keeps of a master event (diagnosis events with the freeze frame; the
+    estimator's corrections with their old and new values in its place)."""
     if isinstance(event, DiagnosisEvent):
         return StoredEvent(wall_time, event.time_s, "diagnosis", event.describe(),
                            entry=event.entry.name.lower(), change=event.change.value,
                            severity=event.severity.name.lower(),
                            module=event.location.module, element=event.location.element,
                            freeze=freeze)
+    if isinstance(event, EstimationEvent):
+        return StoredEvent(wall_time, event.time_s, "estimation", event.describe(),
+                           entry=event.entry, severity="info",
+                           freeze={"old": event.old, "new": event.new, "unit": event.unit})
     kind = {StateEvent: "state", ContactorEvent: "contactor", NoticeEvent: "notice"}
     return StoredEvent(wall_time, event.time_s, kind[type(event)], event.describe())
 

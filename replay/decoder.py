@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
+from dbc.codec import Codec, inverter_codec, pack_codec, sim_codec, vehicle_codec
 from dbc.codec.layout import MessageLayout
 from dbc.database import load_file
 from dbc.e2e import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL, E2EChecker, read_counter
@@ -110,8 +110,11 @@ def _to_raw(signal: Any) -> Any:
 
 class LogDecoder:
     def __init__(self, extra_dbcs: Iterable[Path] = (), max_lost_frames: int = 2) -> None:
+        # the inverter's bus: the CAN-BMS protocol's (the vehicle bus of a pack without a VCU
+        # carries it; the HV protocols' DBC files go in with --dbc)
         self.buses: list[tuple[str, Codec]] = [("pack", pack_codec()),
-                                               ("vehicle", vehicle_codec())]
+                                               ("vehicle", vehicle_codec()),
+                                               ("inverter", inverter_codec("can_bms"))]
         for path in extra_dbcs:
             self.buses.append((path.stem, Codec([load_file(path)], [])))
         self.buses.append(("sim", sim_codec()))
@@ -142,6 +145,8 @@ class LogDecoder:
         frame = logged.frame
         candidates = [(logged.channel, self.by_name[logged.channel])] \
             if logged.channel in self.by_name else self.buses
+        if logged.channel == "vehicle":  # a storage pack's inverter shares the vehicle bus
+            candidates = [*candidates, ("inverter", self.by_name["inverter"])]
         for bus, codec in candidates:
             try:
                 layout, module = codec.lookup(frame.arbitration_id, frame.is_extended_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bms.cli_common import add_config_arguments, run_role
+from bms.cli_common import add_config_arguments, add_stats_argument, run_role
 from bms.settings import Settings
 
 
@@ -40,11 +40,14 @@ def add_parser(subparsers: Any) -> None:
     add_config_arguments(charger)
     charger.set_defaults(run=run_charger)
     inverter = peers.add_parser(
-        "inverter", help="a battery inverter speaking the CAN-BMS protocol",
-        description="The inverter: moves the sim.inverter.profile current within the "
-                    "limits of 0x351 and the requests of 0x35C, stops when 0x351 stops, and "
-                    "sends its 0x305 keep-alive every second.")
+        "inverter", help="a battery inverter speaking endpoints.inverter's protocol",
+        description="The inverter of endpoints.inverter (can_bms, byd_hvs, pylon_hv) on the "
+                    "inverter's bus: identifies the battery where its protocol has a "
+                    "handshake, moves the sim.inverter.profile current within the limits and "
+                    "flags it is sent (dropping limits it does not accept), stops when they "
+                    "stop, and sends its own frames every sim.inverter.keep_alive_period_s.")
     add_config_arguments(inverter)
+    add_stats_argument(inverter)
     inverter.set_defaults(run=run_inverter)
     from sim.scenario_cli import add_parser as add_run_parser
 
@@ -67,7 +70,17 @@ def run_charger(args: argparse.Namespace) -> int:
 def run_inverter(args: argparse.Namespace) -> int:
     from sim.peers_service import run_inverter as run
 
-    return run_role(args, "inverter", describe=lambda s: "CAN-BMS inverter", service=run)
+    return run_role(args, "inverter", describe=lambda s: f"{s.endpoints.inverter} inverter",
+                    service=lambda s: run(s, args.stats_file), problem=inverter_problem)
+
+
+def inverter_problem(settings: Settings) -> str | None:
+    """The inverter needs a protocol, and one that fits the pack's voltage."""
+    if settings.endpoints.inverter == "none":
+        return "endpoints.inverter: none configured"
+    from master.endpoints import inverter_problem as problem
+
+    return problem(settings)
 
 
 def run_vcu(args: argparse.Namespace) -> int:

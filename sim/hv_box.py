@@ -3,8 +3,9 @@ capacitor, pack fuse, auxiliary feedback contacts, and the IVT-S current sensor 
 
 It obeys ContactorCommand (everything opens when commands stop), reports
 ContactorFeedback, and decides the pack current from the circuit: zero while open, the
-precharge current into the DC link, the load's demand once closed. Faults are injected on
-the simulation bus. Pure: ``tick(now)`` advances the physics.
+precharge current into the DC link, the load's demand once closed. Its sensor hears the
+commands that configure it. Faults are injected on the simulation bus. Pure: ``tick(now)``
+advances the physics.
 """
 
 from __future__ import annotations
@@ -82,9 +83,11 @@ class HvBox:
         self.sim_receiver = FrameReceiver(sim_codec(), 0, "HvBox")
         self.sender = FrameSender(pack_codec())
         # what the box and its sensor read of the pack bus (a receive filter, as a sensor's
-        # CAN controller has one): the commands, and the cell voltages for U1
+        # CAN controller has one): the commands (the box's and the sensor's), and the cell
+        # voltages for U1
         self.wanted_ids = frozenset(
-            {pack_codec().layout_of(ContactorCommand).base_id, *self.sensor.voltage_ids})
+            {pack_codec().layout_of(ContactorCommand).base_id, self.sensor.command_id,
+             *self.sensor.voltage_ids})
         self.relays = {contactor: Relay() for contactor in ContactorId}
         self.bus_voltage_v = 0.0
         self.current_a = 0.0
@@ -109,6 +112,9 @@ class HvBox:
     def on_pack_frame(self, frame: CanFrame, now_s: float) -> None:
         if frame.arbitration_id in self.sensor.voltage_ids:  # for U1, nothing for the box
             self.sensor.on_frame(frame, now_s)
+            return
+        if frame.arbitration_id == self.sensor.command_id:
+            self.sensor.on_command(frame, now_s)
             return
         reception = self.receiver.receive(frame)
         if reception is not None and isinstance(reception.frame, ContactorCommand):

@@ -124,14 +124,16 @@ class Launcher:
                   f"master.store_path={self.run_dir / 'bms.sqlite'}", *mqtt),
             *extras,
             child("hv-box", "sim", "hv-box", stats=False),
-            *(child(peer, "sim", peer, stats=False) for peer in self.peers()),
+            # the inverter's counters (what it moved, what it refused) go into the summary
+            *(child(peer, "sim", peer, stats=peer == "inverter") for peer in self.peers()),
             *(child(f"slave {m}", "slave", "--module", str(m))
               for m in range(self.settings.pack.modules)),
         ]
         return self.children
 
     def peers(self) -> list[str]:
-        """The vehicle-bus peers this pack's configuration has."""
+        """The peers this pack's configuration has: on the vehicle bus, and the inverter on
+        its own (the vehicle bus in a pack without a VCU)."""
         endpoints = self.settings.endpoints
         return [peer for peer, present in (("vcu", endpoints.vcu),
                                            ("charger", endpoints.charger != "none"),

@@ -2,7 +2,8 @@
 
 Master, slaves, HV box (with the current sensor), VCU and, when the pack has them, the
 charger and the inverter run their pure cores; their
-frames travel on three wires (pack, vehicle, simulation) exactly as on the real buses:
+frames travel on four wires (pack, vehicle, inverter, simulation) exactly as on the real
+buses (the inverter's frames on the vehicle wire when the pack puts it there):
 every node hears every frame of its buses, its own too, and a frame sent in reaction to
 another goes out in the same step. The DBC and the E2E protection are exercised as in the
 real processes. Runs as fast as the CPU allows; same settings, same frames, bit for bit.
@@ -14,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from bms.settings import Settings
+from bms.settings import Settings, inverter_shares_vehicle_bus
 from bms.timing import Schedule
 from dbc.codec import CanFrame, pack_codec, sim_codec
 from dbc.frames import Frame
@@ -23,13 +24,14 @@ from master.core import MasterCore, Outputs
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
 from sim.inverter import InverterSim
+from sim.inverters import make_inverter_sim
 from sim.slave_faults import SlaveFaults
 from sim.vcu import PeerOutputs, VcuSim
 from slave.afe.sim import SimAfe
 from slave.core import SlaveCore
 
 Listener = Callable[[CanFrame, float], object]
-BUSES = ("pack", "vehicle", "sim")
+BUSES = ("pack", "vehicle", "sim", "inverter")
 
 
 @dataclass(init=False)
@@ -86,7 +88,10 @@ class LockstepPack:
         self.vcu = VcuSim(settings, start_s)
         endpoints = settings.endpoints
         self.charger = ChargerSim(settings, start_s) if endpoints.charger != "none" else None
-        self.inverter = InverterSim(settings, start_s) if endpoints.inverter != "none" else None
+        self.inverter: InverterSim | None = make_inverter_sim(settings, start_s) \
+            if endpoints.inverter != "none" else None
+        # the wire the inverter and the master's inverter frames are on
+        self.inverter_wire = "vehicle" if inverter_shares_vehicle_bus(settings) else "inverter"
         self.step_s = min(settings.master.tick_period_s,
                           settings.sim.current_sensor.current_period_s)
         self._slave_schedule = Schedule(settings.slave.measurement_period_s, start_s)
@@ -102,6 +107,7 @@ class LockstepPack:
         w = self.wires
         w.listen("pack", self._master_pack)
         w.listen("vehicle", self._master_vehicle)
+        w.listen("inverter", self._master_inverter)
         # the box's sensor gets the modules' true voltages (`_module_voltages`), not the
         # cell voltages a box process has to hear
         w.listen("pack", self.box.on_pack_frame,
@@ -114,7 +120,7 @@ class LockstepPack:
             w.listen("pack", self.charger.on_pack_frame, self.charger.wanted_pack_ids)
             w.listen("sim", self.charger.on_sim_frame)
         if self.inverter is not None:
-            w.listen("vehicle", self.inverter.on_vehicle_frame)
+            w.listen(self.inverter_wire, self.inverter.on_frame)
         # the cells get the box's current from the box itself (`_currents`), not from the
         # sensor's frames a slave process has to hear
         sensor_ids = {pack_codec().layout_of(IvtCurrent).base_id}
@@ -130,6 +136,7 @@ class LockstepPack:
     def _emit_outputs(self, out: Outputs) -> None:
         self._emit("pack", "Master", out.pack)
         self._emit("vehicle", "Master", out.vehicle)
+        self._emit(self.inverter_wire, "Master", out.inverter)
 
     def _emit_peer(self, node: str, out: PeerOutputs) -> None:
         self._emit("vehicle", node, out.vehicle)
@@ -140,6 +147,9 @@ class LockstepPack:
 
     def _master_vehicle(self, frame: CanFrame, now_s: float) -> None:
         self._emit_outputs(self.master.on_vehicle_frame(frame, now_s))
+
+    def _master_inverter(self, frame: CanFrame, now_s: float) -> None:
+        self._emit_outputs(self.master.on_inverter_frame(frame, now_s))
 
     def inject(self, command: Frame) -> None:
         """Send a simulation-bus command (fault injection, VCU request) at the next step."""
@@ -170,7 +180,9 @@ class LockstepPack:
         if self.charger is not None:
             self._emit_peer("Charger", self.charger.tick(now))
         if self.inverter is not None:
-            self._emit_peer("Inverter", self.inverter.tick(now))
+            out = self.inverter.tick(now)
+            self._emit(self.inverter_wire, "Inverter", out.vehicle)
+            self._emit("sim", "Inverter", out.sim)
         if self._slave_schedule.due(now):
             for slave, faults in self.alive_slaves():
                 frames = slave.tick(now)

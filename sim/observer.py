@@ -10,9 +10,9 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from bms.settings import Settings
+from bms.settings import Settings, inverter_bus
 from dbc.busload import frame_bits
-from dbc.codec import CanFrame, pack_codec, vehicle_codec
+from dbc.codec import CanFrame, inverter_codec, pack_codec, vehicle_codec
 from dbc.endpoint import FrameReceiver
 from dbc.frames import (
     CellTemperatures,
@@ -113,6 +113,18 @@ class PackObserver:
                                       "Observer")
         self.vehicle_receiver = FrameReceiver(vehicle_codec(),
                                               settings.master.e2e_max_lost_frames, "Observer")
+        # the inverter's bus, its protocol's codec; its ids routed from the vehicle bus when
+        # the inverter shares it
+        protocol = settings.endpoints.inverter
+        self.inverter_receiver = FrameReceiver(
+            inverter_codec(protocol), settings.master.e2e_max_lost_frames, "Observer") \
+            if protocol != "none" else None
+        self._inverter_ids = frozenset(
+            (layout.base_id, layout.is_extended_id)
+            for layout in self.inverter_receiver.codec.layouts.values()) \
+            if self.inverter_receiver is not None and inverter_bus(settings) == "vehicle" \
+            else frozenset()
+        self.by_inverter_message: Counter[str] = Counter()
         self.bms_status: BmsStatus | None = None
         self.vcu_request: VcuRequest | None = None
         self.vcu_request_at_s: float | None = None
@@ -176,6 +188,10 @@ class PackObserver:
             self.contactor_feedback = decoded
 
     def on_vehicle_frame(self, frame: CanFrame, now_s: float) -> None:
+        if self._inverter_ids and (frame.arbitration_id, frame.is_extended_id) in \
+                self._inverter_ids:
+            self.on_inverter_frame(frame, now_s)
+            return
         reception = self.vehicle_receiver.receive(frame)
         decoded = reception.frame if reception is not None else None
         if reception is not None:
@@ -184,6 +200,12 @@ class PackObserver:
             self.bms_status = decoded
         elif isinstance(decoded, VcuRequest):
             self.vcu_request, self.vcu_request_at_s = decoded, now_s
+
+    def on_inverter_frame(self, frame: CanFrame, now_s: float) -> None:
+        receiver = self.inverter_receiver
+        reception = receiver.receive(frame) if receiver is not None else None
+        if reception is not None and reception.frame is not None:
+            self.by_inverter_message[reception.layout.name] += 1
 
     def unheard(self) -> list[str]:
         """The parts of the plant the master needs and this observer has not heard yet."""

@@ -50,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
     settings = load_or_explain(args)
     if settings is None:
         return 2
+    from master.cli import problem
+
+    refusal = problem(settings)  # what the master would refuse: before starting anything
+    if refusal is not None:
+        print(f"configuration error: {refusal}", file=sys.stderr)
+        return 2
     if args.check_config:
         return config_ok(f"virtual pack of {settings.pack.modules} x "
                          f"{settings.pack.cells_per_module} cells")

@@ -7,12 +7,14 @@ end (a module not online, the master silent or in ERROR, more E2E errors than al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from rich.live import Live
 from bms.can_port import CanPort
 from bms.netns import only_loopback_network
 from bms.service import write_json_atomically
-from bms.settings import Settings, bus_kwargs
+from bms.settings import Settings, bus_kwargs, inverter_bus
 from dbc.frames import MasterState
 from sim import broker
 from sim.launcher import ChildExit, DashboardPlan, Launcher
@@ -50,7 +52,9 @@ class PackOptions:
 
 def describe_buses(settings: Settings) -> list[str]:
     lines = []
-    for name in ("pack", "vehicle", "sim"):
+    buses = ["pack", "vehicle", "sim"] + (["inverter"] if inverter_bus(settings) == "inverter"
+                                          else [])
+    for name in buses:
         kwargs = bus_kwargs(settings, name)
         call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         extra = [f"{k}={v}" for k, v in kwargs.items()
@@ -97,15 +101,20 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    dashboard = _dashboard(options, console)
+    dashboard, url = _dashboard(options, console)
     launcher = Launcher(settings, options.config_args, options.run_dir, dashboard)
     deaths: list[ChildExit] = []
     started = time.monotonic()
     async with CanPort(bus_kwargs(settings, "pack"), "pack/observer") as port, \
-            CanPort(bus_kwargs(settings, "vehicle"), "vehicle/observer") as vehicle:
+            CanPort(bus_kwargs(settings, "vehicle"), "vehicle/observer") as vehicle, \
+            contextlib.AsyncExitStack() as stack:
         observer = PackObserver(settings, loop.time())
         port.subscribe(observer.on_frame)
         vehicle.subscribe(observer.on_vehicle_frame)
+        if inverter_bus(settings) == "inverter":  # else its frames come on the vehicle bus
+            inverter = await stack.enter_async_context(
+                CanPort(bus_kwargs(settings, "inverter"), "inverter/observer"))
+            inverter.subscribe(observer.on_inverter_frame)
         try:
             console.print("starting the plant and the peers; the master once they are heard",
                           highlight=False)
@@ -114,7 +123,8 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
                 console.print(f"[yellow]starting the master without having heard "
                               f"{_first_few(missing)}[/]")
             title = (f"{settings.pack.name}: {settings.pack.modules} x "
-                     f"{settings.pack.cells_per_module} {settings.pack.chemistry.value}")
+                     f"{settings.pack.cells_per_module} {settings.pack.chemistry.value}"
+                     + (f"  ·  dashboard {url}" if url else ""))
             deadline = None if options.duration_s is None else loop.time() + options.duration_s
             if options.headless:
                 await _headless(observer, launcher, stop, deadline, options, deaths, console)
@@ -132,7 +142,8 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
                 for d in deaths]
     if options.duration_s is not None:
         problems += health_problems(view, options.max_e2e_errors)
-    summary = _summary(settings, view, launcher, problems, time.monotonic() - started)
+    summary = _summary(settings, view, launcher, problems, time.monotonic() - started,
+                       observer.by_inverter_message)
     write_json_atomically(options.run_dir / "summary.json", summary)
     if options.summary_path is not None:
         write_json_atomically(options.summary_path, summary)
@@ -144,15 +155,16 @@ async def run_pack(settings: Settings, options: PackOptions) -> int:
     return 1 if problems else 0
 
 
-def _dashboard(options: PackOptions, console: Console) -> DashboardPlan | None:
+def _dashboard(options: PackOptions, console: Console) -> tuple[DashboardPlan | None, str]:
     """The broker and the dashboard's plan (their passwords into this process's environment,
-    which the children inherit, and an operator login printed), or None without them."""
+    which the children inherit, and an operator login printed) and its URL, or (None, "")
+    without them."""
     if not options.web:
-        return None
+        return None, ""
     why_not = broker.missing()
     if why_not is not None:
         console.print(f"[yellow]no dashboard: {why_not}; --no-web hides this[/]")
-        return None
+        return None, ""
     options.run_dir.mkdir(parents=True, exist_ok=True)
     plan = broker.configure(options.run_dir / "broker")
     os.environ.update(plan.passwords_env)
@@ -169,7 +181,7 @@ def _dashboard(options: PackOptions, console: Console) -> DashboardPlan | None:
     if only_loopback_network() and not relayed_url:
         console.print("    (inside this pack's network namespace: ./run pack relays it to the "
                       "host)", highlight=False)
-    return DashboardPlan(plan, port, Path(socket_path) if socket_path else None)
+    return DashboardPlan(plan, port, Path(socket_path) if socket_path else None), url
 
 
 def _first_few(names: list[str], shown: int = 4) -> str:
@@ -228,7 +240,7 @@ async def _live(observer: PackObserver, launcher: Launcher, stop: asyncio.Event,
 
 
 def _summary(settings: Settings, view: PackView, launcher: Launcher, problems: list[str],
-             wall_s: float) -> dict[str, Any]:
+             wall_s: float, inverter_frames: Mapping[str, int]) -> dict[str, Any]:
     children: dict[str, Any] = {}
     for child in launcher.children:
         stats: Any = None
@@ -248,6 +260,7 @@ def _summary(settings: Settings, view: PackView, launcher: Launcher, problems: l
             "frames_per_s_last_second": view.frames_per_s,
             "bus_load_last_second": view.bus_load,
             "undecodable_frames": view.unknown_frames,
+            "inverter_frames": dict(inverter_frames),  # the observer's, by message
             "master_state": view.master_state.name if view.master_state else None,
             "contactors": str(view.bms_status.contactors) if view.bms_status else None,
             "fault_groups": sorted(view.bms_status.fault_groups) if view.bms_status else None,

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from bms.can_port import CanPort
-from bms.settings import Settings, bus_kwargs
+from bms.service import write_json_atomically
+from bms.settings import Settings, bus_kwargs, inverter_bus
 from bms.ticks import ticks
 from dbc.contactor_auth import key_from_environment
 from sim.charger import ChargerSim
 from sim.hv_box import HvBox
-from sim.inverter import InverterSim
+from sim.inverters import make_inverter_sim
 from sim.vcu import PeerOutputs, VcuSim
 
 log = logging.getLogger(__name__)
@@ -99,12 +102,22 @@ async def run_charger(settings: Settings) -> None:
         await _run_peer(charger.tick, s.output_period_s, vehicle, sim, pack)
 
 
-async def run_inverter(settings: Settings) -> None:
+async def run_inverter(settings: Settings, stats_path: Path | None = None) -> None:
+    """The inverter of endpoints.inverter's protocol on the inverter's bus (the vehicle bus
+    in a pack without a VCU); its counters into ``stats_path`` when it stops."""
     loop = asyncio.get_running_loop()
-    async with CanPort(bus_kwargs(settings, "vehicle"), "vehicle/inverter") as vehicle, \
+    bus = inverter_bus(settings) or "inverter"
+    async with CanPort(bus_kwargs(settings, bus), f"{bus}/inverter") as port, \
             CanPort(bus_kwargs(settings, "sim"), "sim/inverter") as sim:
-        inverter = InverterSim(settings, loop.time())
-        vehicle.subscribe(inverter.on_vehicle_frame)
-        log.info("inverter up: CAN-BMS protocol, profile of %d steps",
-                 len(settings.sim.inverter.profile))
-        await _run_peer(inverter.tick, settings.sim.inverter.output_period_s, vehicle, sim)
+        inverter = make_inverter_sim(settings, loop.time())
+        port.subscribe(inverter.on_frame)
+        log.info("inverter up: %s on the %s bus, profile of %d steps",
+                 settings.endpoints.inverter, bus, len(settings.sim.inverter.profile))
+        try:
+            await _run_peer(inverter.tick, settings.sim.inverter.output_period_s, port, sim)
+        finally:
+            stats = dataclasses.asdict(inverter.statistics) | {
+                "protocol": settings.endpoints.inverter, "bus": bus, "ready": inverter.ready()}
+            log.info("inverter: %s", stats)
+            if stats_path is not None:
+                write_json_atomically(stats_path, stats)

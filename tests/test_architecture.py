@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "historian", "web",
-            "bench", "testbed", "tests")
+            "sunspec", "bench", "testbed", "tests")
 
 
 @cache
@@ -78,7 +78,8 @@ def test_nothing_imports_the_tests() -> None:
 
 CORE_NAMES = {"core", "self.core", "master", "self.master", "pack.master", "self.pack.master",
               "p.master"}
-READERS = ("sim", "replay", "bench", "testbed", "master/telemetry", "web", "historian")
+READERS = ("sim", "replay", "bench", "testbed", "master/telemetry", "web", "historian",
+           "sunspec")
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -165,6 +166,14 @@ def test_the_dashboard_reads_only_the_published_telemetry() -> None:
     masters = sorted({n for path, names in imports().items() if path.startswith("web/")
                       for n in names if n.split(".")[0] == "master"})
     assert all(n.startswith("master.telemetry.") for n in masters), masters
+
+
+def test_the_sunspec_server_reads_only_the_published_telemetry() -> None:
+    # the payloads, the commands, and the limits a configuration gives (a pure function)
+    masters = sorted({n for path, names in imports().items() if path.startswith("sunspec/")
+                      for n in names if n.split(".")[0] == "master"})
+    assert all(n.startswith(("master.telemetry.", "master.diagnosis.limits"))
+               for n in masters), masters
 
 
 def test_the_testbed_imports_no_benchmark() -> None:

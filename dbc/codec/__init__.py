@@ -1,7 +1,8 @@
 """Every path between a typed frame and its bytes, in one place.
 
 - `frames_codec`: `Codec`, the bus's codec (decode: id and bytes -> module and typed frame;
-  encode: the reverse with the E2E protection), and the three buses' codecs;
+  encode: the reverse with the E2E protection), and the buses' codecs (the inverter's per
+  protocol);
 - `layout`: what the DBC says of one message (signals, scaling, ranges, multiplexer, E2E),
   and its bit-level plans;
 - `fast_decode`, `fast_encode`: bytes <-> signals from those plans, without cantools;
@@ -18,10 +19,11 @@ from dbc.codec.frames_codec import (
     CanFrame,
     Codec,
     Decoded,
+    inverter_codec,
     pack_codec,
     sim_codec,
     vehicle_codec,
 )
 
-__all__ = ["DECODE_CACHE_SIZE", "CanFrame", "Codec", "Decoded", "pack_codec", "sim_codec",
-           "vehicle_codec"]
+__all__ = ["DECODE_CACHE_SIZE", "CanFrame", "Codec", "Decoded", "inverter_codec", "pack_codec",
+           "sim_codec", "vehicle_codec"]

@@ -10,6 +10,7 @@ reverse and applies the E2E protection of protected messages. Both raise `DbcErr
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -19,7 +20,7 @@ from dbc.cached import cached_database, frame_id_mask
 from dbc.codec.arrays import Decoder, Encoder
 from dbc.codec.direct import direct_decoder, direct_encoder
 from dbc.codec.layout import MessageLayout
-from dbc.database import PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS
+from dbc.database import INVERTER_DBCS, PACK_BUS_DBCS, SIM_BUS_DBCS, VEHICLE_BUS_DBCS
 from dbc.e2e import E2E_COUNTER_SIGNAL, E2E_CRC_SIGNAL
 from dbc.errors import ContractError, DecodeError, DecodeFailure, EncodeError
 from dbc.frames import PACK_FRAME_TYPES, Frame
@@ -94,14 +95,22 @@ class Codec:
         encoder = direct_encoder(frame_type, layout)
         if encoder is not None:
             self._direct_encoders[layout.name] = encoder
+        # a class of one page has `page`, a class of several (the IVT-S's eight result
+        # configurations) `pages`
         page = getattr(frame_type, "page", None)
-        if page is None:
+        several = getattr(frame_type, "pages", None)
+        if several is not None:
+            values = tuple(several(layout))
+        elif page is not None:
+            values = (page(layout),)
+        else:
             self._decoders[layout.name] = frame_type
             return
         pages = self._decoders.setdefault(layout.name, {})
         if not isinstance(pages, dict):
             raise ContractError(f"{layout.name} mixes paged and unpaged frame types")
-        pages[page(layout)] = frame_type
+        for value in values:
+            pages[value] = frame_type
 
     @property
     def frame_types(self) -> tuple[type[Frame], ...]:
@@ -227,14 +236,30 @@ def pack_codec() -> Codec:
 
 @functools.cache
 def vehicle_codec() -> Codec:
-    """The codec of the vehicle bus: vehicle.dbc, and the inverter's and charger's DBCs."""
+    """The codec of the vehicle bus: vehicle.dbc and the charger's DBC."""
     # each bus's frame classes imported with its codec: a slave never builds these
     from dbc.charger_frames import CHARGER_FRAME_TYPES
-    from dbc.inverter_frames import INVERTER_FRAME_TYPES
     from dbc.vehicle_frames import VEHICLE_FRAME_TYPES
 
     return Codec((cached_database(name) for name in VEHICLE_BUS_DBCS),
-                 VEHICLE_FRAME_TYPES + INVERTER_FRAME_TYPES + CHARGER_FRAME_TYPES)
+                 VEHICLE_FRAME_TYPES + CHARGER_FRAME_TYPES)
+
+
+# each inverter protocol (endpoints.inverter): its frame classes' module (FRAME_TYPES)
+INVERTER_FRAME_MODULES = {"can_bms": "dbc.inverter_frames",
+                          "byd_hvs": "dbc.inverter_byd_hvs_frames",
+                          "pylon_hv": "dbc.inverter_pylon_hv_frames"}
+
+
+@functools.cache
+def inverter_codec(protocol: str = "can_bms") -> Codec:
+    """The codec of the inverter's bus for one protocol: its DBC (dbc.database.INVERTER_DBCS)."""
+    module = INVERTER_FRAME_MODULES.get(protocol)
+    if module is None or protocol not in INVERTER_DBCS:
+        raise ContractError(f"unknown inverter protocol {protocol!r}: one of "
+                            f"{', '.join(INVERTER_FRAME_MODULES)}")
+    frame_types: tuple[type[Frame], ...] = importlib.import_module(module).FRAME_TYPES
+    return Codec([cached_database(INVERTER_DBCS[protocol])], frame_types)
 
 
 @functools.cache

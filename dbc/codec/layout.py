@@ -104,6 +104,15 @@ class MessageLayout:
     def has_signal(self, name: str) -> bool:
         return name in self._signals
 
+    @functools.cache  # noqa: B019
+    def byte_span(self, name: str) -> tuple[int, int]:
+        """The bytes (start, stop) a signal of whole bytes fills, in either byte order."""
+        signal = self.signal(name)
+        first_bit = signal.start - 7 if signal.byte_order == "big_endian" else signal.start
+        if first_bit % 8 or signal.length % 8:
+            raise ContractError(f"{self.name}.{name} does not fill whole bytes")
+        return first_bit // 8, first_bit // 8 + signal.length // 8
+
     def saturate(self, name: str, value: float) -> float:
         """A physical value brought within what the signal can carry."""
         return self.range_of(name).clamp(value)

@@ -5,8 +5,9 @@ measurements and the hardware are there and believable: every slave's link (lost
 its E2E window, readings that freeze, flip or ignore the current, bleeding nobody asked
 for; the current sensor, the contactor box and the VCU going silent; the contactors'
 auxiliary contacts against the command (welded, failed to close), the fuse, the pack bus's
-controller (bus-off, error-passive) and the precharge. Each says what it saw; the table
-(`table.py`) decides what it means. The core routes the frames and calls these.
+controller (bus-off, error-passive), the precharge and the current sensor's setup. Each says
+what it saw; the table (`table.py`) decides what it means. The core routes the frames and
+calls these.
 """
 
 from __future__ import annotations
@@ -142,6 +143,10 @@ class Supervision:
 
     def precharge(self, failed: bool, now_s: float) -> None:
         self.engine.observe(DiagId.PRECHARGE_FAILED, PACK, failed, now_s)
+
+    def sensor_setup(self, failed: bool, now_s: float) -> None:
+        """The current sensor's configuration at start (`master/sensor_setup.py`)."""
+        self.engine.observe(DiagId.CURRENT_SENSOR_SETUP_FAILED, PACK, failed, now_s)
 
     def current_response(self, current_a: float | None,
                          module_means_mv: list[float | None], now_s: float) -> None:

@@ -67,6 +67,7 @@ class DiagId(enum.IntEnum):
     CURRENT_SENSOR_LOST = 50
     CURRENT_SENSOR_INVALID = 51
     CURRENT_SENSOR_FLAGGED = 52
+    CURRENT_SENSOR_SETUP_FAILED = 53
     SLAVE_STALE = 60
     SLAVE_LOST = 61
     SLAVE_E2E = 62
@@ -156,6 +157,9 @@ DEFAULT_TABLE: dict[DiagId, EntrySpec] = {
     D.CURRENT_SENSOR_LOST: EntrySpec(Group.CURRENT_SENSOR, Severity.FATAL, 1, 1),
     D.CURRENT_SENSOR_INVALID: EntrySpec(Group.CURRENT_SENSOR, Severity.FATAL, 3, 3),
     D.CURRENT_SENSOR_FLAGGED: EntrySpec(Group.CURRENT_SENSOR, Severity.FATAL, 3, 3),
+    # [sensor] configure: the IVT-S did not take its configuration; its readings can be in
+    # another byte order (-1 A read as +419 kA) or period: none is trusted, nothing closes
+    D.CURRENT_SENSOR_SETUP_FAILED: EntrySpec(Group.CURRENT_SENSOR, Severity.FATAL, 1, 1),
     D.SLAVE_STALE: EntrySpec(Group.SLAVE, Severity.WARNING, 1, 1),
     D.SLAVE_LOST: EntrySpec(Group.SLAVE, Severity.FATAL, 1, 1),
     D.SLAVE_E2E: EntrySpec(Group.SLAVE, Severity.FATAL, 5, 5),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bms.chemistry import (
     ACTIVATION_ENERGY_J_PER_MOL,
@@ -134,6 +135,11 @@ class PackEstimator:
         self._previous: tuple[Array, float] | None = None  # voltages, current
         self._corrected_s = float("-inf")
         self._temperature_degc = np.full(cells, 25.0)  # per cell, the latest
+        # the latest OCV reset after a rest: (time, cell voltages, where the OCV told the
+        # SOC), for the current sensor's gain (master/estimation/drift.py)
+        self.rest_point: tuple[float, Array, NDArray[np.bool_]] | None = None
+        # half the gap between the OCV's charge and discharge branches (the cell file's)
+        self.hysteresis_v = reference.hysteresis_v
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -249,6 +255,7 @@ class PackEstimator:
                                         self.min_ocv_slope) & ~np.isnan(cell_v)
         reliable = np.where(steep, ocv_soc, np.nan)
         self.filter.start(reliable, REST_SOC_SIGMA, from_ocv=True)
+        self.rest_point = (now_s, cell_v.copy(), steep)
         self.health.rest_point(reliable, self.throughput_ah)
         self.filter.capacity_ah = self.health.capacity_ah
 
@@ -264,6 +271,57 @@ class PackEstimator:
         rate = np.abs(cell_v - reference) * MV_PER_V / ((now_s - since_s) / 60.0)
         self._rest_reference = (now_s, cell_v)
         return bool(np.nanmax(rate) <= limit) if not np.isnan(rate).all() else False
+
+    # --- against drift (master/estimation/drift.py decides when) --------------------------
+
+    def shift_to_usable(self, usable: float, soc_sigma: float) -> bool:
+        """Shift every cell's SOC by the same amount so that the usable SOC becomes
+        ``usable`` (0..1): the spread between the cells stays, and each cell's SOC 1-sigma
+        is ``soc_sigma``. False (nothing done) when no shift can: the emptiest cell empty
+        and the fullest full."""
+        soc = clip(self.filter.soc, 0.0, 1.0)
+        low, high = float(soc.min()), float(soc.max())
+        if low + 1.0 - high <= 0.0:
+            return False
+        # the usable SOC is low / (low + 1 - high): a shift leaves the denominator as it is
+        shift = usable * (low + 1.0 - high) - low
+        self.filter.reset_soc(clip(soc + shift, *SOC_BAND), soc_sigma, from_ocv=False)
+        return True
+
+    def reference_soc(self, cell_v: Array, current_a: float, factor: Array,
+                      branch: float) -> tuple[Array, NDArray[np.bool_]]:
+        """Every cell's SOC from its voltage (the filter's R0 drop and RC voltage taken off),
+        on the OCV's charge (``branch`` 1) or discharge (-1) branch, and where the OCV is
+        steep enough to tell it (`estimation.ocv_min_slope_mv_per_pct`) over a band that
+        holds the branch's own uncertainty too: a cell only part of the way to its branch
+        (a short charge) reads up to the hysteresis off, which just below the LFP plateau
+        would make a 93 % cell read 79 %."""
+        ocv = cell_v - self.filter.resistance_ohm() * factor * current_a - self.filter.v_rc_v \
+            - branch * self.hysteresis_v
+        soc = self.curve.soc_at_temperature(ocv, self._temperature_degc)
+        table_v = ocv - self.curve.shift_v(soc, self._temperature_degc)
+        steep = self.curve.steep_around(table_v, REST_VOLTAGE_UNCERTAINTY_V + self.hysteresis_v,
+                                        self.min_ocv_slope) & ~np.isnan(cell_v)
+        return soc, steep
+
+    def full_point(self, cell_v: Array, current_a: float, factor: Array
+                   ) -> tuple[int, Array, Array] | None:
+        """The highest cell is at the end of its voltage plateau with the current tapered:
+        its SOC is the OCV table's there (on the charge branch), every other cell's too
+        where its OCV is steep, else it moves with the highest (the coulomb count's spread
+        stays). Returns the highest cell, every cell's SOC before and the OCV's SOC (NaN
+        where not steep); None (nothing done) when the highest cell's OCV is not steep: that
+        is no full point."""
+        if np.isnan(cell_v).all() or not self.filter.initialised:
+            return None
+        soc, steep = self.reference_soc(cell_v, current_a, factor, 1.0)
+        fullest = int(np.nanargmax(cell_v))
+        if not steep[fullest]:
+            return None
+        before = self.filter.soc.copy()
+        after = np.where(steep, soc, before + (soc[fullest] - before[fullest]))
+        self.filter.reset_soc(clip(after, *SOC_BAND), REST_SOC_SIGMA, from_ocv=True)
+        return fullest, before, np.where(steep, soc, np.nan)
 
     # --- output ---------------------------------------------------------------------------
 

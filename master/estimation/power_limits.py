@@ -6,7 +6,9 @@ Each limiter gives a ceiling; the most restrictive wins and is named:
 - temperature: derating over the hottest and coldest sensor (tables or, by default, from
   the operating temperature limits: 0 at the limit, full 10 degC inside it);
 - soc: derating over the fullest (charge) and emptiest (discharge) cell;
-- cell voltage: 0 at the operating voltage limit, full ``voltage_window_mv`` before it;
+- cell voltage: 0 at the operating voltage limit (charging: at the charge ceiling,
+  ``charge_cell_mv``: the everyday one or a calibration charge's), full
+  ``voltage_window_mv`` before it;
 - resistance: the current that would bring the weakest cell to its operating voltage
   limit after ``resistance_horizon_s`` of it, from its OCV, RC voltage and learnt R0 (the
   inputs are over that horizon: the RC pair charging, the OCV moving with the charge); where
@@ -91,6 +93,8 @@ class PowerLimiter:
         self.limits = limits
         self.max_charge_a = limits.charge_overcurrent_a.operating
         self.max_discharge_a = limits.discharge_overcurrent_a.operating
+        # the highest cell voltage a charge goes to (its owner moves it: master/algorithms.py)
+        self.charge_cell_mv = limits.cell_overvoltage_mv.operating
         self.limp_home_a = settings.limp_home_c * capacity_ah
         self.ramp_a_per_s = settings.ramp_up_c_per_s * capacity_ah
         self._charge_table = self._temperature_table(True)
@@ -142,7 +146,7 @@ class PowerLimiter:
         if not charge and value < self.limp_home_a:
             value, limiter = min(self.limp_home_a, maximum), Limiter.LIMP_HOME
         if charge:
-            limit_mv = limits.cell_overvoltage_mv.operating
+            limit_mv = self.charge_cell_mv
             headroom_mv = limit_mv - inputs.max_cell_mv
             headroom_v = limit_mv / MV_PER_V - inputs.cell_ocv_v
         else:

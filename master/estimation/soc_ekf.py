@@ -111,6 +111,19 @@ class SocFilter:
         p[RR, known] = 0.01 ** 2
         p[DD, first] = (R0_SIGMA_FRACTION * self.r0_ohm[first]) ** 2
 
+    def reset_soc(self, soc: Array, soc_sigma: Array | float, from_ocv: bool) -> None:
+        """Take an SOC from outside the filter (the operator's, a full point's) as a
+        measurement that replaces the SOC: its variance is ``soc_sigma`` squared and its
+        correlations with the RC voltage and dR0 go, which keep their values (a charge that
+        goes on under current keeps its polarisation). NaN entries keep their state."""
+        known = ~np.isnan(soc)
+        sigma = np.broadcast_to(np.asarray(soc_sigma, dtype=np.float64), soc.shape)
+        self.soc[known] = soc[known]
+        self.offset_soc[known] = 1.0 if from_ocv else 0.0
+        p = self.p
+        p[SR, known] = p[SD, known] = 0.0
+        p[SS, known] = sigma[known] ** 2
+
     def predict(self, dt_s: float, current_a: Array, resistance_factor: Array) -> None:
         """Advance by ``dt_s`` with the mean cell current over that time."""
         if dt_s <= 0:

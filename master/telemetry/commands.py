@@ -8,7 +8,11 @@ for, and the state machine and the balancing planner decide as they do for the V
 - ``fault_reset``: the reset request (leaves ERROR only if no fatal cause remains);
 - ``charge_target`` ``soc_pct: 10..100``: where the charger's charge ends;
 - ``state`` ``request: standby|drive|charge``: only in packs without a VCU (with one, the
-  VCU alone asks).
+  VCU alone asks);
+- ``set_soc`` ``soc_pct: 0..100`` (and ``sigma_pct``, the operator's 1-sigma: 0.1..50, else
+  ``drift.set_sigma_pct``): the SOC (usable, as published), taken by the estimator as a
+  measurement; refused under current and beyond ``drift.set_max_change_pct``
+  (master/estimation/drift.py).
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ if TYPE_CHECKING:  # the dashboard checks commands with this module and loads no
     from master.core import MasterCore
 
 MAX_COMMAND_BYTES = 1024
-COMMANDS = ("balancing", "fault_reset", "charge_target", "state")
+COMMANDS = ("balancing", "fault_reset", "charge_target", "state", "set_soc")
 REQUESTS = {"standby": RequestedState.STANDBY, "drive": RequestedState.DRIVE,
             "charge": RequestedState.CHARGE}
 SOC_RANGE_PCT = (10.0, 100.0)
+SET_SOC_RANGE_PCT = (0.0, 100.0)
+SIGMA_RANGE_PCT = (0.1, 50.0)
+# the arguments each command takes: required, and optional
+ARGUMENTS: dict[str, tuple[set[str], set[str]]] = {
+    "balancing": ({"enabled"}, set()), "fault_reset": (set(), set()),
+    "charge_target": ({"soc_pct"}, set()), "state": ({"request"}, set()),
+    "set_soc": ({"soc_pct"}, {"sigma_pct"})}
 
 
 class CommandError(ValueError):
@@ -61,23 +72,29 @@ def parse_command(data: bytes) -> Command:
     if not isinstance(name, str) or name not in COMMANDS:
         raise CommandError(f"unknown command {name!r}: one of {', '.join(COMMANDS)}")
     arguments = {k: v for k, v in message.items() if k not in ("v", "command", "id")}
-    expected = {"balancing": {"enabled"}, "fault_reset": set(), "charge_target": {"soc_pct"},
-                "state": {"request"}}[name]
-    if set(arguments) != expected:
-        raise CommandError(f"{name} takes {sorted(expected) or 'no arguments'}, "
+    required, optional = ARGUMENTS[name]
+    if not required <= set(arguments) <= required | optional:
+        takes = sorted(required) + [f"{key} (optional)" for key in sorted(optional)]
+        raise CommandError(f"{name} takes {takes or 'no arguments'}, "
                            f"got {sorted(map(str, arguments))}")
     if name == "balancing" and not isinstance(arguments["enabled"], bool):
         raise CommandError("balancing: enabled must be true or false")
     if name == "charge_target":
-        soc = arguments["soc_pct"]
-        if isinstance(soc, bool) or not isinstance(soc, (int, float)) or not math.isfinite(soc) \
-                or not SOC_RANGE_PCT[0] <= soc <= SOC_RANGE_PCT[1]:
-            raise CommandError(f"charge_target: soc_pct must be a number in "
-                               f"{SOC_RANGE_PCT[0]:g}..{SOC_RANGE_PCT[1]:g}")
+        _check_number(name, "soc_pct", arguments["soc_pct"], SOC_RANGE_PCT)
+    if name == "set_soc":
+        _check_number(name, "soc_pct", arguments["soc_pct"], SET_SOC_RANGE_PCT)
+        if "sigma_pct" in arguments:
+            _check_number(name, "sigma_pct", arguments["sigma_pct"], SIGMA_RANGE_PCT)
     if name == "state" and (not isinstance(arguments["request"], str)
                             or arguments["request"] not in REQUESTS):
         raise CommandError(f"state: request must be one of {', '.join(REQUESTS)}")
     return Command(name, arguments, _id_of(message))
+
+
+def _check_number(name: str, key: str, value: object, bounds: tuple[float, float]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or not bounds[0] <= value <= bounds[1]:
+        raise CommandError(f"{name}: {key} must be a number in {bounds[0]:g}..{bounds[1]:g}")
 
 
 def apply_command(core: MasterCore, command: Command, now_s: float) -> str | None:
@@ -91,6 +108,10 @@ def apply_command(core: MasterCore, command: Command, now_s: float) -> str | Non
         refused = core.request_charge_target(float(command.arguments["soc_pct"]) / 100.0)
     elif command.name == "state":
         refused = core.request_state(REQUESTS[str(command.arguments["request"])])
+    elif command.name == "set_soc":
+        sigma = command.arguments.get("sigma_pct")
+        refused = core.request_soc(float(command.arguments["soc_pct"]) / 100.0,
+                                   None if sigma is None else float(sigma) / 100.0, now_s)
     if refused is not None:
         return refused
     core.note(f"operator command: {command.name} {command.arguments or ''}".rstrip(), now_s)

@@ -19,11 +19,20 @@ from dbc.frames import (
 )
 from dbc.ivt import (
     IvtCharge,
+    IvtCommandRefused,
     IvtCurrent,
     IvtEnergy,
     IvtFlag,
+    IvtModeReply,
     IvtPower,
+    IvtQuantity,
+    IvtResultConfig,
+    IvtResultConfigReply,
+    IvtSetMode,
+    IvtStore,
+    IvtStoreReply,
     IvtTemperature,
+    IvtTrigger,
     IvtVoltage1,
     IvtVoltage2,
     IvtVoltage3,
@@ -58,10 +67,34 @@ SAMPLES: list[tuple[Frame, int]] = [
     (IvtPower(6, IvtFlag.NONE, -4_731), 0),
     (IvtCharge(7, IvtFlag.MEASUREMENT_ERROR, 123_456), 0),
     (IvtEnergy(8, IvtFlag.NONE, -77), 0),
+    (IvtResultConfig(IvtQuantity.I, IvtTrigger.CYCLIC, 10), 0),
+    (IvtResultConfig(IvtQuantity.WH, IvtTrigger.DISABLED, 0, little_endian=True,
+                     sign_inverted=True), 0),
+    (IvtStore(), 0),
+    (IvtSetMode(run=False), 0),
+    (IvtSetMode(run=True, run_at_startup=False), 0),
+    (IvtResultConfigReply(IvtQuantity.U2, IvtTrigger.TRIGGERED, 65535, little_endian=True), 0),
+    (IvtStoreReply(), 0),
+    (IvtModeReply(run=True), 0),
+    (IvtCommandRefused(0x27), 0),
 ]
 
 from dbc.charger_frames import ChargerFlag, ElconCommand, ElconStatus  # noqa: E402
 from dbc.frames import ContactorCommand, ContactorFeedback, Contactors  # noqa: E402
+from dbc.inverter_byd_hvs_frames import (  # noqa: E402
+    BydBatteryInfo,
+    BydCellInfo,
+    BydInverterIdentity,
+    BydInverterMeasurements,
+    BydInverterSoc,
+    BydInverterTime,
+    BydLimits,
+    BydManufacturer,
+    BydStates,
+    BydUnknown290,
+    BydVersion,
+    product_name_frames,
+)
 from dbc.inverter_frames import (  # noqa: E402
     BatteryInfo,
     InverterKeepAlive,
@@ -72,6 +105,24 @@ from dbc.inverter_frames import (  # noqa: E402
     PylonAlarms,
     PylonRequests,
     SmaAlarms,
+)
+from dbc.inverter_pylon_hv_frames import (  # noqa: E402
+    PylonHvAlarms,
+    PylonHvBasicStatus,
+    PylonHvCellTemperatures,
+    PylonHvCellVoltages,
+    PylonHvFaultExtension,
+    PylonHvForbidden,
+    PylonHvLimits,
+    PylonHvManufacturer,
+    PylonHvManufacturer2,
+    PylonHvModules,
+    PylonHvModuleTemperatures,
+    PylonHvModuleVoltages,
+    PylonHvRequest,
+    PylonHvRequestKind,
+    PylonHvStatus,
+    PylonHvVersion,
 )
 from dbc.sim_frames import (  # noqa: E402
     CellQuantity,
@@ -134,21 +185,62 @@ VEHICLE_SAMPLES: list[tuple[Frame, int]] = [
                frozenset(), frozenset()), 0),
 ]
 VEHICLE_SAMPLES += [
-    (InverterLimits(53.2, 370.0, 370.0, 46.0), 0),  # the captured 0x351 of docs/PROTOCOLS.md
-    (InverterLimits(58.4, 0.0, 0.0, 48.0), 0),
-    (InverterSoc(57, 98, 57.31), 0),
-    (InverterMeasurements(49.86, -27.0, 36.3), 0),  # the captured 0x356
-    (PylonAlarms(frozenset({"HighVoltage", "SystemError"}), frozenset({"LowTemperature"}), 16),
-     0),
-    (SmaAlarms(frozenset({"CellImbalance"}), frozenset({"General", "HighTemperature"})), 0),
-    (PylonRequests(True, False, force_charge=True), 0),
-    (Manufacturer("pybms"), 0),
-    (BatteryInfo("LF", 1, 280, 2), 0),
-    (InverterKeepAlive(), 0),
     (ElconCommand(98.0, 16.0, start=True), 0),  # the example of docs/PROTOCOLS.md
     (ElconStatus(97.3, 15.9, ChargerFlag.OVER_TEMPERATURE | ChargerFlag.COMMUNICATION_TIMEOUT),
      0),
 ]
+# the inverter's bus, per protocol (endpoints.inverter)
+INVERTER_SAMPLES: dict[str, list[tuple[Frame, int]]] = {
+    "can_bms": [
+        (InverterLimits(53.2, 370.0, 370.0, 46.0), 0),  # the captured 0x351 of PROTOCOLS.md
+        (InverterLimits(58.4, 0.0, 0.0, 48.0), 0),
+        (InverterSoc(57, 98, 57.31), 0),
+        (InverterMeasurements(49.86, -27.0, 36.3), 0),  # the captured 0x356
+        (PylonAlarms(frozenset({"HighVoltage", "SystemError"}), frozenset({"LowTemperature"}),
+                     1), 0),
+        (SmaAlarms(frozenset({"CellImbalance"}), frozenset({"General", "HighTemperature"})), 0),
+        (PylonRequests(True, False, force_charge=True), 0),
+        (Manufacturer("PYLON"), 0),
+        (BatteryInfo("LF", 1, 280, 2), 0),
+        (InverterKeepAlive(), 0),
+    ],
+    "byd_hvs": [
+        (BydLimits(233.6, 160.0, 25.6, 25.6), 0),  # SunshadeCorp's captured 0x110
+        (BydLimits(584.0, 160.0, 0.0, 3276.7), 0),
+        (BydStates(97.4, 100.0, 24.3, 25.0), 0),  # captured 0x150
+        (BydBatteryInfo(212.1, -35.2, 18.0), 0),
+        (BydCellInfo(19.0, -4.5), 0),
+        (BydVersion(5.1), 0),  # captured 0x250
+        (BydUnknown290(), 0),
+        (BydManufacturer(), 0),
+        *((frame, 0) for frame in product_name_frames()),
+        (BydInverterIdentity(True), 0),
+        (BydInverterIdentity(False, "SUNGROW"), 0),
+        (BydInverterMeasurements(230.4, -12.5, 31.2), 0),
+        (BydInverterSoc(55.5), 0),
+        (BydInverterTime(1_767_225_600), 0),
+    ],
+    "pylon_hv": [
+        (PylonHvRequest(PylonHvRequestKind.ENSEMBLE_INFORMATION), 0),
+        (PylonHvRequest(PylonHvRequestKind.SYSTEM_EQUIPMENT_INFORMATION), 0),
+        (PylonHvStatus(246.9, 0.0, 18.1, 46, 100), 0),  # Battery-Emulator's 0x4210
+        (PylonHvStatus(227.2, -2999.9, -40.0, 0, 0), 0),
+        (PylonHvLimits(270.0, 202.5, 105.0, 105.0), 0),  # Battery-Emulator's 0x4220
+        (PylonHvCellVoltages(3295, 3290, 3, 6), 0),
+        (PylonHvCellTemperatures(15.0, 12.2, 17, 3), 0),
+        (PylonHvAlarms(PylonHvBasicStatus.DISCHARGE, frozenset({"RelayCheck", "Other"}),
+                       frozenset({"ChargeHighTemperature"}), frozenset({"CellLowVoltage"}),
+                       force_charge=True, cycle_period=2), 0),
+        (PylonHvModuleVoltages(51116, 50990, 2, 0), 0),
+        (PylonHvModuleTemperatures(15.0, 12.2, 5, 1), 0),
+        (PylonHvForbidden(charge_forbidden=True, discharge_forbidden=False), 0),
+        (PylonHvFaultExtension(), 0),
+        (PylonHvVersion(1, 2, 1, 1, 2, 0, 0), 0),  # Battery-Emulator's 0x7310
+        (PylonHvModules(120, 4, 30, 384, 37), 0),  # Battery-Emulator's 0x7320 (Force H2)
+        (PylonHvManufacturer("PYLON"), 0),
+        (PylonHvManufacturer2(), 0),
+    ],
+}
 SIM_SAMPLES: list[tuple[Frame, int]] = [
     (InjectCharger(0b10010, 30.0), 0),
     (InjectCharger(0, 0.0), 0),

@@ -13,9 +13,10 @@ import pytest
 
 from dbc import cached
 from dbc.cached import DatabaseForm, cache_path, form_of, from_json, load_form, to_json
-from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
+from dbc.codec import Codec, inverter_codec, pack_codec, sim_codec, vehicle_codec
 from dbc.database import (
     ALL_DBCS,
+    INVERTER_DBCS,
     PACK_BUS_DBCS,
     SIM_BUS_DBCS,
     VEHICLE_BUS_DBCS,
@@ -24,7 +25,7 @@ from dbc.database import (
 )
 from dbc.frames import PACK_FRAME_TYPES
 from dbc.ivt import IVT_FRAME_TYPES
-from tests.dbc.samples import SAMPLES, SIM_SAMPLES, VEHICLE_SAMPLES
+from tests.dbc.samples import INVERTER_SAMPLES, SAMPLES, SIM_SAMPLES, VEHICLE_SAMPLES
 
 SIGNAL_ATTRIBUTES = ("name", "start", "length", "byte_order", "is_signed", "is_float", "scale",
                      "offset", "minimum", "maximum", "unit", "is_multiplexer", "receivers")
@@ -55,6 +56,9 @@ def test_the_form_holds_what_cantools_parsed(name: str) -> None:
     ("pack", PACK_BUS_DBCS, SAMPLES, pack_codec),
     ("vehicle", VEHICLE_BUS_DBCS, VEHICLE_SAMPLES, vehicle_codec),
     ("sim", SIM_BUS_DBCS, SIM_SAMPLES, sim_codec),
+    *((f"inverter:{protocol}", (name,), INVERTER_SAMPLES[protocol],
+       lambda protocol=protocol: inverter_codec(protocol))
+      for protocol, name in INVERTER_DBCS.items()),
 ])
 def test_a_codec_from_the_form_equals_one_from_cantools(bus, names, samples, codec) -> None:  # type: ignore[no-untyped-def]
     frame_types = {type(frame) for frame, _ in samples}

@@ -2,15 +2,18 @@
 every message, exact round trips, enums equal to the value tables."""
 
 import enum
+import functools
 import re
+from collections.abc import Callable
 
 import cantools
 import pytest
 
 from bms.settings import MAX_CELLS_PER_MODULE, MAX_MODULES, MAX_TEMPERATURE_SENSORS_PER_MODULE
-from dbc.codec import Codec, pack_codec, sim_codec, vehicle_codec
+from dbc.codec import Codec, inverter_codec, pack_codec, sim_codec, vehicle_codec
 from dbc.database import (
     ALL_DBCS,
+    INVERTER_DBCS,
     PACK_DBC,
     THIRD_PARTY_DBCS,
     dbc_path,
@@ -20,6 +23,7 @@ from dbc.database import (
 from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.errors import ContractError
 from dbc.frames import AfeState, CellTemperatures, CellVoltages, Frame, MasterState
+from dbc.inverter_pylon_hv_frames import PylonHvBasicStatus, PylonHvRequestKind
 from dbc.sim_frames import (
     CellQuantity,
     ContactorFault,
@@ -29,11 +33,15 @@ from dbc.sim_frames import (
     VcuCommandRequest,
 )
 from dbc.vehicle_frames import RequestedState
-from tests.dbc.samples import SAMPLES, SIM_SAMPLES, VEHICLE_SAMPLES
+from tests.dbc.samples import INVERTER_SAMPLES, SAMPLES, SIM_SAMPLES, VEHICLE_SAMPLES
 
-CODECS = {"pack": pack_codec, "vehicle": vehicle_codec, "sim": sim_codec}
+CODECS: dict[str, Callable[[], Codec]] = {
+    "pack": pack_codec, "vehicle": vehicle_codec, "sim": sim_codec,
+    **{f"inverter:{protocol}": functools.partial(inverter_codec, protocol)
+       for protocol in INVERTER_DBCS}}
 ALL_SAMPLES = [(bus, frame, module) for bus, samples in
-               (("pack", SAMPLES), ("vehicle", VEHICLE_SAMPLES), ("sim", SIM_SAMPLES))
+               (("pack", SAMPLES), ("vehicle", VEHICLE_SAMPLES), ("sim", SIM_SAMPLES),
+                *((f"inverter:{p}", s) for p, s in INVERTER_SAMPLES.items()))
                for frame, module in samples]
 
 
@@ -127,6 +135,8 @@ def test_round_trip(bus: str, frame: Frame, module_id: int) -> None:
         (ContactorId, "sim", "SimInjectContactor", "Contactor"),
         (ContactorFault, "sim", "SimInjectContactor", "Fault"),
         (VcuCommandRequest, "sim", "SimVcuCommand", "Request"),
+        (PylonHvRequestKind, "inverter:pylon_hv", "PylonHvRequest", "Request"),
+        (PylonHvBasicStatus, "inverter:pylon_hv", "PylonHvAlarms", "BasicStatus"),
     ],
 )
 def test_enums_equal_the_value_tables(enum_type: type[enum.Enum], bus: str, message: str,

@@ -157,3 +157,28 @@ def test_an_unreadable_safety_record_starts_in_error(tmp_path: Path) -> None:
     assert any("unreadable" in n for n in notes)
     list(fresh.run(3.0))
     assert fresh.master.state is MasterState.ERROR
+
+
+def test_the_calibration_schedule_and_the_current_gain_survive_a_restart(
+        tmp_path: Path) -> None:
+    """The last full point was 3 days before the snapshot, the master was off for 2: the
+    next calibration charge (every 7 days) is due 2 days after the restart, not 7."""
+    from master.estimation.drift import SECONDS_PER_DAY
+
+    overrides = [*SMALL, "drift.calibration_interval_days=7"]
+    old = LockstepPack(load_settings(None, overrides))
+    list(old.run(5.0))
+    drift = old.master.algorithms.drift
+    drift.last_full_s = old.now_s - 3 * SECONDS_PER_DAY
+    drift.gain.gain = 1.01
+    store = Store.open(tmp_path / "s.sqlite")
+    store.save_state(snapshot(old.master), wall_time=1000.0)
+    store.close()
+    fresh = LockstepPack(load_settings(None, overrides))
+    notes = restore(fresh.master, Store.open(tmp_path / "s.sqlite"), now_s=0.0,
+                    wall_s=1000.0 + 2 * SECONDS_PER_DAY)
+    assert any("last full point 5.00 days ago" in n for n in notes)
+    restored = fresh.master.algorithms.drift
+    assert restored.last_full_s == pytest.approx(-5 * SECONDS_PER_DAY, abs=1.0)
+    assert restored.gain.gain == pytest.approx(1.01)
+    assert restored.calibrating_since_s is None

@@ -25,7 +25,7 @@ from sim.lockstep import LockstepPack, WireFrame
 
 REPO = Path(__file__).resolve().parents[2]
 EV = REPO / "deploy/packs/ev-profile.toml"
-HOME = REPO / "deploy/packs/home-storage-profile.toml"
+HOME = REPO / "deploy/packs/home-storage-lv.toml"  # 16 LFP cells: the CAN-BMS protocol's class
 
 
 def ev_pack(*overrides: str) -> LockstepPack:
@@ -34,7 +34,8 @@ def ev_pack(*overrides: str) -> LockstepPack:
 
 
 def home_pack(*overrides: str) -> LockstepPack:
-    return LockstepPack(load_settings(HOME, ["pack.modules=2", *overrides]))
+    return LockstepPack(load_settings(HOME, ["pack.modules=2", "pack.cells_per_module=8",
+                                             *overrides]))
 
 
 def fatal(p: LockstepPack) -> list[DiagId]:
@@ -168,15 +169,17 @@ def test_the_inverter_follows_the_limits_and_stops_when_they_stop() -> None:
     assert last.charge_voltage_v > 0  # never 0
     assert last.discharge_current_a > 0
     assert requests[-1].discharge_enable
-    # it wants 10 C of discharge, the BMS allows less: it takes what is allowed
-    assert p.inverter.current_a == -last.discharge_current_a
+    # it wants 10 C of discharge, the BMS allows less: it takes what is allowed (here what a
+    # Sunny Island accepts)
+    assert p.inverter.current_a == -last.discharge_current_a == -120.0
     assert p.master.engine.is_active(DiagId.INVERTER_LOST, PACK) \
         is False
     p.cut = lambda item: item.frame.arbitration_id == 0x351
     p.run_until(lambda: p.inverter is not None and p.inverter.current_a == 0.0, 10.0)
     assert p.inverter.limits_at_s is not None
     silence_s = p.now_s - p.inverter.limits_at_s
-    timeout_s = p.settings.sim.inverter.limits_timeout_s
+    timeout_s = p.inverter.limits_timeout_s
+    assert timeout_s == 3.0  # three of 0x351's periods
     assert timeout_s <= silence_s <= timeout_s + p.settings.sim.inverter.output_period_s + 0.01
 
 

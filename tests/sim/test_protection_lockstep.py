@@ -88,6 +88,10 @@ CASES = [
     Case(DiagId.CURRENT_SENSOR_LOST, [InjectSensor(SensorFault.SILENCE)]),
     Case(DiagId.CURRENT_SENSOR_INVALID, [InjectSensor(SensorFault.FLAG_SYSTEM_ERROR)]),
     Case(DiagId.CURRENT_SENSOR_FLAGGED, [InjectSensor(SensorFault.FLAG_OVER_CURRENT)]),
+    # a sensor deaf to its configuration at start: ERROR before anything closes
+    Case(DiagId.CURRENT_SENSOR_SETUP_FAILED,
+         overrides=("sensor.configure=true", 'sim.current_sensor.commands="mute"'),
+         prepare=lambda p: p),
     Case(DiagId.SLAVE_LOST, [InjectSlave(1, SlaveFault.STOP)]),
     Case(DiagId.SLAVE_E2E, [InjectSlave(0, SlaveFault.BAD_CRC)]),
     Case(DiagId.SLAVE_AFE_FAULT, [InjectSlave(1, SlaveFault.AFE_FAULT)]),

@@ -5,11 +5,13 @@ import random
 
 import pytest
 
-from dbc.codec import pack_codec, sim_codec, vehicle_codec
+from dbc.codec import inverter_codec, pack_codec, sim_codec, vehicle_codec
 from dbc.codec.fast_encode import FastEncodeError, FastEncoder
+from dbc.database import INVERTER_DBCS
 from tests.dbc.reference import cantools_message
 
-LAYOUTS = [layout for codec in (pack_codec(), vehicle_codec(), sim_codec())
+LAYOUTS = [layout for codec in (pack_codec(), vehicle_codec(), sim_codec(),
+                              *(inverter_codec(p) for p in INVERTER_DBCS))
            for layout in codec.layouts.values()]
 
 

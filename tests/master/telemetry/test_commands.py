@@ -6,12 +6,16 @@ import contextlib
 import random
 
 import msgpack
+import numpy as np
 import pytest
 
+from bms.endpoint_settings import MqttSettings
 from bms.settings import load_settings
 from dbc.frames import MasterState
 from dbc.vehicle_frames import RequestedState
 from master.core import MasterCore
+from master.events import EstimationEvent
+from master.store_writer import stored
 from master.telemetry.commands import (
     MAX_COMMAND_BYTES,
     Command,
@@ -20,7 +24,9 @@ from master.telemetry.commands import (
     parse_command,
     result_payload,
 )
-from master.telemetry.payloads import unpack
+from master.telemetry.payloads import event_payload, unpack
+from master.telemetry.publisher import InvalidCommand, TelemetryPublisher
+from sim.lockstep import LockstepPack
 
 
 def command(**fields: object) -> bytes:
@@ -51,6 +57,16 @@ def core(*overrides: str) -> MasterCore:
     (b"\x82\xa1v\x01\x91\x01\x01", "msgpack"),  # {"v": 1, [1]: 1}: an array as a key
     (b"\x81\x81\x01\x01\x01", "msgpack"),  # a map as a key
     (command(command="fault_reset", **{"1": 2}).replace(b"\xa11", b"\x01"), "no arguments"),
+    (command(command="set_soc"), r"takes \['soc_pct', 'sigma_pct \(optional\)'\]"),
+    (command(command="set_soc", soc_pct=50, sigma=2), "takes"),
+    (command(command="set_soc", soc_pct=100.5), r"soc_pct must be a number in 0\.\.100"),
+    (command(command="set_soc", soc_pct=-1), "0..100"),
+    (command(command="set_soc", soc_pct=float("inf")), "0..100"),
+    (command(command="set_soc", soc_pct=False), "0..100"),
+    (command(command="set_soc", soc_pct="50"), "0..100"),
+    (command(command="set_soc", soc_pct=50, sigma_pct=0),
+     r"sigma_pct must be a number in 0\.1\.\.50"),
+    (command(command="set_soc", soc_pct=50, sigma_pct=60), "0.1..50"),
 ])
 def test_invalid_commands_are_refused_with_the_reason(payload: bytes, problem: str) -> None:
     with pytest.raises(CommandError, match=problem):
@@ -117,3 +133,100 @@ def test_the_result_says_why() -> None:
     result = unpack(result_payload("op-2", "this pack has no charger", 5.0))
     assert result == {"v": 1, "t": 5.0, "id": "op-2", "accepted": False,
                       "reason": "this pack has no charger"}
+
+
+# --- set_soc ---------------------------------------------------------------------------------
+
+def started_pack(*overrides: str) -> LockstepPack:
+    """A virtual pack whose estimator has started: in STANDBY (the contactors open, no
+    current) or driving (the VCU's profile: 2 C and more)."""
+    p = LockstepPack(load_settings(None, ["pack.modules=2", "sim.vcu.start_delay_s=0.5",
+                                          *overrides]))
+    p.run_until(lambda: p.master.algorithms.estimate is not None, 5.0)
+    return p
+
+
+def estimation_events(c: MasterCore) -> list[EstimationEvent]:
+    return [e for e in c.statistics.events if isinstance(e, EstimationEvent)]
+
+
+def test_set_soc_parses_with_and_without_its_sigma() -> None:
+    assert parse_command(command(command="set_soc", soc_pct=62.5, id="s1")) == \
+        Command("set_soc", {"soc_pct": 62.5}, "s1")
+    assert parse_command(command(command="set_soc", soc_pct=0, sigma_pct=0.5)).arguments == \
+        {"soc_pct": 0, "sigma_pct": 0.5}
+
+
+def test_set_soc_at_rest_is_taken_with_an_event_of_the_old_and_new_soc() -> None:
+    p = started_pack("sim.vcu.request=standby")
+    c = p.master
+    estimator = c.algorithms.estimator
+    before = estimator.filter.soc.copy()
+    old = c.report(p.now_s).estimate
+    assert old is not None
+    target = round(old.soc_usable * 100) + 10.0
+    assert apply_command(c, Command("set_soc", {"soc_pct": target, "sigma_pct": 2.0}, "s1"),
+                         p.now_s) is None
+    [event] = estimation_events(c)
+    assert event.entry == "soc_set"
+    assert event.old == pytest.approx(old.soc_usable * 100)
+    assert event.new == pytest.approx(target)
+    new = c.report(p.now_s)
+    assert new.estimate is not None
+    assert new.estimate.soc_usable == pytest.approx(target / 100)
+    shift = estimator.filter.soc - before
+    assert np.ptp(shift) == pytest.approx(0.0, abs=1e-12)  # every cell alike: the spread stays
+    assert new.cell_soc_sigma == pytest.approx((0.02,) * 32)
+    # the event goes where every event goes: the journal that the store and MQTT take
+    drained = c.drain_events()
+    assert event in drained
+    assert any("operator command: set_soc" in e.describe() for e in drained)
+    stored_event = stored(event, 1000.0, None)
+    assert (stored_event.kind, stored_event.entry) == ("estimation", "soc_set")
+    assert stored_event.freeze == {"old": event.old, "new": event.new, "unit": "%"}
+    payload = unpack(event_payload(stored_event))
+    assert payload["kind"] == "estimation"
+    assert payload["freeze"]["new"] == pytest.approx(target)
+
+
+def test_set_soc_under_current_is_refused_with_the_reason() -> None:
+    p = started_pack()  # the VCU drives: 2 C and more
+    p.run_until(lambda: abs(p.master.report(p.now_s).current_a) > 1.0, 10.0)
+    c = p.master
+    before = c.algorithms.estimator.filter.soc.copy()
+    refused = apply_command(c, Command("set_soc", {"soc_pct": 50.0}), p.now_s)
+    assert refused is not None
+    assert "(drift.set_max_current_c): set the SOC at rest" in refused
+    assert np.array_equal(c.algorithms.estimator.filter.soc, before)
+    assert estimation_events(c) == []
+    assert not any("operator command" in e.describe() for e in c.statistics.events)
+
+
+def test_set_soc_beyond_the_step_per_command_is_refused() -> None:
+    p = started_pack("sim.vcu.request=standby", "drift.set_max_change_pct=5")
+    c = p.master
+    old = c.report(p.now_s).estimate
+    assert old is not None
+    refused = apply_command(c, Command("set_soc", {"soc_pct": old.soc_usable * 100 + 6}),
+                            p.now_s)
+    assert refused is not None
+    assert "more than drift.set_max_change_pct (5)" in refused
+    assert apply_command(c, Command("set_soc", {"soc_pct": old.soc_usable * 100 + 4}),
+                         p.now_s) is None
+
+
+def test_set_soc_before_the_estimator_has_started_is_refused() -> None:
+    assert apply_command(core(), Command("set_soc", {"soc_pct": 50.0}), 1.0) == \
+        "the estimator has not started yet"
+
+
+def test_a_replayed_set_soc_is_refused_like_any_command() -> None:
+    telemetry = TelemetryPublisher(MqttSettings(), "pack", None)  # not started: no broker
+    once = command(command="set_soc", soc_pct=55, id="op-7")
+    assert isinstance(telemetry.judge(once, retained=False), Command)
+    replayed = telemetry.judge(once, retained=False)
+    assert isinstance(replayed, InvalidCommand)
+    assert "seen already" in replayed.reason
+    retained = telemetry.judge(command(command="set_soc", soc_pct=55, id="op-8"), retained=True)
+    assert isinstance(retained, InvalidCommand)
+    assert "retained" in retained.reason
