@@ -24,12 +24,14 @@ from bench import (  # noqa: E402
     reaction,
     soak,
     startup,
+    web,
 )
 
 BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.run,
               "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run,
               "startup": startup.run, "soak": soak.run, "lockstep-hash": lockstep_hash.run,
-              "fleet": fleet.run, "historian": historian.run}
+              "fleet": fleet.run, "historian": historian.run,
+              "web": web.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -35,7 +35,7 @@ class AlarmRoute:
 @dataclass(frozen=True)
 class WebSettings:
     listen: str = setting("127.0.0.1", doc="the address the dashboard serves on")
-    port: int = setting(8080, minimum=1, maximum=65535)
+    port: int = setting(8080, minimum=0, maximum=65535, doc="0: any free port (printed)")
     tls_cert_file: str = setting("", doc="certificate (PEM): HTTPS; empty: plain HTTP")
     tls_key_file: str = setting("", doc="its private key (PEM)")
     plain_http_off_loopback: bool = setting(

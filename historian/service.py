@@ -25,8 +25,9 @@ import os
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiomqtt
 
@@ -96,6 +97,13 @@ class Historian:
         self._wake = asyncio.Event()
         self._downsampler = Downsampler({"cells": settings.cells_every_s,
                                          "limits": settings.limits_every_s})
+        # one thread for every store call, in order: a call whose awaiting task was
+        # cancelled (at the stop) still finishes before the next begins, never beside it
+        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="historian-store")
+
+    async def _in_store(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._store_thread, call,
+                                                                *args)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``; then whatever waits is written once more (a last try)."""
@@ -109,10 +117,11 @@ class Historian:
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):  # the database away: they are lost (logged)
                 while self._pending:
-                    await asyncio.to_thread(self._flush_once)
+                    await self._in_store(self._flush_once)
             if self._pending:
                 log.warning("historian: %d rows not written at the stop", len(self._pending))
-            await asyncio.to_thread(self.store.close)
+            await self._in_store(self.store.close)
+            self._store_thread.shutdown()
 
     # --- the subscription -----------------------------------------------------------------
 
@@ -194,9 +203,9 @@ class Historian:
             self._wake.clear()
             try:
                 while self._pending:
-                    await asyncio.to_thread(self._flush_once)
+                    await self._in_store(self._flush_once)
                 if time.monotonic() >= next_retention_s:
-                    await asyncio.to_thread(self.store.drop_older_than, s.retention_days,
+                    await self._in_store(self.store.drop_older_than, s.retention_days,
                                             time.time())
                     next_retention_s = time.monotonic() + 3600.0
                 was_up = True

@@ -10,6 +10,7 @@ Charts read ``series``: at most ``max_points`` buckets over the time asked for, 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -29,11 +30,15 @@ SERIES = {
     "limits": {"charge_a": "AVG", "discharge_a": "AVG"},
 }
 MAX_POINTS = 1500
+FREEZES_TABLE = ("CREATE TABLE IF NOT EXISTS freezes (pack TEXT NOT NULL, id INTEGER NOT NULL, "
+                 "freeze TEXT NOT NULL, PRIMARY KEY (pack, id))")
 
 
 class History:
     """A store for `historian.service.Historian` (which batches, retries and downsamples
-    cells and limits) that also answers the charts; its retention call compacts."""
+    cells and limits) that also answers the charts; its retention call compacts. The
+    historian's thread alone uses the store's connection (write, compact, close); the
+    readers (the charts, the events) have one of their own, behind a lock."""
 
     kind = "sqlite"
 
@@ -42,10 +47,31 @@ class History:
         self.path = path
         self.store = SqliteStore(path)
         self.full_s, self.coarse_s = full_s, coarse_s
-        self._reader: sqlite3.Connection | None = None
+        with self.store.connection() as db:  # the tables, before any reader or thread
+            db.execute(FREEZES_TABLE)
+        self._reader: sqlite3.Connection | None = None  # its own: one connection, one user
         self._lock = threading.Lock()
+        self._freezes: list[tuple[str, int, str]] = []  # to write with the next rows
+
+    def note_freeze(self, pack: str, event_id: int, freeze: dict[str, Any]) -> None:
+        """A diagnosis event's freeze frame, kept beside the historian's events table (which
+        has no column for it); written with the next batch."""
+        with self._lock:
+            self._freezes.append((pack, event_id, json.dumps(freeze)))
 
     def write(self, rows: Sequence[Row]) -> int:
+        """The rows, after the freeze frames noted so far (an event's is noted before its
+        row waits: a reader never sees the event without it)."""
+        with self._lock:
+            freezes, self._freezes = self._freezes, []
+        if freezes:
+            try:
+                with self.store.connection() as db:
+                    db.executemany("INSERT OR IGNORE INTO freezes VALUES (?, ?, ?)", freezes)
+            except sqlite3.Error:
+                with self._lock:  # tried again with the next batch
+                    self._freezes[:0] = freezes
+                raise
         return self.store.write(rows)
 
     def drop_older_than(self, days: float, now_s: float) -> int:
@@ -84,16 +110,23 @@ class History:
                before_id: int | None = None) -> list[dict[str, Any]]:
         """The newest events first (older pages with ``before_id``)."""
         keys = ("id", "t", "kind", "entry", "change", "severity", "module", "element", "text")
-        query = f"SELECT {', '.join(keys)} FROM events WHERE pack = ?"
+        query = (f"SELECT {', '.join('e.' + k for k in keys)}, f.freeze FROM events e "
+                 "LEFT JOIN freezes f ON f.pack = e.pack AND f.id = e.id WHERE e.pack = ?")
         arguments: list[Any] = [pack]
         if before_id is not None:
-            query += " AND id < ?"
+            query += " AND e.id < ?"
             arguments.append(before_id)
-        query += " ORDER BY id DESC LIMIT ?"
+        query += " ORDER BY e.id DESC LIMIT ?"
         arguments.append(limit)
         with self._lock:
-            return [dict(zip(keys, r, strict=True))
-                    for r in self._read().execute(query, arguments)]
+            rows = self._read().execute(query, arguments).fetchall()
+        return [{**dict(zip(keys, r[:-1], strict=True)),
+                 "freeze": None if r[-1] is None else json.loads(r[-1])} for r in rows]
+
+    def packs(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._read().execute(
+                "SELECT DISTINCT pack FROM events ORDER BY pack")]
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -111,6 +144,5 @@ class History:
     def _read(self) -> sqlite3.Connection:
         """A connection of its own for the readers (WAL: they never wait on the writer)."""
         if self._reader is None:
-            self.store.connection()  # the tables exist before the first read
             self._reader = sqlite3.connect(self.path, check_same_thread=False)
         return self._reader

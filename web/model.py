@@ -109,5 +109,13 @@ class SiteModel:
         pack.latest[kind] = data
         return Update(name, kind, data)
 
+    def seed_events(self, name: str, events: list[dict[str, Any]]) -> None:
+        """Events from the history (oldest first), as if they had just arrived: the page
+        has them after a restart of the dashboard."""
+        pack = self.pack(name)
+        for event in events:
+            if isinstance(event.get("id"), int) and pack.event_is_new(event["id"]):
+                pack.events.append(_clean(event))
+
     def snapshot(self) -> list[dict[str, Any]]:
         return [self.packs[name].snapshot() for name in sorted(self.packs)]

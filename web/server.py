@@ -233,7 +233,7 @@ async def events(request: web.Request) -> web.Response:
         return _refuse(401, "log in to view")
     if board.history is None:
         return _refuse(404, "this dashboard keeps no history")
-    before = request.query.get("before")
+    before = request.query.get("before") or None
     if before is not None and not before.isdigit():
         return _refuse(400, "before: an event id")
     rows = await asyncio.to_thread(board.history.events, request.query.get("pack", ""), 100,

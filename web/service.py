@@ -24,7 +24,7 @@ from historian.service import Historian, HistorianSettings
 from web.alarms import AlarmRouter, Notification
 from web.auth import Sessions, User, read_users
 from web.history import CELLS_EVERY_S, History
-from web.model import RESULT, SiteModel
+from web.model import MAX_EVENTS, RESULT, SiteModel
 from web.notifier import Notifier
 from web.server import Dashboard, SendCommand, make_app
 
@@ -92,6 +92,8 @@ class WebService:
         if update is None:
             return
         self.board.publish(update)
+        if update.kind == "events" and isinstance(update.data.get("freeze"), dict):
+            self.history.note_freeze(update.pack, update.data["id"], update.data["freeze"])
         if update.kind == "events":
             self._notify(self.alarms.on_event(update.pack, update.data, time.time()))
         elif update.kind == "online":
@@ -111,6 +113,9 @@ class WebService:
     async def run(self, stop: asyncio.Event, served: Callable[[Served], None],
                   unix_socket: Path | None = None) -> None:
         w = self.settings.web
+        for pack in await asyncio.to_thread(self.history.packs):
+            events = await asyncio.to_thread(self.history.events, pack, MAX_EVENTS)
+            self.model.seed_events(pack, events[::-1])
         runner = web.AppRunner(make_app(self.board), access_log=None, shutdown_timeout=STOP_S)
         await runner.setup()
         context = None

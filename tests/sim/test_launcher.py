@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from bms.settings import Settings
-from sim.launcher import Child, Launcher
+from sim.broker import BrokerPlan
+from sim.launcher import Child, DashboardPlan, Launcher
 from testbed.waiting import wait_until
 
 IDLE = [sys.executable, "-c", "import signal; signal.pause()"]  # until a signal
@@ -91,3 +92,23 @@ async def test_a_stop_during_the_wait_starts_no_master(tmp_path: Path) -> None:
         assert launcher.child("slave-0").pid is not None
     finally:
         await launcher.stop()
+
+
+def test_with_the_dashboard_the_master_publishes_to_the_pack_s_own_broker(tmp_path: Path
+                                                                          ) -> None:
+    plan = DashboardPlan(BrokerPlan(tmp_path / "mosquitto.conf", 18830, {}), 8081,
+                         tmp_path / "web.sock")
+    children = {c.role: c.argv for c in Launcher(Settings(), [], tmp_path, plan).plan()}
+    assert children["broker"] == ["mosquitto", "-c", str(tmp_path / "mosquitto.conf")]
+    master = " ".join(children["master"])
+    assert "mqtt.enabled=true" in master
+    assert "mqtt.port=18830" in master
+    assert "mqtt.username=bms-master" in master
+    web = " ".join(children["web"])
+    assert "web.port=8081" in web
+    assert "mqtt.port=18830" in web
+    assert f"--unix {tmp_path / 'web.sock'}" in web
+    without = [c.role for c in Launcher(Settings(), [], tmp_path).plan()]
+    assert "broker" not in without
+    assert "web" not in without
+    assert "mqtt.enabled=true" not in " ".join(Launcher(Settings(), [], tmp_path).plan()[0].argv)

@@ -55,3 +55,22 @@ def test_series_come_in_at_most_the_buckets_asked_for(tmp_path: Path) -> None:
     assert series["state.soc_max_pct"] == [None] * 10  # no such values in these rows
     assert history.series("nobody", 0.0, 1.0)["state.t"] == []
     history.close()
+
+
+def test_freeze_frames_are_kept_with_their_events(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.sqlite")
+    event = to_row("bms/p/events", pack_bytes({"t": 1.0, "id": 3, "kind": "diagnosis"}))
+    assert event is not None
+    history.note_freeze("p", 3, {"state": "NORMAL", "max_cell_mv": [4300, 1, 3]})
+    history.write([event])
+    later = History(tmp_path / "h.sqlite")  # as after a restart of the dashboard
+    assert later.packs() == ["p"]
+    assert later.events("p")[0]["freeze"] == {"state": "NORMAL", "max_cell_mv": [4300, 1, 3]}
+    other = to_row("bms/p/events", pack_bytes({"t": 2.0, "id": 4, "kind": "state"}))
+    assert other is not None
+    later.write([other])
+    assert [e["freeze"] for e in later.events("p")] == [None, {"state": "NORMAL",
+                                                               "max_cell_mv": [4300, 1, 3]}]
+    assert [e["id"] for e in later.events("p", before_id=4)] == [3]
+    history.close()
+    later.close()

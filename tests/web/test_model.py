@@ -63,3 +63,11 @@ def test_command_results_are_pushed() -> None:
     assert update is not None
     assert update.kind == "result"
     assert "bms/+/command/result" in model.subscriptions()
+
+
+def test_events_from_the_history_seed_the_model_once() -> None:
+    model = SiteModel()
+    model.seed_events("p", [{"t": 1.0, "id": 1}, {"t": 2.0, "id": 2}])
+    assert model.apply("bms/p/events", pack_bytes({"t": 2.0, "id": 2})) is None  # a resend
+    assert model.apply("bms/p/events", pack_bytes({"t": 3.0, "id": 3})) is not None
+    assert [e["id"] for e in model.snapshot()[0]["events"]] == [1, 2, 3]

@@ -223,9 +223,12 @@ function drawModules(c) {
   $("modules").tBodies[0].replaceChildren(...rows);
 }
 
+const older = new Map();        // pack -> events read from the history on request
+
 function drawEvents(p) {
   const body = $("event-table").tBodies[0];
-  const shown = [...(p.events || [])].sort((a, b) => b.id - a.id).slice(0, 100);
+  const byId = new Map([...(older.get(p.pack) || []), ...(p.events || [])].map((e) => [e.id, e]));
+  const shown = [...byId.values()].sort((a, b) => b.id - a.id).slice(0, 1000);
   const key = shown.map((e) => e.id).join(",");
   if (body.dataset.key === key && body.dataset.pack === p.pack) return;
   body.dataset.key = key;
@@ -249,6 +252,18 @@ function drawEvents(p) {
 }
 
 $("metric").addEventListener("change", queueDraw);
+
+$("older-events").addEventListener("click", async () => {
+  const p = packs.get(current);
+  if (!p) return;
+  const known = [...(older.get(current) || []), ...(p.events || [])].map((e) => e.id);
+  const before = known.length ? Math.min(...known) : "";
+  const {status, body} = await api(`/api/events?pack=${encodeURIComponent(current)}&before=${before}`);
+  if (status !== 200) return;
+  older.set(current, [...(older.get(current) || []), ...body]);
+  text("older-note", body.length ? "" : "no older events in the history");
+  drawEvents(p);
+});
 
 // --- history ---------------------------------------------------------------------------
 
@@ -297,6 +312,7 @@ function commandBody(button) {
   if (name === "balancing") return {command: name, enabled: button.dataset.enabled === "true"};
   if (name === "charge_target") return {command: name, soc_pct: Number($("charge-target").value)};
   if (name === "state") return {command: name, request: $("state-request").value};
+  if (name === "set_soc") return {command: name, soc_pct: Number($("set-soc").value)};
   return {command: name};
 }
 
