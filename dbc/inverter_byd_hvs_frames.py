@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from dbc.frames import Frame, Signals
+from dbc.inverter_frames import HvLimits
 
 if TYPE_CHECKING:
     from dbc.codec.layout import MessageLayout
@@ -35,27 +36,8 @@ def _text_out(raw: Any) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class BydLimits:
+class BydLimits(HvLimits):
     MESSAGE: ClassVar[str] = "BydLimits"
-    charge_voltage_v: float
-    discharge_voltage_v: float
-    charge_current_a: float  # magnitudes
-    discharge_current_a: float
-
-    def to_signals(self, layout: MessageLayout) -> Signals:
-        return {"ChargeVoltageLimit": layout.saturate("ChargeVoltageLimit", self.charge_voltage_v),
-                "DischargeVoltageLimit": layout.saturate("DischargeVoltageLimit",
-                                                         self.discharge_voltage_v),
-                "ChargeCurrentLimit": layout.saturate("ChargeCurrentLimit", self.charge_current_a),
-                "DischargeCurrentLimit": layout.saturate("DischargeCurrentLimit",
-                                                         self.discharge_current_a)}
-
-    @classmethod
-    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
-        return cls(round(signals["ChargeVoltageLimit"], 1),
-                   round(signals["DischargeVoltageLimit"], 1),
-                   round(signals["ChargeCurrentLimit"], 1),
-                   round(signals["DischargeCurrentLimit"], 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,33 @@ PYLON_FLAGS = ("HighVoltage", "LowVoltage", "HighTemperature", "LowTemperature",
 
 
 @dataclass(frozen=True, slots=True)
+class HvLimits:
+    """The four limits as both HV protocols carry them (their frames name the signals alike:
+    dbc/inverter_byd_hvs.dbc, dbc/inverter_pylon_hv.dbc); each protocol's frame names its
+    message."""
+
+    charge_voltage_v: float
+    discharge_voltage_v: float
+    charge_current_a: float  # magnitudes
+    discharge_current_a: float
+
+    def to_signals(self, layout: MessageLayout) -> Signals:
+        return {"ChargeVoltageLimit": layout.saturate("ChargeVoltageLimit", self.charge_voltage_v),
+                "DischargeVoltageLimit": layout.saturate("DischargeVoltageLimit",
+                                                         self.discharge_voltage_v),
+                "ChargeCurrentLimit": layout.saturate("ChargeCurrentLimit", self.charge_current_a),
+                "DischargeCurrentLimit": layout.saturate("DischargeCurrentLimit",
+                                                         self.discharge_current_a)}
+
+    @classmethod
+    def from_signals(cls, signals: Mapping[str, Any], layout: MessageLayout) -> Self:
+        return cls(round(signals["ChargeVoltageLimit"], 1),
+                   round(signals["DischargeVoltageLimit"], 1),
+                   round(signals["ChargeCurrentLimit"], 1),
+                   round(signals["DischargeCurrentLimit"], 1))
+
+
+@dataclass(frozen=True, slots=True)
 class InverterLimits:
     MESSAGE: ClassVar[str] = "InverterLimits"
     charge_voltage_v: float
