@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                               "element": event.element, "text": event.text,
                               "freeze": event.freeze}))
         else:
-            print(f"{event.id:>7}  {_iso(event.wall_time)}  {event.kind:<9}  "
+            print(f"{event.id:>7}  {_iso(event.wall_time)}  {event.kind:<10}  "
                   f"{event.severity or '':<7}  {event.text}")
     if args.format == "table":
         print(f"{len(events)} events from {path}", file=sys.stderr)
