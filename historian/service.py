@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 import aiomqtt
 
 from historian.rows import BadMessageError, Downsampler, Row, to_row
+from master.telemetry.clients import tls_of
 from master.telemetry.publisher import Backoff
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,7 @@ class Historian:
     def _client(self) -> aiomqtt.Client:
         s = self.settings
         password = os.environ.get(s.password_env) if s.username else None
-        tls = aiomqtt.TLSParameters(ca_certs=s.tls_ca_file, cert_reqs=ssl.CERT_REQUIRED) \
-            if s.tls_ca_file else None
+        tls = tls_of(s.tls_ca_file)
         return aiomqtt.Client(s.host, s.port, username=s.username or None, password=password,
                               identifier=s.client_id, clean_session=False, tls_params=tls,
                               keepalive=30, timeout=10)

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import os
 import secrets
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from bms.settings import Settings
+from master.telemetry.clients import operator_sender, tls_of
 from master.telemetry.commands import parse_command
 from master.telemetry.payloads import pack_bytes
 from master.telemetry.publisher import Backoff
@@ -60,27 +60,18 @@ class SunSpecStats:
     command_failures: int = 0
 
 
-def _tls(ca_file: str) -> aiomqtt.TLSParameters | None:
-    return aiomqtt.TLSParameters(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED) \
-        if ca_file else None
-
-
-def operator_sender(settings: Settings, pack: str) -> SendCommand | None:
-    """Publishes a command as the operator user (a connection per command: they are rare);
-    None when no operator password is set where the settings say."""
-    mqtt, s = settings.mqtt, settings.sunspec
-    password = os.environ.get(s.operator_password_env)
-    if s.operator_username and password is None:
+def operator_sender_of(settings: Settings, pack: str) -> SendCommand | None:
+    """Controls as the operator user's commands to ``pack``; None without its password."""
+    s = settings.sunspec
+    send = operator_sender(settings.mqtt, s.operator_username, s.operator_password_env,
+                           COMMAND_TIMEOUT_S)
+    if send is None:
         return None
-    topic = f"{mqtt.prefix}/{pack}/command"
 
-    async def send(payload: bytes) -> None:
-        async with asyncio.timeout(COMMAND_TIMEOUT_S), aiomqtt.Client(
-                mqtt.host, mqtt.port, username=s.operator_username or None, password=password,
-                tls_params=_tls(mqtt.tls_ca_file), timeout=COMMAND_TIMEOUT_S) as client:
-            await client.publish(topic, payload, qos=1)
+    async def to_pack(payload: bytes) -> None:
+        await send(pack, payload)
 
-    return send
+    return to_pack
 
 
 class SunSpecService:
@@ -100,7 +91,7 @@ class SunSpecService:
         self.connected = asyncio.Event()
         self.clock = clock
         self.arrived_s: dict[str, float] = {}  # topic -> when it last arrived (clock)
-        self.send = send if send is not None else operator_sender(settings, self.pack)
+        self.send = send if send is not None else operator_sender_of(settings, self.pack)
         if s.controls and self.send is None:
             raise SunSpecError(f"sunspec.controls is on but {s.operator_password_env} (the "
                                f"password of {s.operator_username}) is not set")
@@ -174,7 +165,7 @@ class SunSpecService:
         mqtt, s = self.settings.mqtt, self.settings.sunspec
         password = os.environ.get(s.mqtt_password_env) if s.mqtt_username else None
         return aiomqtt.Client(mqtt.host, mqtt.port, username=s.mqtt_username or None,
-                              password=password, tls_params=_tls(mqtt.tls_ca_file),
+                              password=password, tls_params=tls_of(mqtt.tls_ca_file),
                               keepalive=KEEPALIVE_S, timeout=10)
 
     async def _subscribe(self, stop: asyncio.Event) -> None:

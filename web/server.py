@@ -30,6 +30,7 @@ from typing import Any
 import msgpack
 from aiohttp import web
 
+from master.telemetry.clients import SendCommand
 from master.telemetry.commands import CommandError, parse_command
 from master.telemetry.payloads import SCHEMA_VERSION
 from web.auth import LoginThrottle, Session, Sessions, User, hash_password, verify_password
@@ -44,9 +45,6 @@ KEEPALIVE_S = 15.0
 MAX_HISTORY_S = 400 * 86_400.0
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-
-SendCommand = Callable[[str, bytes], Awaitable[None]]
-
 
 @functools.cache
 def _unknown_user_hash() -> str:

@@ -16,17 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiomqtt
 from aiohttp import web
 
 from bms.settings import Settings
 from historian.service import Historian, HistorianSettings
+from master.telemetry.clients import SendCommand, operator_sender
 from web.alarms import AlarmRouter, Notification
 from web.auth import Sessions, User, read_users
 from web.history import CELLS_EVERY_S, History
 from web.model import MAX_EVENTS, RESULT, SiteModel
 from web.notifier import Notifier
-from web.server import Dashboard, SendCommand, make_app
+from web.server import Dashboard, make_app
 
 log = logging.getLogger(__name__)
 STOP_S = 5.0
@@ -40,27 +40,11 @@ class Served:
     port: int
 
 
-def _tls(ca_file: str) -> aiomqtt.TLSParameters | None:
-    return aiomqtt.TLSParameters(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED) \
-        if ca_file else None
-
-
 def command_sender(settings: Settings) -> SendCommand | None:
-    """Publishes a command as the operator user (a connection per command: they are rare);
-    None when no operator password is set where the settings say (commands off)."""
-    mqtt, web_settings = settings.mqtt, settings.web
-    password = os.environ.get(web_settings.operator_password_env)
-    if web_settings.operator_username and password is None:
-        return None
-
-    async def send(pack: str, payload: bytes) -> None:
-        async with aiomqtt.Client(mqtt.host, mqtt.port,
-                                  username=web_settings.operator_username or None,
-                                  password=password, tls_params=_tls(mqtt.tls_ca_file),
-                                  timeout=RESULT_TIMEOUT_S) as client:
-            await client.publish(f"{mqtt.prefix}/{pack}/command", payload, qos=1)
-
-    return send
+    """Commands as the operator user; None without its password (commands off)."""
+    w = settings.web
+    return operator_sender(settings.mqtt, w.operator_username, w.operator_password_env,
+                           RESULT_TIMEOUT_S)
 
 
 class WebService:

@@ -31,7 +31,6 @@ import asyncio
 import logging
 import os
 import queue
-import ssl
 import threading
 import time
 from collections import deque
@@ -42,6 +41,7 @@ import aiomqtt
 
 from bms.endpoint_settings import MqttSettings
 from master.store import Store
+from master.telemetry.clients import tls_of
 from master.telemetry.commands import Command, CommandError, parse_command
 from master.telemetry.home_assistant import AVAILABLE, NOT_AVAILABLE, HomeAssistant
 from master.telemetry.payloads import Topics, online_payload
@@ -202,8 +202,7 @@ class TelemetryPublisher:
     def _client(self) -> aiomqtt.Client:
         s = self.settings
         password = os.environ.get(s.password_env) if s.username else None
-        tls = aiomqtt.TLSParameters(ca_certs=s.tls_ca_file, cert_reqs=ssl.CERT_REQUIRED) \
-            if s.tls_ca_file else None
+        tls = tls_of(s.tls_ca_file)
         will = aiomqtt.Will(self.topics.online, online_payload(False, 0.0), qos=1, retain=True)
         return aiomqtt.Client(s.host, s.port, username=s.username or None, password=password,
                               identifier=self.client_id, will=will, keepalive=KEEPALIVE_S,

@@ -103,7 +103,7 @@ async def _log_in(browser: Any, user: tuple[str, str]) -> None:
 
 
 def _fetch_command(browser: Any, csrf: str | None) -> dict[str, Any]:
-    """A command request made by the page's own JavaScript (the session's cookie)."""
+    """A command request made by the page's own JavaScript (the logged-in user's cookie)."""
     return dict(browser.execute_async_script("""
         const [csrf, done] = arguments;
         const headers = {"Content-Type": "application/json"};
@@ -183,7 +183,7 @@ async def test_the_dashboard_in_a_browser(tmp_path: Path, browser: Any) -> None:
                      SHOWN_S, "the master's result of the balancing command")
         await _until(lambda: _pack_view(url)["state"]["balancing"] is False, SHOWN_S,
                      "balancing off in the master's state")
-        # a forged command: this session's cookie, no CSRF token
+        # a forged command: the operator's cookie, no CSRF token
         forged = await _in_thread(_fetch_command, browser, None)
         assert forged["status"] == 403
         assert "CSRF" in forged["body"]["error"]
