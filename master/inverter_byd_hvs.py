@@ -80,6 +80,13 @@ class BydHvsEndpoint(InverterEndpoint):
         return self.identity_pending or _ripe(self._limits, now_s) or \
             _ripe(self._states, now_s)
 
+    def limits_frame(self, inputs: InverterInputs) -> Frame | None:
+        if self._limits is None:
+            return None  # silent until the inverter has spoken
+        limits = self.clamped(inputs)
+        return BydLimits(limits.charge_voltage_v, limits.discharge_voltage_v,
+                         limits.charge_current_a, limits.discharge_current_a)
+
     def frames(self, inputs: InverterInputs, now_s: float) -> list[Frame]:
         if self._limits is None or self._states is None:
             return []

@@ -96,6 +96,11 @@ class CanBmsEndpoint(InverterEndpoint):
     def due(self, now_s: float) -> bool:
         return now_s >= self._schedule.next_s - PERIOD_S * 1e-6
 
+    def limits_frame(self, inputs: InverterInputs) -> Frame | None:
+        limits = self.clamped(inputs)
+        return InverterLimits(limits.charge_voltage_v, limits.charge_current_a,
+                              limits.discharge_current_a, limits.discharge_voltage_v)
+
     def frames(self, inputs: InverterInputs, now_s: float) -> list[Frame]:
         if not self._schedule.due(now_s):
             return []

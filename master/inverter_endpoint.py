@@ -153,3 +153,8 @@ class InverterEndpoint:
     def frames(self, inputs: InverterInputs, now_s: float) -> list[Frame]:
         """The frames due now (periodic ones, answers to requests)."""
         raise NotImplementedError
+
+    def limits_frame(self, inputs: InverterInputs) -> Frame | None:
+        """The protocol's limits frame now, out of its schedule (the site controller sends it
+        at once when its limits fall); None: the protocol answers requests only."""
+        return None

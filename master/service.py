@@ -257,7 +257,7 @@ class MasterShell:
         for command in commands:
             try:
                 refused = f"invalid: {command.reason}" if isinstance(command, InvalidCommand) \
-                    else apply_command(self.core, command, now)
+                    else command.expired(time.time()) or apply_command(self.core, command, now)
             except Exception:  # the control loop outlives any command
                 log.exception("MQTT command %s not applied", command.id or "-")
                 refused = "not applied: an internal error (logged by the master)"

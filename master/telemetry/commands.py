@@ -13,6 +13,10 @@ for, and the state machine and the balancing planner decide as they do for the V
   ``drift.set_sigma_pct``): the SOC (usable, as published), taken by the estimator as a
   measurement; refused under current and beyond ``drift.set_max_change_pct``
   (master/estimation/drift.py).
+
+Every command may carry ``expires_t`` (Unix time, the sender's clock): after it the command
+is refused as expired, not applied. A site controller sets it, so that a request held by a
+broker through an outage cannot act after the site has changed its mind (docs/site.md).
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ class Command:
     name: str
     arguments: dict[str, Any]
     id: str | None = None
+    expires_t: float | None = None
+
+    def expired(self, wall_s: float) -> str | None:
+        """The refusal when ``wall_s`` is past the command's ``expires_t``, else None."""
+        if self.expires_t is None or wall_s <= self.expires_t:
+            return None
+        return f"expired {wall_s - self.expires_t:.1f} s before it arrived"
 
 
 def _id_of(message: dict[str, Any]) -> str | None:
@@ -71,7 +82,12 @@ def parse_command(data: bytes) -> Command:
     name = message.get("command")
     if not isinstance(name, str) or name not in COMMANDS:
         raise CommandError(f"unknown command {name!r}: one of {', '.join(COMMANDS)}")
-    arguments = {k: v for k, v in message.items() if k not in ("v", "command", "id")}
+    arguments = {k: v for k, v in message.items()
+                 if k not in ("v", "command", "id", "expires_t")}
+    expires_t = message.get("expires_t")
+    if expires_t is not None and (isinstance(expires_t, bool) or not isinstance(
+            expires_t, (int, float)) or not math.isfinite(expires_t)):
+        raise CommandError("expires_t must be a Unix time")
     required, optional = ARGUMENTS[name]
     if not required <= set(arguments) <= required | optional:
         takes = sorted(required) + [f"{key} (optional)" for key in sorted(optional)]
@@ -88,7 +104,8 @@ def parse_command(data: bytes) -> Command:
     if name == "state" and (not isinstance(arguments["request"], str)
                             or arguments["request"] not in REQUESTS):
         raise CommandError(f"state: request must be one of {', '.join(REQUESTS)}")
-    return Command(name, arguments, _id_of(message))
+    return Command(name, arguments, _id_of(message),
+                   None if expires_t is None else float(expires_t))
 
 
 def _check_number(name: str, key: str, value: object, bounds: tuple[float, float]) -> None:

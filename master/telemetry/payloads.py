@@ -18,6 +18,7 @@ from master.store import StoredEvent
 SCHEMA_VERSION = 1
 PCT = 100.0
 W_PER_KW = 1000.0
+MOHM_PER_OHM = 1000.0
 
 
 class Topics:
@@ -72,6 +73,11 @@ def state_payload(report: PackReport, wall_s: float) -> bytes:
         "soc_sigma_pct": _round(estimate.soc_sigma_max * PCT, 2) if estimate else None,
         "soe_kwh": _round(estimate.energy_wh / W_PER_KW, 3) if estimate else None,
         "soh_pct": _round(estimate.capacity_ratio_min * PCT, 2) if estimate else None,
+        # what a site controller shares current by (sitectl/allocation.py): the weakest
+        # cell's learnt capacity (a series string's) and the cells' learnt R0 at 25 degC
+        "capacity_ah": round(min(report.cell_capacity_ah), 3) if report.cell_capacity_ah
+        else None,
+        "resistance_mohm": round(sum(report.cell_r0_ohm) * MOHM_PER_OHM, 3),
         "faults": [e.entry for e in report.faults],
         "warnings": [e.entry for e in report.warnings],
         "fault_reason": report.fault_reason,

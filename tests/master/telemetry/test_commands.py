@@ -93,6 +93,22 @@ def test_a_valid_command_keeps_its_id() -> None:
         Command("balancing", {"enabled": False}, "op-1")
 
 
+def test_a_command_past_its_expiry_is_refused_and_one_before_it_is_not() -> None:
+    # a site's request held by a broker through an outage must not act late
+    parsed = parse_command(command(command="state", request="drive", expires_t=1000.0))
+    assert parsed.arguments == {"request": "drive"}
+    assert parsed.expires_t == 1000.0
+    assert parsed.expired(999.9) is None
+    assert parsed.expired(1002.5) == "expired 2.5 s before it arrived"
+    assert parse_command(command(command="fault_reset")).expired(1e12) is None
+
+
+@pytest.mark.parametrize("expires_t", ["soon", True, float("nan"), [1.0]])
+def test_an_expiry_that_is_not_a_time_is_refused(expires_t: object) -> None:
+    with pytest.raises(CommandError, match="expires_t must be a Unix time"):
+        parse_command(command(command="fault_reset", expires_t=expires_t))
+
+
 def test_balancing_and_reset_are_requests() -> None:
     c = core()
     assert apply_command(c, Command("balancing", {"enabled": False}), 1.0) is None
