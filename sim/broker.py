@@ -1,7 +1,7 @@
 """The virtual pack's broker: Mosquitto with the project's own files (deploy/mosquitto: its
 mosquitto.conf, its ACL, the users of make-users.sh) on a loopback port, with passwords
 made for this run, so the master, the dashboard and the operator meet the same rules as on
-a real installation."""
+a real installation (sim/site_brokers.py builds a site's brokers on it)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ from pathlib import Path
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto"
 USERS_ENV = {"bms-master": "BMS_MQTT_PASSWORD", "operator": "BMS_OPERATOR_PASSWORD",
              "monitor": "BMS_MONITOR_PASSWORD", "historian": "BMS_HISTORIAN_PASSWORD",
-             "homeassistant": "BMS_HOMEASSISTANT_PASSWORD"}
+             "homeassistant": "BMS_HOMEASSISTANT_PASSWORD", "site": "BMS_SITE_PASSWORD"}
+
+
+def bridge_password_env(pack: str) -> str:
+    """The variable make-users.sh reads the bridge password of ``pack`` from."""
+    return "BMS_BRIDGE_PASSWORD_" + pack.upper().replace("-", "_").replace(".", "_")
 
 
 def free_port(preferred: int = 0) -> int:
@@ -52,13 +57,18 @@ class BrokerPlan:
 
 
 def configure(directory: Path, port: int = 0,
-              passwords: dict[str, str] | None = None) -> BrokerPlan:
+              passwords: dict[str, str] | None = None,
+              bridge_passwords: dict[str, str] | None = None) -> BrokerPlan:
     """Write the broker's files into ``directory`` (passwords: each user's, else new random
-    ones) for ``port`` (0: a free one)."""
+    ones) for ``port`` (0: a free one); on a site broker, ``bridge_passwords``: each pack's
+    bridge user and its password."""
     passwords = passwords or {user: secrets.token_urlsafe(18) for user in USERS_ENV}
+    bridge_passwords = bridge_passwords or {}
     environment = {USERS_ENV[user]: password for user, password in passwords.items()}
+    environment |= {bridge_password_env(pack): password
+                    for pack, password in bridge_passwords.items()}
     config = directory / "config"
-    subprocess.run(["sh", str(DEPLOY / "make-users.sh"), str(config)],
+    subprocess.run(["sh", str(DEPLOY / "make-users.sh"), str(config), *bridge_passwords],
                    env={**os.environ, **environment}, check=True, capture_output=True,
                    timeout=30)
     port = port or free_port()

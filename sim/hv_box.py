@@ -6,6 +6,11 @@ ContactorFeedback, and decides the pack current from the circuit: zero while ope
 precharge current into the DC link, the load's demand once closed. Its sensor hears the
 commands that configure it. Faults are injected on the simulation bus. Pure: ``tick(now)``
 advances the physics.
+
+On a site's shared DC bus (`join_shared_bus`, sim/site_plant.py) the bus decides instead:
+the box reports how it connects its pack (`branch_mode`) and takes its current and the
+DC-link voltage from the bus (`take_bus`) before each tick; its own demands and current
+injections then count for nothing. The sensor, the feedback and the fuse work as alone.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dbc.sim_frames import (
     SensorFault,
 )
 from sim.current_sensor import CurrentSensorSim
+from sim.dc_bus import BranchMode
 
 UF_PER_F: Final = 1e6
 SENSOR_FLAGS = {
@@ -92,6 +98,10 @@ class HvBox:
         self.bus_voltage_v = 0.0
         self.current_a = 0.0
         self.fuse_blown = False
+        # on a shared DC bus: the bus's current and voltage for the next tick (`take_bus`)
+        self.shared_bus = False
+        self._bus_current_a = 0.0
+        self._bus_voltage_v = 0.0
         self._over_rating_since_s: float | None = None
         self._last_command_s: float | None = None
         # (current, received at) of each source: the VCU's load, the charger, the inverter
@@ -195,7 +205,9 @@ class HvBox:
         battery_v = self.sensor.battery_voltage_v()
         c = self.contactors
         load_a = self._load_draw_a(now_s)
-        if not self.fuse_blown and c.main_minus and c.main_plus:
+        if self.shared_bus:
+            self.current_a, self.bus_voltage_v = self._bus_current_a, self._bus_voltage_v
+        elif not self.fuse_blown and c.main_minus and c.main_plus:
             self.current_a = load_a
             self.bus_voltage_v = battery_v
         elif not self.fuse_blown and c.main_minus and c.precharge:
@@ -217,7 +229,30 @@ class HvBox:
         else:
             self._over_rating_since_s = None
 
-    def tick(self, now_s: float) -> list[CanFrame]:
+    # --- on a shared DC bus (sim/site_plant.py) -----------------------------------------------
+
+    def join_shared_bus(self) -> None:
+        """From now on the bus decides the current and the DC-link voltage (`take_bus`)."""
+        self.shared_bus = True
+
+    def branch_mode(self) -> BranchMode:
+        """How the contactors connect the pack to the bus (a blown fuse: not at all)."""
+        c = self.contactors
+        if self.fuse_blown or not c.main_minus:
+            return BranchMode.OPEN
+        if c.main_plus:
+            return BranchMode.CLOSED
+        return BranchMode.PRECHARGE if c.precharge else BranchMode.OPEN
+
+    def take_bus(self, current_a: float, bus_voltage_v: float) -> None:
+        """The bus's step: the current through the box (positive charges the pack) and the
+        DC-link voltage, for the next tick."""
+        self._bus_current_a = current_a
+        self._bus_voltage_v = bus_voltage_v
+
+    def settle(self, now_s: float) -> None:
+        """The contactors as they are at ``now_s`` (what the bus needs before the tick; the
+        tick does it too, and twice at one time is once)."""
         if self._last_command_s is None or \
                 now_s - self._last_command_s > self.box.command_timeout_s:
             if self.key is not None and self._commanded() != Contactors():
@@ -225,6 +260,9 @@ class HvBox:
             self._command(Contactors(), now_s)  # the master went silent: drop out
         for relay in self.relays.values():
             relay.update(now_s)
+
+    def tick(self, now_s: float) -> list[CanFrame]:
+        self.settle(now_s)
         self._advance(now_s - self._last_s, now_s)
         self._last_s = now_s
         fault, until = self._sensor_fault

@@ -4,6 +4,9 @@ Balancing is passive (a bleed resistor across each commanded cell: its energy be
 or active (a converter takes a fixed current from each commanded cell and returns the
 energy, less its losses, to the whole module as a charge current shared by every cell).
 
+Seen from the string, the module is one Thevenin source at each moment (`thevenin`: what
+a shared DC bus of several packs needs, sim/dc_bus.py).
+
 Cell-to-cell spread of capacity, resistance and initial SOC is drawn from a generator seeded
 with (seed, module id): the same configuration always builds the same pack.
 """
@@ -37,6 +40,20 @@ class BleedState:
         self.heat_w = heat_w
 
 
+@dataclass(init=False)
+class Thevenin:
+    """A string of cells as a source: its terminal voltage at a current I is
+    ``source_v + I * resistance_ohm`` (positive I charges). (``__init__`` written out:
+    docs/compiled.md.)"""
+
+    source_v: float
+    resistance_ohm: float
+
+    def __init__(self, source_v: float, resistance_ohm: float) -> None:
+        self.source_v = source_v
+        self.resistance_ohm = resistance_ohm
+
+
 class ModulePlant:
     """The true state of a module's cells; the AFE reads it (with noise) through `sense`."""
 
@@ -54,8 +71,10 @@ class ModulePlant:
         rng = module_rng(settings.seed, module_id, "spread")
         self.cells: list[CellModel] = []
         for _ in range(cells):
-            resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0))
-            capacity = max(0.2, rng.gauss(1.0, settings.capacity_spread_pct / 100.0))
+            resistance = max(0.2, rng.gauss(1.0, settings.resistance_spread_pct / 100.0)) \
+                * settings.resistance_factor
+            capacity = max(0.2, rng.gauss(1.0, settings.capacity_spread_pct / 100.0)) \
+                * settings.capacity_factor
             parameters = CellParameters(
                 capacity_ah=reference.capacity_ah * capacity,
                 r0_ohm=reference.r0_ohm * resistance,
@@ -144,6 +163,16 @@ class ModulePlant:
             return [cell.terminal_voltage_v(current_a) for cell in self.cells]
         return [cell.terminal_voltage_v(current) for cell, (current, _) in
                 zip(self.cells, self.cell_currents_a(pack_current_a), strict=True)]
+
+    def thevenin(self) -> Thevenin:
+        """The module's cells in series as one source at this moment (read only): E what they
+        show without string current (each cell's OCV, RC pairs and hysteresis, and while
+        balancing its balancing current over R0), R their R0 at their temperature, so that
+        `cell_voltages_v` sums to E + I R at any string current I."""
+        return Thevenin(
+            sum(self.cell_voltages_v(0.0)),
+            sum([cell.p.r0_ohm * cell.p.r0_temperature.factor(cell.temperature_degc)
+                 for cell in self.cells]))
 
     def sensor_temperatures_degc(self) -> list[float]:
         return [sum(self.cells[i].temperature_degc for i in group) / len(group)

@@ -14,7 +14,7 @@ from bms.chemistry import cell_capacity_ah, pack_cell
 from bms.rounding import round_half_even
 from bms.settings import Settings
 from dbc.frames import ModuleFault
-from sim.module_plant import ModulePlant, module_rng
+from sim.module_plant import ModulePlant, Thevenin, module_rng
 from sim.noise import GaussNoise
 from slave.afe.base import AfeMeasurement
 
@@ -62,6 +62,12 @@ class SimAfe:
         if now_s > self._last_s:
             self.plant.advance(now_s - self._last_s, self._pack_current_a)
             self._last_s = now_s
+
+    def thevenin(self, now_s: float) -> Thevenin:
+        """The module's cells as one source at ``now_s``, advanced to it as for a measurement
+        (what a shared DC bus needs of them, sim/site_plant.py)."""
+        self._advance(now_s)
+        return self.plant.thevenin()
 
     def measure(self, now_s: float) -> AfeMeasurement:
         self._advance(now_s)
