@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = {
     "historian": "historian.cli",
     "web": "web.cli",
     "sunspec": "sunspec.cli",
+    "site": "sitectl.cli",
 }
 
 DESCRIPTION = """\

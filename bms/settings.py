@@ -26,6 +26,7 @@ from bms.config_loader import InvalidSettingError, Scalar, apply_overrides, load
 from bms.endpoint_settings import EndpointSettings, MqttSettings
 from bms.errors import ConfigError
 from bms.sensor_settings import SensorSettings
+from bms.site_settings import SiteSettings
 from bms.sunspec_settings import SunSpecSettings
 from bms.web_settings import WebSettings
 
@@ -304,6 +305,12 @@ class CellSimSettings:
                                          doc="1-sigma spread of capacity")
     resistance_spread_pct: float = setting(5.0, minimum=0.0, maximum=50.0,
                                            doc="1-sigma spread of R0 and R1")
+    capacity_factor: float = setting(1.0, minimum=0.3, maximum=1.5,
+                                     doc="every cell's capacity times this (an aged pack: "
+                                         "below 1; the master is not told)")
+    resistance_factor: float = setting(1.0, minimum=0.5, maximum=5.0,
+                                       doc="every cell's R0 and R1 times this (an aged pack: "
+                                           "above 1; the master is not told)")
     initial_soc_pct: float = setting(60.0, minimum=0.0, maximum=100.0, doc="mean initial SOC")
     initial_soc_spread_pct: float = setting(2.0, minimum=0.0, maximum=30.0,
                                             doc="1-sigma spread of initial SOC (points)")
@@ -536,6 +543,7 @@ class Settings:
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
     sunspec: SunSpecSettings = field(default_factory=SunSpecSettings)
     diagnosis: dict[str, DiagnosisOverride] = field(default_factory=dict)
     contactors: ContactorSettings = field(default_factory=ContactorSettings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from bms.cli_common import add_config_arguments, add_stats_argument, run_role
@@ -49,6 +51,22 @@ def add_parser(subparsers: Any) -> None:
     add_config_arguments(inverter)
     add_stats_argument(inverter)
     inverter.set_defaults(run=run_inverter)
+    site_bus = peers.add_parser(
+        "site-bus", help="the virtual site's DC bus: every pack's HV box and the site's "
+                         "inverter in one process",
+        description="The DC side of the virtual site (`bms site virtual` starts it): every "
+                    "pack's HV box in shared-bus mode on one DC bus, each on its own pack's "
+                    "pack and simulation buses, and the inverter of the site's "
+                    "endpoints.inverter on the site's inverter bus. --config is the site's "
+                    "configuration, each --pack one pack's (its name, buses, box); each "
+                    "pack's source is its slaves' voltages less its current through its "
+                    "cells' R0.")
+    add_config_arguments(site_bus)
+    site_bus.add_argument("--pack", dest="packs", action="append", type=Path, default=[],
+                          required=True, metavar="FILE",
+                          help="a pack's configuration (repeat for every pack of the site)")
+    add_stats_argument(site_bus)
+    site_bus.set_defaults(run=run_site_bus)
     from sim.scenario_cli import add_parser as add_run_parser
 
     add_run_parser(peers)
@@ -59,6 +77,40 @@ def run_hv_box(args: argparse.Namespace) -> int:
 
     return run_role(args, "hv-box", describe=lambda s: "HV box with IVT-S sensor", service=run,
                     problem=key_problem)
+
+
+def run_site_bus(args: argparse.Namespace) -> int:
+    from bms.cli_common import EXIT_CONFIG
+    from bms.errors import ConfigError
+    from bms.settings import load_settings
+    from sim.site_bus_service import run_site_bus as run
+
+    packs: dict[str, Settings] = {}
+    try:
+        for path in args.packs:
+            settings = load_settings(path)
+            if settings.pack.name in packs:
+                raise ConfigError(f"{path}: pack {settings.pack.name} is given twice")
+            packs[settings.pack.name] = settings
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    refusals = [f"{name}: {refusal}" for name, pack in packs.items()
+                if (refusal := key_problem(pack)) is not None]
+    if refusals:
+        print(f"configuration error: {'; '.join(refusals)}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def problem(site: Settings) -> str | None:
+        missing = sorted(set(site.site.packs) - set(packs))
+        if missing:
+            return f"no --pack for {', '.join(missing)} of site.packs"
+        return inverter_problem(site)
+
+    return run_role(args, "site-bus",
+                    describe=lambda s: f"site bus of {len(packs)} packs and a "
+                                       f"{s.endpoints.inverter} inverter",
+                    service=lambda s: run(s, packs, args.stats_file), problem=problem)
 
 
 def run_charger(args: argparse.Namespace) -> int:

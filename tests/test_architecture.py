@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("bms", "dbc", "master", "slave", "sim", "replay", "cells", "historian", "web",
-            "sunspec", "bench", "testbed", "tests")
+            "sunspec", "sitectl", "bench", "testbed", "tests")
 
 
 @cache
@@ -187,3 +187,11 @@ def test_the_cell_models_import_nothing_else_of_the_project() -> None:
               for path, names in imports().items()
               if path.startswith("cells/") and path != "cells/make_data.py"}
     assert {path: names for path, names in others.items() if names} == {}
+
+
+def test_the_site_controller_reads_what_the_masters_publish_never_a_core() -> None:
+    reached = {n for path, names in imports().items() if path.startswith("sitectl/")
+               for n in names if n.split(".")[0] == "master"}
+    assert not {n for n in reached if n.startswith(("master.core", "master.service",
+                                                    "master.algorithms", "master.estimation"))}
+    assert reached  # it does use the telemetry and the inverter protocols
