@@ -22,6 +22,7 @@ from bench import (  # noqa: E402
     mqtt,
     pack_bus,
     reaction,
+    site,
     soak,
     startup,
     web,
@@ -31,7 +32,7 @@ BENCHMARKS = {"pack-bus": pack_bus.run, "reaction": reaction.run, "logs": logs.r
               "footprint": footprint.run, "estimation": estimation.run, "mqtt": mqtt.run,
               "startup": startup.run, "soak": soak.run, "lockstep-hash": lockstep_hash.run,
               "fleet": fleet.run, "historian": historian.run,
-              "web": web.run}
+              "web": web.run, "site": site.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
