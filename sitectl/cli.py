@@ -123,7 +123,7 @@ async def serve(settings: Settings, stats_path: Path | None) -> None:
     import logging
 
     from bms.service import write_json_atomically
-    from sitectl.core import SiteReport
+    from sitectl.report import SiteReport
     from sitectl.service import SiteService
 
     log = logging.getLogger("sitectl")

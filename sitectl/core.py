@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bms.chemistry import series_cell
@@ -25,65 +25,21 @@ from bms.settings import Settings
 from bms.timing import Schedule
 from dbc.frames import Frame
 from master.diagnosis.limits import resolve_limits
-from master.endpoints import inverter_class, pack_description
-from master.inverter_endpoint import InverterEndpoint, InverterInputs, PackDescription
-from master.pack_state import Extreme as ModuleExtreme
+from master.endpoints import pack_description
 from master.telemetry.payloads import pack_bytes
 from sitectl.allocation import NOTHING, Allocation, Branch, allocate
+from sitectl.inverter import SiteInverter
 from sitectl.joining import Candidate, Steer, first_pack, gap_text, next_pack, steer
 from sitectl.packs import Extreme, PackView
+from sitectl.report import PackStatus, SiteReport
 from sitectl.resistance import ResistanceTracker
 
 PCT: Final = 100.0
 MAX_NOTES: Final = 50
-FALL_TO_SEND_A: Final = 0.5  # a limit falling by more than this goes to the inverter at once
 READY_STATES: Final = ("STANDBY",)
 LEARNT_STEPS: Final = 3  # steps of current before a pack's resistance counts as learnt
 UNLEARNT_MARGIN: Final = 0.2  # on a pack's limits until then, beside site.margin_pct
 FALL_FLOOR: Final = 0.5  # a falling limit is foreseen to fall on, to no less than this of it
-
-
-@dataclass(frozen=True)
-class PackStatus:
-    name: str
-    role: str  # offline, fault, waiting, joining, connected, silent
-    reason: str
-    view: PackView
-    share: float | None = None  # of each ampere of the site's current, when connected
-
-
-@dataclass(frozen=True)
-class SiteReport:
-    """What the site publishes and shows: every pack and the site as one battery."""
-
-    time_s: float
-    packs: tuple[PackStatus, ...]
-    online: int
-    connected: int
-    charge_a: float  # as sent to the inverter (after steering and silence)
-    discharge_a: float
-    charge_limiter: str
-    discharge_limiter: str
-    steering: str
-    steering_reason: str
-    voltage_v: float | None  # the bus, as the connected packs measure it
-    current_a: float  # the connected packs' sum (positive charges)
-    soc_pct: float | None  # weighted by capacity, over the connected packs
-    soe_kwh: float | None
-    soh_pct: float | None
-    capacity_ah: float
-    voltage_max_v: float | None  # the window every connected pack allows
-    voltage_min_v: float | None
-    cell_voltage_mv: tuple[Extreme, Extreme] | None  # (highest, lowest) of the site
-    temperature_degc: tuple[Extreme, Extreme] | None
-    warnings: tuple[str, ...]
-    notes: tuple[tuple[float, str], ...]
-
-    def pack(self, name: str) -> PackStatus:
-        for status in self.packs:
-            if status.name == name:
-                return status
-        raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -138,25 +94,17 @@ class SiteCore:
         self.description = pack_description(settings, resolve_limits(settings))
         # a pack that has not published its learnt resistance yet: its nominal one
         self.nominal_resistance_ohm = series_cell(settings).r0_ohm * settings.pack.cells
-        protocol = settings.endpoints.inverter
-        self.endpoint: InverterEndpoint | None = None if protocol == "none" else \
-            inverter_class(protocol)(settings.endpoints, self._site_description(), now_s)
+        self.inverter = SiteInverter(settings, self.description, now_s)
         self.allocation: Allocation = NOTHING
         self.limits_a = (0.0, 0.0)  # (charge, discharge) as the inverter is told
         self.steering: tuple[Steer, str] = (Steer.BOTH, "")
         self.warnings: tuple[str, ...] = ()
-        self._sent_limits_a: tuple[float, float] | None = None
         self._dirty = True
         self._schedule = Schedule(self.site.period_s, now_s)
         self.report: SiteReport | None = None
         self.started_s = now_s
         self.heard_connected: list[PackView] = []
-        self._last_soc_pct: float | None = None
         self._reasons: dict[str, str] = {}
-
-    def _site_description(self) -> PackDescription:
-        return replace(self.description,
-                       capacity_ah=self.description.capacity_ah * max(1, len(self.site.packs)))
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -173,8 +121,7 @@ class SiteCore:
         return True
 
     def on_inverter_frame(self, frame: Frame, now_s: float) -> None:
-        if self.endpoint is not None:
-            self.endpoint.on_frame(frame, now_s)
+        self.inverter.on_frame(frame, now_s)
 
     def note(self, text: str, now_s: float) -> None:
         self.memory.notes.append((now_s, text))
@@ -192,8 +139,9 @@ class SiteCore:
             self._dirty = False
             self._limit(now_s)
             self.report = self._report(now_s)
-        return SiteOutputs(commands, self._inverter_frames(now_s),
-                           self.report if report else None)
+        inverter = self.inverter.frames(self.report, self.limits_a, now_s) \
+            if self.report is not None else []
+        return SiteOutputs(commands, inverter, self.report if report else None)
 
     def _fresh(self, view: PackView, now_s: float) -> bool:
         return view.age_s(now_s) <= self.site.pack_timeout_s and view.online is not False
@@ -230,7 +178,9 @@ class SiteCore:
         wanted: dict[str, str] = {}  # pack -> the request it should hold now
         for name, (role, _) in roles.items():
             request = memory.requests.get(name)
-            if role == "joining" or role in ("connected", "silent"):
+            if role in ("connected", "silent") and name in memory.failed_join_until_s:
+                wanted[name] = "standby"  # asked to leave (what circulated): until it has
+            elif role == "joining" or role in ("connected", "silent"):
                 wanted[name] = "drive"
             elif request is not None and request.request == "drive" \
                     and role in ("waiting", "ready") and name not in memory.failed_join_until_s:
@@ -461,63 +411,6 @@ class SiteCore:
         discharge_step = rate * sum(v.discharge_limit_a for v in heard)
         return (min(charge_a, self.limits_a[0] + charge_step),
                 min(discharge_a, self.limits_a[1] + discharge_step))
-
-    def _inputs(self) -> InverterInputs | None:
-        report = self.report
-        if report is None:
-            return None
-        if report.soc_pct is not None:
-            self._last_soc_pct = report.soc_pct
-        # no pack connected (or none heard): the packs' SOC as last known, with 0 A
-        soc_pct = report.soc_pct if report.soc_pct is not None else self._last_soc_pct
-        if soc_pct is None:
-            return None  # nothing before an SOC: an inverter reads SOC 0 as "force charge"
-        packs = {name: i for i, name in enumerate(self.site.packs)}
-        modules = self.settings.pack.modules
-
-        def module_extreme(extreme: Extreme | None) -> ModuleExtreme | None:
-            return None if extreme is None else ModuleExtreme(
-                extreme.value, packs[extreme.pack] * modules + extreme.module, extreme.index)
-
-        voltages, temperatures = report.cell_voltage_mv, report.temperature_degc
-        hottest = temperatures[0].value if temperatures else 25.0
-        charge_a, discharge_a = self.limits_a
-        return InverterInputs(
-            charge_allowed=charge_a > 0, discharge_allowed=discharge_a > 0,
-            charge_limit_a=charge_a, discharge_limit_a=discharge_a,
-            voltage_v=report.voltage_v or 0.0, current_a=report.current_a,
-            max_temperature_degc=hottest, soc_pct=soc_pct,
-            soh_pct=report.soh_pct if report.soh_pct is not None else 100.0,
-            fatal=(), warnings=(),
-            min_temperature_degc=temperatures[1].value if temperatures else None,
-            highest_cell_mv=module_extreme(voltages[0] if voltages else None),
-            lowest_cell_mv=module_extreme(voltages[1] if voltages else None),
-            hottest_degc=module_extreme(temperatures[0] if temperatures else None),
-            coldest_degc=module_extreme(temperatures[1] if temperatures else None))
-
-    def _inverter_frames(self, now_s: float) -> list[Frame]:
-        endpoint = self.endpoint
-        if endpoint is None:
-            return []
-        inputs = self._inputs()
-        if inputs is None:
-            return []
-        report = self.report
-        if report is not None and report.voltage_max_v is not None:
-            endpoint.charge_voltage_v = min(self.description.charge_voltage_v,
-                                            report.voltage_max_v)
-        out: list[Frame] = []
-        sent = self._sent_limits_a
-        if sent is not None and (self.limits_a[0] < sent[0] - FALL_TO_SEND_A
-                                 or self.limits_a[1] < sent[1] - FALL_TO_SEND_A):
-            frame = endpoint.limits_frame(inputs)
-            if frame is not None:
-                out.append(frame)
-                self._sent_limits_a = self.limits_a
-        if endpoint.due(now_s):
-            out += endpoint.frames(inputs, now_s)
-            self._sent_limits_a = self.limits_a
-        return out
 
     # --- the report ---------------------------------------------------------------------
 

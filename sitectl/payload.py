@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from master.telemetry.payloads import pack_bytes
-from sitectl.core import SiteReport
 from sitectl.packs import Extreme
+from sitectl.report import SiteReport
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -24,8 +24,9 @@ from dbc.endpoint import FrameReceiver, FrameSender
 from master.telemetry.clients import tls_of
 from master.telemetry.payloads import unpack
 from master.telemetry.publisher import Backoff
-from sitectl.core import SiteCore, SiteOutputs, SiteReport
+from sitectl.core import SiteCore, SiteOutputs
 from sitectl.payload import site_payload, site_topic
+from sitectl.report import SiteReport
 
 log = logging.getLogger(__name__)
 TICK_S = 0.05  # how soon a pack's new limits reach the inverter frame (docs/site.md)

@@ -56,14 +56,15 @@ class Site:
         self.faults: dict[str, tuple[str, ...]] = {}
         self.silent: set[str] = set()
         self.limits = {name: (50.0, 80.0) for name in voltages}
+        self.currents = dict.fromkeys(voltages, 0.0)
 
     def publish(self) -> None:
         for name, voltage_v in self.voltages.items():
             if name in self.silent:
                 continue
             self.core.on_message(name, "state", state_message(
-                self.now_s, voltage_v, self.states[name], faults=self.faults.get(name, ())),
-                self.now_s)
+                self.now_s, voltage_v, self.states[name], self.currents[name],
+                faults=self.faults.get(name, ())), self.now_s)
             self.core.on_message(name, "limits", limits_message(self.now_s, *self.limits[name]),
                                  self.now_s)
 
@@ -230,6 +231,27 @@ def test_a_pack_measured_above_its_limit_scales_the_site_down() -> None:
                     site.now_s)
     core.tick(site.now_s)
     assert core.limits_a[0] <= before * 50.0 * 0.95 / 60.0 + 1e-6
+
+
+def test_a_pack_taking_beyond_its_limit_from_the_others_is_asked_to_leave() -> None:
+    # at zero site current b drives 30 A into a, whose charge limit is 2 A: no site current
+    # can take that back (the charge limit is 0 already); a leaves, and stays out
+    site = Site({"a": 209.0, "b": 209.0})
+    for _ in range(15):
+        site.step()
+    site.limits["a"] = (2.0, 80.0)
+    site.currents.update(a=30.0, b=-30.0)
+    for _ in range(3):  # the site's limit falls to 0; then twice beyond: it leaves
+        site.step()
+    assert site.requests["a"][-1] == "standby"
+    assert site.requests["b"][-1] == "drive"  # b stays
+    report = site.core.report
+    assert report is not None
+    assert any("a asked to leave: 30 A" in text for _, text in report.notes)
+    site.states["a"] = "NORMAL"  # still closed while its master opens it
+    for _ in range(3):
+        site.step()
+    assert "drive" not in site.requests["a"][site.requests["a"].index("standby"):]
 
 
 def test_a_message_that_cannot_be_read_changes_nothing() -> None:

@@ -10,9 +10,8 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import can
 import pytest
@@ -23,15 +22,16 @@ from dbc.endpoint import FrameReceiver, FrameSender
 from dbc.inverter_byd_hvs_frames import BydInverterIdentity, BydLimits
 from master.telemetry.payloads import pack_bytes
 from sim.broker import USERS_ENV
-from sim.site_brokers import SITE_USER, configure_site
+from sim.site_brokers import SITE_USER
 from sitectl.core import UNLEARNT_MARGIN
 from sitectl.service import SiteService
 from testbed.waiting import wait_until
-from tests.sim.test_site_brokers import SITE, Mosquitto, Site, with_brokers
+from tests.sim.test_site_brokers import SITE, Site, site, with_brokers
 
-PACKS = ["pack-a", "pack-b"]
-INVERTER_BUS = {"interface": "udp_multicast", "channel": "239.74.170.9", "port": 43390,
-                "hop_limit": 0}
+PACKS = ["pack-a", "pack-b"]  # the packs of the site fixture (tests/sim/test_site_brokers.py)
+__all__ = ["site"]  # the fixture: its brokers, the bridges up
+INVERTER_BUS: dict[str, Any] = {"interface": "udp_multicast", "channel": "239.74.170.9",
+                                "port": 43390, "hop_limit": 0}
 PACK_TIMEOUT_S = 2.0
 PUBLISH_PERIOD_S = 0.5
 TIMEOUT_S = 30.0
@@ -105,23 +105,6 @@ async def publish_packs(site: Site, sent: dict[str, list[float]], stop: asyncio.
                 await asyncio.wait_for(stop.wait(), PUBLISH_PERIOD_S)
 
     await asyncio.gather(*(one(pack) for pack in PACKS))
-
-
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    plan = configure_site(tmp_path, PACKS)
-    running = Site(plan, Mosquitto(plan.site, [plan.site.port, plan.tls_port],
-                                   tmp_path / "site.log"),
-                   {pack: Mosquitto(p, [p.port], tmp_path / f"{pack}.log")
-                    for pack, p in plan.packs.items()})
-    try:
-        await running.site.start()
-        for broker in running.packs.values():
-            await broker.start()
-        yield running
-    finally:
-        for broker in [*running.packs.values(), running.site]:
-            await broker.stop()
 
 
 @with_brokers
