@@ -17,7 +17,7 @@ SITE_DESCRIPTION = """\
 The site controller: N pack masters in parallel on one DC bus, presented to one inverter as
 one battery (docs/site.md). It reads every pack of site.packs on the broker of [mqtt] (as
 site.mqtt_username, its password in the variable site.mqtt_password_env), lets the packs
-join the bus one at a time within site.join_voltage_v of it (the MQTT command `state`:
+join the bus within site.join_voltage_v of it (the MQTT command `state`:
 `drive` to join, `standby` to leave), steers the bus towards packs still waiting, and tells
 the inverter of [endpoints] inverter on [bus.inverter] the limits no connected pack exceeds.
 Its own telemetry: <site.prefix>/<site.name>/state. At the stop it asks every pack to leave.

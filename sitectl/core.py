@@ -29,7 +29,7 @@ from master.endpoints import pack_description
 from master.telemetry.payloads import pack_bytes
 from sitectl.allocation import NOTHING, Allocation, Branch, allocate
 from sitectl.inverter import SiteInverter
-from sitectl.joining import Candidate, Steer, first_pack, gap_text, next_pack, steer
+from sitectl.joining import Candidate, Steer, first_pack, gap_text, next_packs, steer
 from sitectl.packs import Extreme, PackView
 from sitectl.report import PackStatus, SiteReport
 from sitectl.resistance import ResistanceTracker
@@ -37,7 +37,7 @@ from sitectl.resistance import ResistanceTracker
 PCT: Final = 100.0
 MAX_NOTES: Final = 50
 READY_STATES: Final = ("STANDBY",)
-LEARNT_STEPS: Final = 3  # steps of current before a pack's resistance counts as learnt
+LEARNT_STEPS: Final = 6  # steps of current before a pack's resistance counts as learnt
 UNLEARNT_MARGIN: Final = 0.2  # on a pack's limits until then, beside site.margin_pct
 FALL_FLOOR: Final = 0.5  # a falling limit is foreseen to fall on, to no less than this of it
 
@@ -199,7 +199,7 @@ class SiteCore:
         joining = [n for n, (role, _) in roles.items() if role == "joining"]
         ready = [Candidate(n, self.views[n].voltage_v) for n, (role, _) in roles.items()
                  if role == "ready" and math.isfinite(self.views[n].voltage_v)]
-        chosen = None
+        chosen: list[Candidate] = []
         reasons: dict[str, str] = {}
         bus_v = self._idle_voltage_v(connected)
         if joining:
@@ -209,26 +209,26 @@ class SiteCore:
             for candidate in ready:  # the first pack is chosen among all of them
                 reasons[candidate.name] = "waits: not every pack is ready yet"
         elif bus_v is None:
-            chosen = first_pack(ready, site.join_voltage_v, site.first)
+            first = first_pack(ready, site.join_voltage_v, site.first)
+            chosen = [first] if first is not None else []
             for candidate in ready:
-                if candidate is not chosen:
-                    reasons[candidate.name] = f"waits: {chosen.name if chosen else '?'} " \
-                                              f"precharges the bus"
+                if candidate is not first and first is not None:
+                    reasons[candidate.name] = f"waits: {first.name} precharges the bus"
         else:
-            chosen = next_pack(ready, bus_v, site.join_voltage_v)
+            chosen = next_packs(ready, bus_v, site.join_voltage_v)
             for candidate in ready:
-                if candidate is not chosen:
+                if candidate not in chosen:
                     reasons[candidate.name] = gap_text(candidate, bus_v, site.join_voltage_v)
-        if chosen is not None:
-            wanted[chosen.name] = "drive"
+        for candidate in chosen:
+            wanted[candidate.name] = "drive"
             where = "a dead bus" if bus_v is None else f"the bus at {bus_v:.1f} V"
-            self.note(f"{chosen.name} asked to join at {chosen.voltage_v:.1f} V onto {where}",
-                      now_s)
-        outside = [c for c in ready if c is not chosen and bus_v is not None
+            self.note(f"{candidate.name} asked to join at {candidate.voltage_v:.1f} V onto "
+                      f"{where}", now_s)
+        outside = [c for c in ready if c not in chosen and bus_v is not None
                    and abs(c.voltage_v - bus_v) > site.join_voltage_v]
-        if joining or (chosen is not None and bus_v is not None):
-            who = joining[0] if joining else chosen.name if chosen else ""
-            self.steering = (Steer.HOLD, f"{who} is closing onto the bus")
+        if joining or (chosen and bus_v is not None):
+            who = ", ".join(joining or [c.name for c in chosen])
+            self.steering = (Steer.HOLD, f"{who} closing onto the bus")
         elif site.steer and outside and bus_v is not None:
             direction, nearest = steer(outside, bus_v)
             assert nearest is not None

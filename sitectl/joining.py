@@ -50,9 +50,18 @@ def first_pack(candidates: Sequence[Candidate], window_v: float,
 
 def next_pack(candidates: Sequence[Candidate], bus_v: float,
               window_v: float) -> Candidate | None:
-    """The pack inside the window nearest the bus, to join the live bus now."""
+    """The pack inside the window nearest the bus."""
+    inside = next_packs(candidates, bus_v, window_v)
+    return inside[0] if inside else None
+
+
+def next_packs(candidates: Sequence[Candidate], bus_v: float,
+               window_v: float) -> list[Candidate]:
+    """Every pack inside the window, the nearest first: they join the live bus together
+    (each within the window of the bus is within twice it of another, and the bus holds
+    them: a site of many packs is not joined one at a time)."""
     inside = [c for c in candidates if abs(c.voltage_v - bus_v) <= window_v]
-    return min(inside, key=lambda c: (abs(c.voltage_v - bus_v), c.name)) if inside else None
+    return sorted(inside, key=lambda c: (abs(c.voltage_v - bus_v), c.name))
 
 
 def steer(waiting: Sequence[Candidate], bus_v: float) -> tuple[Steer, Candidate | None]:
