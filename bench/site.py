@@ -193,7 +193,8 @@ DAY_SOCS = (50.0, 60.0, 40.0)
 
 
 def lockstep_site(packs: int, cells_per_module: int, modules: int, socs: list[float],
-                  ages: list[tuple[float, float]], profile: str) -> Any:
+                  ages: list[tuple[float, float]], profile: str,
+                  pack_extra: tuple[str, ...] = ()) -> Any:
     from sim.site_configs import PACK_PROFILE, SITE_PROFILE
     from sim.site_lockstep import LockstepSite
 
@@ -202,7 +203,7 @@ def lockstep_site(packs: int, cells_per_module: int, modules: int, socs: list[fl
     pack_settings = [load_settings(PACK_PROFILE, [
         f'pack.name="{name}"', f"sim.cells.initial_soc_pct={soc}", f"sim.cells.seed={i + 1}",
         f"sim.cells.capacity_factor={capacity}", f"sim.cells.resistance_factor={resistance}",
-        "mqtt.enabled=false", "pack.time_scale=10", *shape])
+        "mqtt.enabled=false", "pack.time_scale=10", *shape, *pack_extra])
         for i, (name, soc, (capacity, resistance))
         in enumerate(zip(names, socs, ages, strict=True))]
     site = load_settings(SITE_PROFILE, [
@@ -239,11 +240,17 @@ def day(hours: float = 24.0) -> dict[str, Any]:
 
 
 def scale(seconds: float = 20.0) -> dict[str, Any]:
-    """64 packs of 256 cells (16 x 16) on one bus in the lockstep harness."""
+    """64 packs of 256 cells (16 x 16) on one bus in the lockstep harness. Every box's DC
+    link and its bleed resistor are on the one bus: at the profile's 1,000 uF and 100 kOhm,
+    64 of them would make 64 mF and 1.6 kOhm, which the first pack's precharge (50 Ohm) could
+    not bring within its threshold of 836 V; here each box has 100 uF and 10 MOhm (the bus
+    6.4 mF and 156 kOhm: an inverter's input and the boxes' sense resistors)."""
     packs = 64
     socs = [50.0 + (i % 5) * 0.5 for i in range(packs)]
     site = lockstep_site(packs, 16, 16, socs, [(1.0, 1.0)] * packs,
-                         "[{duration_s=600.0, current_c=0.5}]")
+                         "[{duration_s=600.0, current_c=0.5}]",
+                         ("sim.hv_box.dc_link_capacitance_uf=100.0",
+                          "sim.hv_box.bus_bleed_resistor_ohm=10000000.0"))
     start = time.perf_counter()
     site.run(seconds)
     real_s = time.perf_counter() - start
