@@ -39,7 +39,7 @@ from master.telemetry.payloads import cells_payload, limits_payload, state_paylo
 from sim.inverter import InverterSim
 from sim.inverters import make_inverter_sim
 from sim.lockstep import LockstepPack
-from sim.site_plant import PacksOnBus
+from sim.site_plant import PacksOnBus, run_until
 from sitectl.core import SiteCore, SiteOutputs
 from sitectl.service import TICK_S
 
@@ -218,9 +218,4 @@ class LockstepSite:
 
     def run_until(self, condition: Callable[[], bool], timeout_s: float) -> float:
         """Step until ``condition`` holds; returns the virtual time it took."""
-        start_s = self.now_s
-        while not condition():
-            if self.now_s - start_s > timeout_s:
-                raise TimeoutError(f"condition not met within {timeout_s} s of virtual time")
-            self.step()
-        return self.now_s - start_s
+        return run_until(self, condition, timeout_s)

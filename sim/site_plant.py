@@ -31,6 +31,25 @@ UF_PER_F: Final = 1e6
 InverterCurrent = Callable[[float], float]
 
 
+class Stepper(Protocol):
+    """What steps on virtual time: a bus of packs, a site."""
+
+    @property
+    def now_s(self) -> float: ...
+
+    def step(self) -> object: ...
+
+
+def run_until(stepper: Stepper, condition: Callable[[], bool], timeout_s: float) -> float:
+    """Step until ``condition`` holds; returns the virtual time it took."""
+    start_s = stepper.now_s
+    while not condition():
+        if stepper.now_s - start_s > timeout_s:
+            raise TimeoutError(f"condition not met within {timeout_s} s of virtual time")
+        stepper.step()
+    return stepper.now_s - start_s
+
+
 class TheveninSource(Protocol):
     """A pack's cells as one source at a moment."""
 
@@ -129,9 +148,4 @@ class PacksOnBus:
 
     def run_until(self, condition: Callable[[], bool], timeout_s: float) -> float:
         """Step until ``condition`` holds; returns the virtual time it took."""
-        start_s = self.now_s
-        while not condition():
-            if self.now_s - start_s > timeout_s:
-                raise TimeoutError(f"condition not met within {timeout_s} s of virtual time")
-            self.step()
-        return self.now_s - start_s
+        return run_until(self, condition, timeout_s)

@@ -52,7 +52,6 @@ class SiteService:
         self.statistics = SiteStatistics()
         self.on_report = on_report
         self._pending: list[tuple[str, bytes]] = []  # (topic, payload): published when up
-        self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._queued = asyncio.Event()
         self._drained = asyncio.Event()
@@ -94,7 +93,7 @@ class SiteService:
                 async with self._client_for() as client:
                     for topic in self.topics():
                         await client.subscribe(topic, qos=1)
-                    self._client, was_up = client, True
+                    was_up = True
                     self.statistics.broker_connects += 1
                     self.connected.set()
                     sender = asyncio.create_task(self._send(client), name="site-send")
@@ -108,7 +107,6 @@ class SiteService:
             except Exception as exc:  # the broker away or refusing: the session goes on
                 self.statistics.last_error = f"broker: {type(exc).__name__}: {exc}"
                 log.warning("site: broker: %s", exc)
-            self._client = None
             self.connected.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff.next_s(was_up))
